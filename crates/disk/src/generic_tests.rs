@@ -26,7 +26,10 @@ fn suite(d: &mut dyn Disk) {
     d.sync("log").unwrap();
     d.sync_dir().unwrap();
     // list is sorted
-    assert_eq!(d.list().unwrap(), vec!["gap".to_string(), "log".to_string()]);
+    assert_eq!(
+        d.list().unwrap(),
+        vec!["gap".to_string(), "log".to_string()]
+    );
     // rename replaces
     d.rename("gap", "log").unwrap();
     assert_eq!(d.read_all("log").unwrap(), b"\0\0\0x");

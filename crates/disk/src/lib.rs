@@ -106,8 +106,7 @@ pub trait Disk {
 }
 
 pub(crate) fn check_name(file: &str) -> Result<(), DiskError> {
-    if file.is_empty() || file.contains('/') || file.contains('\\') || file == "." || file == ".."
-    {
+    if file.is_empty() || file.contains('/') || file.contains('\\') || file == "." || file == ".." {
         return Err(DiskError::InvalidName {
             file: file.to_string(),
         });

@@ -344,7 +344,10 @@ impl Disk for SimDisk {
         for op in std::mem::take(&mut inode.pending) {
             op.apply(&mut inode.durable);
         }
-        debug_assert_eq!(inode.durable, inode.current, "sync must leave durable == current");
+        debug_assert_eq!(
+            inode.durable, inode.current,
+            "sync must leave durable == current"
+        );
         Ok(())
     }
 
@@ -388,9 +391,12 @@ impl Disk for SimDisk {
         check_name(from)?;
         check_name(to)?;
         let mut state = self.lock();
-        let id = state.names.remove(from).ok_or_else(|| DiskError::NotFound {
-            file: from.to_string(),
-        })?;
+        let id = state
+            .names
+            .remove(from)
+            .ok_or_else(|| DiskError::NotFound {
+                file: from.to_string(),
+            })?;
         state.names.insert(to.to_string(), id);
         Ok(())
     }
