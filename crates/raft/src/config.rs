@@ -1,0 +1,102 @@
+//! Configuration of a Raft member.
+
+use proto::NodeId;
+
+/// Planted bugs, for testing the testbed itself (the "canaries"). Each one changes a
+/// single decision in one place. All are off unless a test or `--canary` turns one on;
+/// never turn one on in a real deployment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Canaries {
+    /// Commit an earlier term's entry by counting replicas (breaks Raft paper §5.4.2,
+    /// Figure 8).
+    pub commit_earlier_term_by_counting: bool,
+    /// Grant votes without the candidate-log-up-to-date check (breaks §5.4.1).
+    pub skip_vote_up_to_date_check: bool,
+    /// Answer ReadIndex at once without confirming leadership (stale reads from a deposed
+    /// leader).
+    pub serve_reads_without_quorum: bool,
+}
+
+/// How a member behaves. Time is counted in ticks; the application calls
+/// [`crate::RawNode::tick`] at a fixed interval.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// This member's id (never 0).
+    pub id: NodeId,
+    /// Every voting member, this one included.
+    pub voters: Vec<NodeId>,
+    /// The election timeout T: a follower that hears no leader for a randomized timeout in
+    /// [T, 2T) ticks campaigns; a CheckQuorum leader checks its quorum every T ticks.
+    pub election_ticks: u64,
+    /// A leader sends heartbeats every this many ticks (well below `election_ticks`).
+    pub heartbeat_ticks: u64,
+    /// Campaign with a pre-vote round first (Raft thesis §9.6), so a partitioned member
+    /// rejoining does not raise everyone's term.
+    pub pre_vote: bool,
+    /// A leader steps down when it has not heard from a quorum for an election timeout,
+    /// and followers that hear from a leader ignore vote requests for that long (thesis §6.2,
+    /// §4.2.3). This is what ends split brain on the minority side.
+    pub check_quorum: bool,
+    /// Upper bound of the entry bytes in one append message (at least one entry is sent).
+    pub max_size_per_msg: usize,
+    /// Upper bound of append messages in flight to one follower.
+    pub max_inflight_msgs: usize,
+    /// A leader refuses proposals when this many entries are not yet committed.
+    pub max_uncommitted_entries: u64,
+    /// Seed of the election-timeout jitter (derive it from the run seed and the id).
+    pub seed: u64,
+    /// Planted bugs (all off by default).
+    pub canaries: Canaries,
+}
+
+impl Config {
+    /// A configuration with the usual defaults: T = 10 ticks, heartbeat every tick,
+    /// PreVote and CheckQuorum on.
+    pub fn new(id: NodeId, voters: Vec<NodeId>, seed: u64) -> Config {
+        Config {
+            id,
+            voters,
+            election_ticks: 10,
+            heartbeat_ticks: 1,
+            pre_vote: true,
+            check_quorum: true,
+            max_size_per_msg: 64 * 1024,
+            max_inflight_msgs: 64,
+            max_uncommitted_entries: 4096,
+            seed,
+            canaries: Canaries::default(),
+        }
+    }
+
+    /// Checks the configuration; the message says what is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.id == 0 {
+            return Err("id must not be 0".into());
+        }
+        if !self.voters.contains(&self.id) {
+            return Err(format!(
+                "id {} is not among the voters {:?}",
+                self.id, self.voters
+            ));
+        }
+        let mut sorted = self.voters.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        if sorted.len() != self.voters.len() || sorted.contains(&0) {
+            return Err(format!(
+                "voters {:?} must be distinct and non-zero",
+                self.voters
+            ));
+        }
+        if self.heartbeat_ticks == 0 || self.election_ticks <= self.heartbeat_ticks {
+            return Err(format!(
+                "need 0 < heartbeat_ticks ({}) < election_ticks ({})",
+                self.heartbeat_ticks, self.election_ticks
+            ));
+        }
+        if self.max_inflight_msgs == 0 {
+            return Err("max_inflight_msgs must be at least 1".into());
+        }
+        Ok(())
+    }
+}
