@@ -33,6 +33,9 @@ pub struct Progress {
     pub inflight: VecDeque<Index>,
     /// Heard from since the last CheckQuorum round.
     pub recent_active: bool,
+    /// In Snapshot: heartbeat answers received while waiting. A snapshot message can be
+    /// lost; after an election timeout's worth of answers the leader probes again.
+    pub snapshot_wait: u64,
 }
 
 impl Progress {
@@ -45,6 +48,7 @@ impl Progress {
             probe_sent: false,
             inflight: VecDeque::new(),
             recent_active: false,
+            snapshot_wait: 0,
         }
     }
 
@@ -71,6 +75,7 @@ impl Progress {
     /// Waits for a snapshot at `index` to be installed.
     pub fn become_snapshot(&mut self, index: Index) {
         self.state = ProgressState::Snapshot(index);
+        self.snapshot_wait = 0;
         self.probe_sent = false;
         self.inflight.clear();
     }
@@ -92,11 +97,10 @@ impl Progress {
     /// Handles a rejection of the append at `rejected`; `retry_at` is the index the
     /// leader computed from the follower's hint. Returns false for a stale rejection.
     pub fn maybe_decrease(&mut self, rejected: Index, retry_at: Index) -> bool {
+        if rejected <= self.matched {
+            return false; // stale: that index is known to match
+        }
         if self.state == ProgressState::Replicate {
-            // Stale unless it rejects the first unmatched index.
-            if rejected <= self.matched {
-                return false;
-            }
             self.next = self.matched + 1;
             self.become_probe();
             return true;
@@ -104,7 +108,7 @@ impl Progress {
         if self.next == 0 || rejected != self.next - 1 {
             return false; // an answer to an older probe
         }
-        self.next = retry_at.clamp(self.matched, rejected.max(1) - 1) + 1;
+        self.next = retry_at.clamp(self.matched, rejected - 1) + 1;
         self.probe_sent = false;
         true
     }

@@ -121,8 +121,20 @@ impl Raft {
     /// Leader: the answer to a heartbeat.
     pub(crate) fn handle_heartbeat_response(&mut self, m: Message) {
         let last = self.log.last_index();
+        let max_inflight = self.cfg.max_inflight_msgs;
         let pr = self.progress.get_mut(&m.from).expect("voter has progress");
         pr.probe_sent = false;
+        if pr.state == ProgressState::Replicate && pr.inflight.len() >= max_inflight {
+            // The follower is alive but acks stopped: appends were lost. Free one slot so
+            // the next append goes out; the follower's rejection then starts a probe.
+            pr.inflight.pop_front();
+        }
+        if let ProgressState::Snapshot(_) = pr.state {
+            pr.snapshot_wait += 1;
+            if pr.snapshot_wait >= self.cfg.election_ticks {
+                pr.become_probe(); // the snapshot was probably lost: find out again
+            }
+        }
         if pr.matched < last {
             self.maybe_send_append(m.from, true);
         }

@@ -8,6 +8,9 @@ use proto::{NodeId, Term};
 use raft::{Config, RawNode, ReadState};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+/// A predicate over messages: true drops the message.
+pub type DropFilter = Box<dyn Fn(&Message) -> bool>;
+
 /// One member with its "durable" state.
 pub struct Member {
     pub node: RawNode,
@@ -49,7 +52,7 @@ pub struct Cluster {
     pub drop_kinds: BTreeSet<MessageType>,
     pub transcript: Vec<String>,
     /// Drops any message for which this returns true.
-    pub drop_if: Option<Box<dyn Fn(&Message) -> bool>>,
+    pub drop_if: Option<DropFilter>,
     /// (term, leader) pairs ever observed.
     pub leaders: BTreeSet<(Term, NodeId)>,
 }
@@ -262,17 +265,23 @@ impl Cluster {
     }
 
     pub fn tick(&mut self, id: NodeId, times: u64) {
+        self.transcript.push(format!("> tick {id} x{times}"));
         for _ in 0..times {
             self.node(id).tick();
         }
     }
 
     pub fn campaign(&mut self, id: NodeId) {
+        self.transcript.push(format!("> campaign {id}"));
         self.node(id).campaign();
         self.stabilize();
     }
 
     pub fn propose(&mut self, id: NodeId, data: &[u8]) {
+        self.transcript.push(format!(
+            "> propose {id} {:?}",
+            String::from_utf8_lossy(data)
+        ));
         self.node(id)
             .propose(data.to_vec())
             .expect("leader accepts");
@@ -280,6 +289,7 @@ impl Cluster {
     }
 
     pub fn isolate(&mut self, id: NodeId) {
+        self.transcript.push(format!("> isolate {id}"));
         for other in self.members.keys().copied().collect::<Vec<_>>() {
             if other != id {
                 self.cut.insert((id, other));
@@ -289,6 +299,7 @@ impl Cluster {
     }
 
     pub fn heal(&mut self) {
+        self.transcript.push("> heal".to_string());
         self.cut.clear();
     }
 
@@ -308,6 +319,7 @@ impl Cluster {
 
     /// Takes a snapshot at the member's applied index and compacts.
     pub fn snapshot(&mut self, id: NodeId, keep: u64) {
+        self.transcript.push(format!("> snapshot {id} keep {keep}"));
         let m = self.members.get_mut(&id).unwrap();
         let status = m.node.status();
         let index = status.applied;
