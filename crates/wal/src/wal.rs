@@ -1,0 +1,523 @@
+//! The log itself: segments, saving, syncing, recovery and release.
+
+use crate::record::{self, Decoded, Invalid, Metadata, Record, SnapshotMarker};
+use crate::snapshot;
+use disk::{Disk, DiskError};
+use proto::raft::{Entry, HardState, Snapshot};
+use proto::{Index, Term};
+
+/// Settings of a write-ahead log.
+#[derive(Clone, Debug)]
+pub struct WalOptions {
+    /// A new segment is started once the current one reaches this many bytes.
+    pub segment_bytes: u64,
+}
+
+impl Default for WalOptions {
+    fn default() -> Self {
+        WalOptions {
+            segment_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// An error from the write-ahead log. A storage error stops the member: it must not limp
+/// on with a log it cannot trust.
+#[derive(Debug, thiserror::Error)]
+pub enum WalError {
+    /// The disk failed.
+    #[error("disk error: {0}")]
+    Disk(#[from] DiskError),
+    /// A record that is not at the torn tail of the last segment is bad, or the records
+    /// contradict each other.
+    #[error("corrupt write-ahead log: segment {segment} at offset {offset}: {reason}")]
+    Corrupt {
+        /// The segment file.
+        segment: String,
+        /// Byte offset of the bad record.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// What recovery found.
+#[derive(Debug, Default)]
+pub struct Recovered {
+    /// The last hard state saved.
+    pub hard_state: HardState,
+    /// The newest valid snapshot, if any.
+    pub snapshot: Option<Snapshot>,
+    /// The log after the snapshot, contiguous.
+    pub entries: Vec<Entry>,
+    /// Set when a torn tail was cut off: (segment, offset, bytes dropped).
+    pub repaired: Option<(String, u64, u64)>,
+    /// Snapshot files newer than the one used that failed to verify (name, why).
+    pub rejected_snapshots: Vec<(String, String)>,
+}
+
+#[derive(Clone, Debug)]
+struct Segment {
+    sequence: u64,
+    last_index_before: Index,
+    name: String,
+}
+
+fn segment_name(sequence: u64, last_index_before: Index) -> String {
+    format!("wal-{sequence:016x}-{last_index_before:016x}.wal")
+}
+
+fn parse_segment_name(name: &str) -> Option<(u64, Index)> {
+    let rest = name.strip_prefix("wal-")?.strip_suffix(".wal")?;
+    let (seq, last) = rest.split_once('-')?;
+    if seq.len() != 16 || last.len() != 16 {
+        return None;
+    }
+    Some((
+        u64::from_str_radix(seq, 16).ok()?,
+        u64::from_str_radix(last, 16).ok()?,
+    ))
+}
+
+/// The write-ahead log of one member, over a [`Disk`].
+pub struct Wal<D: Disk> {
+    disk: D,
+    options: WalOptions,
+    segments: Vec<Segment>,
+    /// Bytes in the current (last) segment.
+    size: u64,
+    /// The chained checksum of the last record written.
+    crc: u32,
+    /// The log's last index as written.
+    last_index: Index,
+    hard_state: HardState,
+    records: u64,
+    syncs: u64,
+}
+
+/// The log as replay rebuilds it.
+struct Replay {
+    /// Index of the snapshot file recovery loaded (0 if none).
+    snapshot_index: Index,
+    base: Index,
+    base_term: Term,
+    entries: Vec<Entry>,
+    hard_state: HardState,
+}
+
+impl Replay {
+    fn last_index(&self) -> Index {
+        self.base + self.entries.len() as u64
+    }
+
+    fn apply(&mut self, record: Record) -> Result<(), String> {
+        match record {
+            Record::Metadata(_) => return Err("metadata record after a segment's start".into()),
+            Record::HardState(h) => self.hard_state = h,
+            Record::Entries(entries) => {
+                let fresh: Vec<Entry> = entries
+                    .into_iter()
+                    .filter(|e| e.index > self.base)
+                    .collect();
+                let Some(first) = fresh.first() else {
+                    return Ok(());
+                };
+                if first.index > self.last_index() + 1 {
+                    return Err(format!(
+                        "entries start at {} but the log ends at {}",
+                        first.index,
+                        self.last_index()
+                    ));
+                }
+                // Append-only conflict handling: an entry at index i replaces the log from i.
+                self.entries
+                    .truncate((first.index - self.base - 1) as usize);
+                self.entries.extend(fresh);
+            }
+            Record::SnapshotMarker(SnapshotMarker {
+                index,
+                term,
+                installed,
+            }) => {
+                if index > self.snapshot_index {
+                    // The snapshot this marker names did not survive (or fails to verify).
+                    if installed {
+                        return Err(format!(
+                            "the log was replaced by a snapshot at {index} that cannot be loaded"
+                        ));
+                    }
+                    // A local compaction snapshot is only an optimisation: keep the entries.
+                    return Ok(());
+                }
+                if index < self.base {
+                    return Ok(());
+                }
+                if installed || index > self.last_index() {
+                    self.entries.clear();
+                } else {
+                    self.entries.drain(..(index - self.base) as usize);
+                }
+                self.base = index;
+                self.base_term = term;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<D: Disk> Wal<D> {
+    /// Opens the log on `disk`, creating it if the disk holds none, and recovers its
+    /// content. A torn tail of the last segment is cut off (and reported in
+    /// [`Recovered::repaired`]); a bad record anywhere else is [`WalError::Corrupt`].
+    pub fn open(mut disk: D, options: WalOptions) -> Result<(Wal<D>, Recovered), WalError> {
+        let (snapshot, rejected_snapshots) = snapshot::load_newest(&mut disk)?;
+        let mut segments: Vec<Segment> = disk
+            .list()?
+            .into_iter()
+            .filter_map(|name| {
+                parse_segment_name(&name).map(|(sequence, last_index_before)| Segment {
+                    sequence,
+                    last_index_before,
+                    name,
+                })
+            })
+            .collect();
+        segments.sort_by_key(|s| s.sequence);
+        for pair in segments.windows(2) {
+            if pair[1].sequence != pair[0].sequence + 1 {
+                return Err(WalError::Corrupt {
+                    segment: pair[1].name.clone(),
+                    offset: 0,
+                    reason: format!("segment {} is missing", pair[0].sequence + 1),
+                });
+            }
+        }
+        let (base, base_term) = snapshot
+            .as_ref()
+            .map_or((0, 0), |s| (s.meta.index, s.meta.term));
+        let mut wal = Wal {
+            disk,
+            options,
+            segments: Vec::new(),
+            size: 0,
+            crc: 0,
+            last_index: base,
+            hard_state: HardState::default(),
+            records: 0,
+            syncs: 0,
+        };
+        if segments.is_empty() {
+            wal.start_segment(0, base)?;
+            return Ok((
+                wal,
+                Recovered {
+                    snapshot,
+                    rejected_snapshots,
+                    ..Recovered::default()
+                },
+            ));
+        }
+        let mut replay = Replay {
+            snapshot_index: base,
+            base,
+            base_term,
+            entries: Vec::new(),
+            hard_state: HardState::default(),
+        };
+        let mut repaired = None;
+        let count = segments.len();
+        for (i, segment) in segments.iter().enumerate() {
+            let bytes = wal.disk.read_all(&segment.name)?;
+            let is_last = i + 1 == count;
+            let (end, crc) =
+                replay_segment(&segment.name, &bytes, i > 0, wal.crc, is_last, &mut replay)?;
+            wal.crc = crc;
+            if end < bytes.len() as u64 {
+                // A torn tail after the last sync: cut it off so appends continue cleanly.
+                wal.disk.truncate(&segment.name, end)?;
+                wal.disk.sync(&segment.name)?;
+                repaired = Some((segment.name.clone(), end, bytes.len() as u64 - end));
+            }
+            wal.size = end;
+        }
+        reconcile_with_snapshot(&mut replay, snapshot.as_ref());
+        wal.segments = segments;
+        wal.last_index = replay.last_index();
+        wal.hard_state = replay.hard_state;
+        if wal.size == 0 {
+            // The last segment lost even its header: write it again.
+            let last = wal.segments.pop().expect("at least one segment");
+            wal.disk.remove(&last.name)?;
+            // wal.crc is where the previous segment's chain ended: the new header links to it.
+            wal.start_segment(last.sequence, wal.last_index)?;
+        }
+        Ok((
+            wal,
+            Recovered {
+                hard_state: replay.hard_state,
+                snapshot,
+                entries: replay.entries,
+                repaired,
+                rejected_snapshots,
+            },
+        ))
+    }
+
+    fn current(&self) -> &Segment {
+        self.segments.last().expect("an open log has a segment")
+    }
+
+    /// Creates segment `sequence` with its metadata record and the current hard state,
+    /// durably (file and directory synced).
+    fn start_segment(&mut self, sequence: u64, last_index_before: Index) -> Result<(), WalError> {
+        let name = segment_name(sequence, last_index_before);
+        let mut buf = Vec::new();
+        let meta = Record::Metadata(Metadata {
+            sequence,
+            last_index_before,
+            previous_crc: self.crc,
+        });
+        let mut crc = record::encode(&mut buf, &meta, 0);
+        // Repeat the hard state so that releasing older segments never loses it.
+        crc = record::encode(&mut buf, &Record::HardState(self.hard_state), crc);
+        self.disk.write(&name, 0, &buf)?;
+        self.disk.sync(&name)?;
+        self.disk.sync_dir()?;
+        self.syncs += 2;
+        self.crc = crc;
+        self.size = buf.len() as u64;
+        self.segments.push(Segment {
+            sequence,
+            last_index_before,
+            name,
+        });
+        Ok(())
+    }
+
+    /// Appends `entries` (replacing the log from the first one's index) and the hard state
+    /// in one write. Not durable until [`Wal::sync`].
+    pub fn save(
+        &mut self,
+        hard_state: Option<&HardState>,
+        entries: &[Entry],
+    ) -> Result<(), WalError> {
+        if entries.is_empty() && hard_state.is_none() {
+            return Ok(());
+        }
+        if let Some(first) = entries.first() {
+            assert!(
+                first.index <= self.last_index + 1,
+                "entries start at {} but the log ends at {}",
+                first.index,
+                self.last_index
+            );
+        }
+        if self.size >= self.options.segment_bytes {
+            self.sync()?;
+            let sequence = self.current().sequence + 1;
+            self.start_segment(sequence, self.last_index)?;
+        }
+        let mut buf = Vec::new();
+        let mut crc = self.crc;
+        if !entries.is_empty() {
+            crc = record::encode(&mut buf, &Record::Entries(entries.to_vec()), crc);
+            self.records += 1;
+            self.last_index = entries.last().expect("non-empty").index;
+        }
+        if let Some(h) = hard_state {
+            crc = record::encode(&mut buf, &Record::HardState(*h), crc);
+            self.records += 1;
+            self.hard_state = *h;
+        }
+        let name = self.current().name.clone();
+        self.disk.write(&name, self.size, &buf)?;
+        self.size += buf.len() as u64;
+        self.crc = crc;
+        Ok(())
+    }
+
+    /// Makes everything saved so far durable (fsync of the current segment).
+    pub fn sync(&mut self) -> Result<(), WalError> {
+        let name = self.current().name.clone();
+        self.disk.sync(&name)?;
+        self.syncs += 1;
+        Ok(())
+    }
+
+    /// Makes a snapshot durable: the snapshot file (written to a temporary name, synced,
+    /// renamed, directory synced), then a marker record, synced. `installed` is true for a
+    /// snapshot received from the leader, which replaces the whole log.
+    pub fn save_snapshot(&mut self, snapshot: &Snapshot, installed: bool) -> Result<(), WalError> {
+        snapshot::write(&mut self.disk, snapshot)?;
+        let marker = Record::SnapshotMarker(SnapshotMarker {
+            index: snapshot.meta.index,
+            term: snapshot.meta.term,
+            installed,
+        });
+        let mut buf = Vec::new();
+        let crc = record::encode(&mut buf, &marker, self.crc);
+        let name = self.current().name.clone();
+        self.disk.write(&name, self.size, &buf)?;
+        self.size += buf.len() as u64;
+        self.crc = crc;
+        self.records += 1;
+        if installed || snapshot.meta.index > self.last_index {
+            self.last_index = snapshot.meta.index;
+        }
+        self.sync()
+    }
+
+    /// Removes the segments and snapshot files wholly covered by the durable snapshot at
+    /// `index`: every segment before the last one created when the log ended at or below
+    /// `index` (entries above `index` were all written in that segment or later).
+    pub fn release_to(&mut self, index: Index) -> Result<(), WalError> {
+        let keep_from = self
+            .segments
+            .iter()
+            .rposition(|s| s.last_index_before <= index)
+            .unwrap_or(0);
+        if keep_from == 0 {
+            return Ok(());
+        }
+        let released: Vec<Segment> = self.segments.drain(..keep_from).collect();
+        for s in released {
+            self.disk.remove(&s.name)?;
+        }
+        snapshot::remove_older(&mut self.disk, index)?;
+        self.disk.sync_dir()?;
+        Ok(())
+    }
+
+    /// The log's last index as written.
+    pub fn last_index(&self) -> Index {
+        self.last_index
+    }
+
+    /// Number of segment files.
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// Records written and syncs issued since open.
+    pub fn counters(&self) -> (u64, u64) {
+        (self.records, self.syncs)
+    }
+
+    /// The disk (for tests and metrics).
+    pub fn disk(&mut self) -> &mut D {
+        &mut self.disk
+    }
+}
+
+/// Replays one segment's records into `replay`; returns the offset where valid records
+/// end and the chained checksum there.
+fn replay_segment(
+    name: &str,
+    bytes: &[u8],
+    has_previous: bool,
+    previous_crc: u32,
+    is_last: bool,
+    replay: &mut Replay,
+) -> Result<(u64, u32), WalError> {
+    let corrupt = |offset: usize, reason: String| WalError::Corrupt {
+        segment: name.to_string(),
+        offset: offset as u64,
+        reason,
+    };
+    let mut crc;
+    let mut offset;
+    match record::decode_at(bytes, 0, 0) {
+        Ok(Decoded {
+            record: Record::Metadata(m),
+            crc: c,
+            end,
+        }) => {
+            if has_previous && m.previous_crc != previous_crc {
+                return Err(corrupt(
+                    0,
+                    format!(
+                        "segment chain broken: it follows checksum {:08x}, the previous segment ended with {previous_crc:08x}",
+                        m.previous_crc
+                    ),
+                ));
+            }
+            crc = c;
+            offset = end;
+        }
+        Ok(_) => {
+            return Err(corrupt(
+                0,
+                "segment does not start with a metadata record".into(),
+            ))
+        }
+        Err(_) if is_last => return Ok((0, previous_crc)),
+        Err(e) => return Err(corrupt(0, format!("unreadable segment header: {e:?}"))),
+    }
+    while offset < bytes.len() {
+        match record::decode_at(bytes, offset, crc) {
+            Ok(d) => {
+                replay
+                    .apply(d.record)
+                    .map_err(|reason| corrupt(offset, reason))?;
+                crc = d.crc;
+                offset = d.end;
+            }
+            Err(invalid) => {
+                let reason = match &invalid {
+                    Invalid::Incomplete => "incomplete record".to_string(),
+                    Invalid::Bad { reason, .. } => reason.clone(),
+                };
+                if !is_last {
+                    return Err(corrupt(offset, reason));
+                }
+                // In the last segment a bad record may be a torn write after the last
+                // sync, but only if nothing valid follows it.
+                if let Invalid::Bad {
+                    next: Some(next),
+                    stored_crc,
+                    ..
+                } = invalid
+                {
+                    if next < bytes.len() && record::decode_at(bytes, next, stored_crc).is_ok() {
+                        return Err(corrupt(
+                            offset,
+                            format!("{reason}, followed by valid records"),
+                        ));
+                    }
+                }
+                return Ok((offset as u64, crc));
+            }
+        }
+    }
+    Ok((offset as u64, crc))
+}
+
+/// Brings the replayed log in line with the newest snapshot file, for the case where the
+/// snapshot became durable but its marker record did not (a crash in between): entries up
+/// to the snapshot are covered, and entries of an older term than the snapshot's cannot
+/// follow it, so they and everything after them are dropped.
+fn reconcile_with_snapshot(replay: &mut Replay, snapshot: Option<&Snapshot>) {
+    let Some(s) = snapshot else {
+        return;
+    };
+    if s.meta.index > replay.base {
+        let covered = (s.meta.index - replay.base).min(replay.entries.len() as u64);
+        replay.entries.drain(..covered as usize);
+        replay.base = s.meta.index;
+        replay.base_term = s.meta.term;
+    }
+    if let Some(stale) = replay
+        .entries
+        .iter()
+        .position(|e| e.term < replay.base_term)
+    {
+        replay.entries.truncate(stale);
+    }
+    if replay
+        .entries
+        .first()
+        .is_some_and(|e| e.index != replay.base + 1)
+    {
+        replay.entries.clear();
+    }
+}
