@@ -100,11 +100,12 @@ pub fn write(disk: &mut dyn Disk, snapshot: &Snapshot) -> Result<String, DiskErr
     Ok(name)
 }
 
+/// Snapshot files that failed to verify: (file name, why).
+pub type Rejected = Vec<(String, String)>;
+
 /// The newest snapshot that decodes and verifies, and the names of newer files that did
 /// not (with why), so the caller can report them.
-pub fn load_newest(
-    disk: &mut dyn Disk,
-) -> Result<(Option<Snapshot>, Vec<(String, String)>), DiskError> {
+pub fn load_newest(disk: &mut dyn Disk) -> Result<(Option<Snapshot>, Rejected), DiskError> {
     let mut named: Vec<(Index, String)> = disk
         .list()?
         .into_iter()
