@@ -75,6 +75,7 @@ async fn actor(ep: Endpoint<Ping>, peers: Vec<NodeId>, period_ms: u64) {
         .expect("the simulated disk accepts writes");
     disk.sync(BOOTS_FILE).expect("sync");
     disk.sync_dir().expect("sync dir");
+    ep.pay_disk_latency().await;
     ep.record(EventKind::Note {
         node: ep.id(),
         text: format!("boot {boots}"),

@@ -465,6 +465,16 @@ impl<M: Payload> Endpoint<M> {
         self.world.record(kind);
     }
 
+    /// Sleeps for the simulated time that this node's disk operations since the last call
+    /// cost (the disk itself is synchronous; time passes here). madsim sleeps last at least
+    /// 1 ms, so small costs are rounded up to that.
+    pub async fn pay_disk_latency(&self) {
+        let owed_us = self.disk.take_latency_us();
+        if owed_us > 0 {
+            madsim::time::sleep(Duration::from_micros(owed_us)).await;
+        }
+    }
+
     /// Sends `msg` to `to`; the network decides its fate. Never blocks.
     pub fn send(&self, to: NodeId, msg: M) {
         self.world.send(self.id, to, msg);
