@@ -200,6 +200,9 @@ pub enum ClientError {
     /// The member lost leadership or restarted while the request was in flight: it may or
     /// may not be applied. Retry with the same sequence number.
     Unknown,
+    /// The leader cannot serve the request now (no commit in its term yet, too many
+    /// pending entries, a leadership transfer). It was certainly not applied; retry.
+    Unavailable,
 }
 
 /// A client request on the wire.

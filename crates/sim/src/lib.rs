@@ -10,12 +10,16 @@
 //! [`run`] runs one seed on a fresh madsim runtime; [`run_many`] runs many seeds, one
 //! runtime per seed, on several threads, each seed's result independent of the thread.
 
+pub mod client;
+pub mod cluster;
 pub mod net;
 pub mod ping;
 pub mod rng;
 pub mod trace;
 pub mod world;
 
+pub use client::{History, Mix, Workload};
+pub use cluster::{Canaries, Cluster, ClusterConfig, ClusterRun, MemberStatus, Wire};
 pub use net::{Filter, NetworkFaults, NetworkStats};
 pub use world::{Endpoint, Payload, RunRecord, World};
 

@@ -475,6 +475,18 @@ impl<M: Payload> Endpoint<M> {
         }
     }
 
+    /// Crashes this node's own process (a failpoint fired). With `Some(mode)` the disk
+    /// loses power too. The caller must not do anything else: the task ends at its next
+    /// await.
+    pub fn crash_self(&self, mode: Option<FaultMode>) {
+        self.world.crash(self.id, mode);
+    }
+
+    /// Freezes this node's own process; it runs again when the world resumes it.
+    pub fn pause_self(&self) {
+        self.world.pause(self.id);
+    }
+
     /// Sends `msg` to `to`; the network decides its fate. Never blocks.
     pub fn send(&self, to: NodeId, msg: M) {
         self.world.send(self.id, to, msg);

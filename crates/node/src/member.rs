@@ -1,0 +1,737 @@
+//! The member: one Raft + WAL + KV node, driven by the Ready loop.
+
+use crate::failpoint::{FailAction, Failpoint, Failpoints};
+use crate::metrics::Metrics;
+use disk::Disk;
+use kv::{Applied, Store};
+use proto::codec::{fnv1a, FNV_OFFSET};
+use proto::kv::{ClientError, ClientRequest, ClientResponse, Command, Op, OpResult};
+use proto::raft::{Entry, EntryKind, HardState, Message, Snapshot, SnapshotMeta};
+use proto::trace::{EntryId, EventKind, Role};
+use proto::{Index, NodeId, Term, NO_NODE};
+use raft::{ProposeError, RawNode, ReadIndexError, Ready};
+use std::collections::BTreeMap;
+use wal::{Wal, WalError, WalOptions};
+
+/// Planted bugs at the member level (the Raft core has its own, in [`raft::Canaries`]).
+/// All off unless a test or `--canary` turns one on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodeCanaries {
+    /// Send acknowledgements without waiting for the WAL fsync (the WAL is synced only
+    /// on ticks): a power loss can lose entries a majority acknowledged.
+    pub ack_before_fsync: bool,
+    /// Persist the hard state without the vote: after a restart the member may vote twice
+    /// in one term.
+    pub vote_without_persist: bool,
+    /// Apply a retried request again instead of returning its first result.
+    pub apply_retries_twice: bool,
+}
+
+/// How a member is set up.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// The Raft core's configuration (id, voters, timeouts, seed, core canaries).
+    pub raft: raft::Config,
+    /// Take a snapshot every this many applied entries (0: never).
+    pub snapshot_every: u64,
+    /// Entries kept in memory before a snapshot, for followers that lag a little.
+    pub snapshot_keep: u64,
+    /// WAL settings.
+    pub wal: WalOptions,
+    /// Member-level planted bugs.
+    pub canaries: NodeCanaries,
+}
+
+/// A message the member wants delivered.
+#[derive(Clone, Debug)]
+pub enum Outgoing {
+    /// A Raft message to a peer (the destination is `message.to`).
+    Raft(Message),
+    /// An answer to a client.
+    Reply {
+        /// The client's address.
+        to: NodeId,
+        /// The answer.
+        response: ClientResponse,
+    },
+}
+
+/// A failpoint stopped the member.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Halt {
+    /// Crash the process now (unsynced writes survive in the OS).
+    Crash,
+    /// Lose power now (unsynced writes are lost or torn).
+    PowerLoss,
+    /// Freeze the process before anything in this output becomes visible.
+    Pause,
+}
+
+/// What one call to the member produced, in the order it happened.
+#[derive(Debug, Default)]
+pub struct Output {
+    /// Messages to deliver. With [`Halt::Crash`] or [`Halt::PowerLoss`] these were all
+    /// produced before the failpoint and must still be sent; with [`Halt::Pause`] they are
+    /// sent once the member resumes.
+    pub messages: Vec<Outgoing>,
+    /// Events for the trace.
+    pub events: Vec<EventKind>,
+    /// Set when a failpoint halted the member.
+    pub halt: Option<Halt>,
+}
+
+/// A storage error stops the member: it must not go on with state it cannot trust.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The WAL failed or is corrupt.
+    #[error(transparent)]
+    Wal(#[from] WalError),
+    /// A snapshot's state machine bytes do not decode.
+    #[error("snapshot at index {index} does not decode: {reason}")]
+    Snapshot {
+        /// The snapshot's index.
+        index: Index,
+        /// Why.
+        reason: String,
+    },
+}
+
+#[derive(Clone, Debug)]
+struct PendingWrite {
+    term: Term,
+    client: NodeId,
+    client_id: u64,
+    seq: u64,
+    proposed_ns: u64,
+}
+
+#[derive(Clone, Debug)]
+struct PendingRead {
+    client: NodeId,
+    client_id: u64,
+    seq: u64,
+    key: String,
+}
+
+/// Upper bound of client requests waiting for a commit or a read confirmation; beyond it
+/// new ones are refused as unavailable.
+const MAX_PENDING_REQUESTS: usize = 8192;
+
+/// The digest of an entry, as the checkers identify it.
+pub fn entry_id(e: &Entry) -> EntryId {
+    let kind = match e.kind {
+        EntryKind::Normal => 1u8,
+        EntryKind::Noop => 2u8,
+    };
+    EntryId {
+        index: e.index,
+        term: e.term,
+        digest: fnv1a(fnv1a(FNV_OFFSET, &[kind]), &e.data),
+    }
+}
+
+/// One member.
+pub struct Node<D: Disk> {
+    id: NodeId,
+    cfg: NodeConfig,
+    raw: RawNode,
+    wal: Wal<D>,
+    store: Store,
+    failpoints: Failpoints,
+    role: Role,
+    /// The term of the last role event recorded.
+    role_term: Term,
+    leader: NodeId,
+    pending_writes: BTreeMap<Index, PendingWrite>,
+    pending_reads: BTreeMap<u64, PendingRead>,
+    /// Confirmed reads waiting for the store to apply up to their index.
+    waiting_reads: Vec<(Index, PendingRead)>,
+    next_read_context: u64,
+    last_snapshot_index: Index,
+    unsynced: bool,
+    metrics: Metrics,
+}
+
+impl<D: Disk> Node<D> {
+    /// Starts a member on `disk`: recovers the newest snapshot and the WAL, and rebuilds
+    /// the Raft core and the store from them. Returns the events of the recovery.
+    pub fn open(
+        cfg: NodeConfig,
+        disk: D,
+        failpoints: Failpoints,
+    ) -> Result<(Node<D>, Vec<EventKind>), NodeError> {
+        let id = cfg.raft.id;
+        let (wal, recovered) = Wal::open(disk, cfg.wal.clone())?;
+        let mut store = match &recovered.snapshot {
+            Some(s) => Store::restore(&s.data).map_err(|e| NodeError::Snapshot {
+                index: s.meta.index,
+                reason: e.to_string(),
+            })?,
+            None => Store::new(),
+        };
+        store.set_apply_retries_twice(cfg.canaries.apply_retries_twice);
+        let (snapshot_index, snapshot_term) = recovered
+            .snapshot
+            .as_ref()
+            .map_or((0, 0), |s| (s.meta.index, s.meta.term));
+        let mut hard_state = recovered.hard_state;
+        hard_state.commit = hard_state.commit.max(snapshot_index);
+        let mut events = Vec::new();
+        if let Some((segment, offset, bytes)) = &recovered.repaired {
+            events.push(EventKind::Note {
+                node: id,
+                text: format!("wal: cut a torn tail of {bytes} bytes at {segment}:{offset}"),
+            });
+        }
+        events.push(EventKind::Recovered {
+            node: id,
+            snapshot_index,
+            snapshot_term,
+            entries: recovered.entries.iter().map(entry_id).collect(),
+            term: hard_state.term,
+            commit: hard_state.commit,
+        });
+        let raw = RawNode::new(
+            cfg.raft.clone(),
+            hard_state,
+            recovered.snapshot,
+            recovered.entries,
+        );
+        let node = Node {
+            id,
+            raw,
+            wal,
+            store,
+            failpoints,
+            role: Role::Follower,
+            role_term: hard_state.term,
+            leader: NO_NODE,
+            pending_writes: BTreeMap::new(),
+            pending_reads: BTreeMap::new(),
+            waiting_reads: Vec::new(),
+            next_read_context: 0,
+            last_snapshot_index: snapshot_index,
+            unsynced: false,
+            metrics: Metrics::default(),
+            cfg,
+        };
+        Ok((node, events))
+    }
+
+    /// This member's id.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// The Raft core's status.
+    pub fn status(&self) -> raft::Status {
+        self.raw.status()
+    }
+
+    /// The state machine.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The metrics so far.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Records the simulated duration of this call's disk work (the driver measures it).
+    pub fn observe_disk_latency(&mut self, us: u64) {
+        if us > 0 {
+            self.metrics.observe("wal_fsync_duration_us", us);
+        }
+    }
+
+    /// One tick of logical time.
+    pub fn tick(&mut self, now_ns: u64, out: &mut Output) -> Result<(), NodeError> {
+        self.raw.tick();
+        if self.cfg.canaries.ack_before_fsync && self.unsynced {
+            // The planted bug syncs lazily, once per tick.
+            self.wal.sync()?;
+            self.unsynced = false;
+        }
+        self.run_ready(now_ns, out)
+    }
+
+    /// A message from a peer.
+    pub fn step(
+        &mut self,
+        now_ns: u64,
+        message: Message,
+        out: &mut Output,
+    ) -> Result<(), NodeError> {
+        self.raw.step(message);
+        self.run_ready(now_ns, out)
+    }
+
+    /// A request from the client at address `from`.
+    pub fn request(
+        &mut self,
+        now_ns: u64,
+        from: NodeId,
+        request: ClientRequest,
+        out: &mut Output,
+    ) -> Result<(), NodeError> {
+        let command = request.command;
+        let reply = |result| Outgoing::Reply {
+            to: from,
+            response: ClientResponse {
+                client_id: command.client_id,
+                seq: command.seq,
+                result,
+            },
+        };
+        if self.role != Role::Leader {
+            // Redirect: the client retries at the leader we know of.
+            out.messages.push(reply(Err(ClientError::NotLeader {
+                leader: self.leader,
+            })));
+            return Ok(());
+        }
+        if self.pending_writes.len() + self.pending_reads.len() >= MAX_PENDING_REQUESTS {
+            out.messages.push(reply(Err(ClientError::Unavailable)));
+            return Ok(());
+        }
+        if let Op::Get { key } = &command.op {
+            self.next_read_context += 1;
+            let context = self.next_read_context;
+            match self.raw.read_index(context) {
+                Ok(()) => {
+                    self.pending_reads.insert(
+                        context,
+                        PendingRead {
+                            client: from,
+                            client_id: command.client_id,
+                            seq: command.seq,
+                            key: key.clone(),
+                        },
+                    );
+                }
+                Err(ReadIndexError::NotLeader { leader }) => {
+                    out.messages
+                        .push(reply(Err(ClientError::NotLeader { leader })));
+                }
+                Err(ReadIndexError::NoCommitInTerm) => {
+                    out.messages.push(reply(Err(ClientError::Unavailable)));
+                }
+            }
+            return self.run_ready(now_ns, out);
+        }
+        match self.failpoints.check(self.id, Failpoint::ProposalReceived) {
+            Some(FailAction::Drop) => return Ok(()),
+            Some(action) => {
+                out.halt = Some(halt_of(action));
+                if out.halt != Some(Halt::Pause) {
+                    return Ok(());
+                }
+            }
+            None => {}
+        }
+        match self.raw.propose(command.encode()) {
+            Ok((index, term)) => {
+                self.metrics.add("proposals_pending", 1);
+                self.pending_writes.insert(
+                    index,
+                    PendingWrite {
+                        term,
+                        client: from,
+                        client_id: command.client_id,
+                        seq: command.seq,
+                        proposed_ns: now_ns,
+                    },
+                );
+            }
+            Err(ProposeError::NotLeader { leader }) => {
+                out.messages
+                    .push(reply(Err(ClientError::NotLeader { leader })));
+            }
+            Err(ProposeError::Busy | ProposeError::Transferring) => {
+                out.messages.push(reply(Err(ClientError::Unavailable)));
+            }
+        }
+        self.run_ready(now_ns, out)
+    }
+
+    /// Starts a leadership transfer to `to`.
+    pub fn transfer_leader(
+        &mut self,
+        now_ns: u64,
+        to: NodeId,
+        out: &mut Output,
+    ) -> Result<(), NodeError> {
+        self.raw.transfer_leader(to);
+        self.run_ready(now_ns, out)
+    }
+
+    /// Checks a failpoint; returns true when the Ready must stop here (crash or power
+    /// loss), sets `drop` for a drop action.
+    fn failpoint(&self, point: Failpoint, out: &mut Output, drop: &mut bool) -> bool {
+        match self.failpoints.check(self.id, point) {
+            None => false,
+            Some(FailAction::Drop) => {
+                *drop = true;
+                out.events.push(EventKind::Failpoint {
+                    node: self.id,
+                    name: point.name().into(),
+                    action: "drop".into(),
+                });
+                false
+            }
+            Some(action) => {
+                out.events.push(EventKind::Failpoint {
+                    node: self.id,
+                    name: point.name().into(),
+                    action: format!("{action:?}").to_lowercase(),
+                });
+                let halt = halt_of(action);
+                out.halt = Some(halt);
+                halt != Halt::Pause
+            }
+        }
+    }
+
+    /// The Ready loop: persist and fsync, then send, then apply and answer, then advance.
+    fn run_ready(&mut self, now_ns: u64, out: &mut Output) -> Result<(), NodeError> {
+        // Bounded: each round handles what the previous one produced; a core that keeps
+        // producing Readies this long is a bug.
+        for _ in 0..1000 {
+            if !self.raw.has_ready() {
+                return Ok(());
+            }
+            let rd = self.raw.ready();
+            if self.handle_ready(now_ns, rd, out)? {
+                return Ok(()); // halted: the process dies with the Ready unfinished
+            }
+            self.raw.advance();
+            self.maybe_snapshot(out)?;
+        }
+        panic!("member {}: the Ready loop did not settle", self.id);
+    }
+
+    /// Handles one Ready; returns true if a failpoint halted the member.
+    fn handle_ready(
+        &mut self,
+        now_ns: u64,
+        mut rd: Ready,
+        out: &mut Output,
+    ) -> Result<bool, NodeError> {
+        if let Some(soft) = rd.soft_state {
+            self.on_soft_state(soft, out);
+        }
+        // 1. Persist, and fsync before anything that depends on it is sent.
+        if let Some(snapshot) = rd.snapshot.take() {
+            self.install_snapshot(snapshot, out)?;
+        }
+        let mut drop_messages = false;
+        let persisted = !rd.entries.is_empty() || rd.hard_state.is_some();
+        if persisted {
+            let hard_state = rd.hard_state.map(|mut h| {
+                if self.cfg.canaries.vote_without_persist {
+                    h.vote = NO_NODE;
+                }
+                h
+            });
+            if let Some(first) = rd.entries.first() {
+                if first.index <= self.wal.last_index() {
+                    out.events.push(EventKind::LogTruncated {
+                        node: self.id,
+                        from: first.index,
+                        last: self.wal.last_index(),
+                    });
+                }
+            }
+            self.wal.save(hard_state.as_ref(), &rd.entries)?;
+            if self.cfg.canaries.ack_before_fsync {
+                self.unsynced = true;
+            } else {
+                self.wal.sync()?;
+                self.metrics.add("wal_fsyncs_total", 1);
+            }
+            if !rd.entries.is_empty() {
+                out.events.push(EventKind::LogPersisted {
+                    node: self.id,
+                    entries: rd.entries.iter().map(entry_id).collect(),
+                });
+                if self.failpoint(Failpoint::AfterSave, out, &mut drop_messages) {
+                    return Ok(true);
+                }
+            }
+        }
+        if let Some(h) = rd.hard_state {
+            if h.commit > self.metrics.get("committed_index") {
+                self.metrics.set("committed_index", h.commit);
+                out.events.push(EventKind::Committed {
+                    node: self.id,
+                    index: h.commit,
+                    term: self.raw.term_at(h.commit).unwrap_or(0),
+                });
+                if self.failpoint(Failpoint::CommitAdvanced, out, &mut drop_messages) {
+                    return Ok(true);
+                }
+            }
+        }
+        // 2. Send.
+        if self.failpoint(Failpoint::BeforeSend, out, &mut drop_messages) {
+            return Ok(true);
+        }
+        if !drop_messages {
+            for m in rd.messages.drain(..).chain(rd.persisted_messages.drain(..)) {
+                out.messages.push(Outgoing::Raft(m));
+            }
+        }
+        // 3. Apply, answer clients, serve confirmed reads.
+        let mut replies = Vec::new();
+        for entry in &rd.committed_entries {
+            self.apply(now_ns, entry, &mut replies, out);
+        }
+        for read in &rd.read_states {
+            if let Some(pending) = self.pending_reads.remove(&read.context) {
+                self.waiting_reads.push((read.index, pending));
+            }
+        }
+        self.serve_reads(&mut replies);
+        self.metrics
+            .set("applied_index", self.store.applied_index());
+        let mut drop_replies = false;
+        if !rd.committed_entries.is_empty()
+            && self.failpoint(Failpoint::AfterApply, out, &mut drop_replies)
+        {
+            return Ok(true);
+        }
+        if !drop_replies {
+            out.messages.extend(replies);
+        }
+        if !rd.committed_entries.is_empty() {
+            let mut ignored = false;
+            if self.failpoint(Failpoint::AfterReply, out, &mut ignored) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn on_soft_state(&mut self, soft: raft::SoftState, out: &mut Output) {
+        if soft.role != self.role || soft.term != self.role_term {
+            self.role_term = soft.term;
+            out.events.push(EventKind::Role {
+                node: self.id,
+                role: soft.role,
+                term: soft.term,
+            });
+        }
+        if soft.leader != self.leader && soft.leader != NO_NODE {
+            self.metrics.add("leader_changes_seen_total", 1);
+        }
+        let was_leader = self.role == Role::Leader;
+        self.role = soft.role;
+        self.leader = soft.leader;
+        self.metrics
+            .set("has_leader", u64::from(soft.leader != NO_NODE));
+        self.metrics
+            .set("is_leader", u64::from(soft.role == Role::Leader));
+        if was_leader && soft.role != Role::Leader {
+            // Leadership is gone: pending writes may or may not commit later under another
+            // leader (the client must retry to learn which); pending reads were not served.
+            for (_, w) in std::mem::take(&mut self.pending_writes) {
+                self.metrics.add("proposals_failed_total", 1);
+                out.messages.push(Outgoing::Reply {
+                    to: w.client,
+                    response: ClientResponse {
+                        client_id: w.client_id,
+                        seq: w.seq,
+                        result: Err(ClientError::Unknown),
+                    },
+                });
+            }
+            let reads = std::mem::take(&mut self.pending_reads).into_values().chain(
+                std::mem::take(&mut self.waiting_reads)
+                    .into_iter()
+                    .map(|(_, r)| r),
+            );
+            for r in reads {
+                out.messages.push(Outgoing::Reply {
+                    to: r.client,
+                    response: ClientResponse {
+                        client_id: r.client_id,
+                        seq: r.seq,
+                        result: Err(ClientError::NotLeader {
+                            leader: soft.leader,
+                        }),
+                    },
+                });
+            }
+            self.metrics.set("proposals_pending", 0);
+        }
+    }
+
+    fn install_snapshot(&mut self, snapshot: Snapshot, out: &mut Output) -> Result<(), NodeError> {
+        let index = snapshot.meta.index;
+        let mut store = Store::restore(&snapshot.data).map_err(|e| NodeError::Snapshot {
+            index,
+            reason: e.to_string(),
+        })?;
+        store.set_apply_retries_twice(self.cfg.canaries.apply_retries_twice);
+        self.wal.save_snapshot(&snapshot, true)?;
+        self.store = store;
+        self.last_snapshot_index = index;
+        // Writes proposed at or below the snapshot can no longer be matched to an entry.
+        let covered: Vec<Index> = self
+            .pending_writes
+            .range(..=index)
+            .map(|(i, _)| *i)
+            .collect();
+        for i in covered {
+            let w = self.pending_writes.remove(&i).expect("listed above");
+            out.messages.push(Outgoing::Reply {
+                to: w.client,
+                response: ClientResponse {
+                    client_id: w.client_id,
+                    seq: w.seq,
+                    result: Err(ClientError::Unknown),
+                },
+            });
+        }
+        out.events.push(EventKind::SnapshotInstalled {
+            node: self.id,
+            index,
+            term: snapshot.meta.term,
+        });
+        self.metrics.add("snapshots_installed_total", 1);
+        Ok(())
+    }
+
+    fn apply(&mut self, now_ns: u64, entry: &Entry, replies: &mut Vec<Outgoing>, out: &mut Output) {
+        let id = entry_id(entry);
+        let (client, seq, fresh, result) = match entry.kind {
+            EntryKind::Noop => {
+                self.store.mark_applied(entry.index);
+                (0, 0, true, None)
+            }
+            EntryKind::Normal => {
+                let command = Command::decode(&entry.data).unwrap_or_else(|e| {
+                    // Entries are validated when proposed; a bad one here is a bug.
+                    panic!(
+                        "member {}: entry {} does not decode: {e}",
+                        self.id, entry.index
+                    )
+                });
+                let applied = self.store.apply(entry.index, &command);
+                let (fresh, result) = match applied {
+                    Applied::Fresh(r) => (true, Some(r)),
+                    Applied::Duplicate(r) => (false, Some(r)),
+                    Applied::Stale => (false, None),
+                };
+                (command.client_id, command.seq, fresh, result)
+            }
+        };
+        out.events.push(EventKind::Applied {
+            node: self.id,
+            entry: id,
+            client,
+            seq,
+            fresh,
+        });
+        if let Some(w) = self.pending_writes.remove(&entry.index) {
+            self.metrics
+                .set("proposals_pending", self.pending_writes.len() as u64);
+            let response = if w.term == entry.term {
+                self.metrics.add("proposals_committed_total", 1);
+                self.metrics.observe(
+                    "commit_latency_us",
+                    now_ns.saturating_sub(w.proposed_ns) / 1000,
+                );
+                match result {
+                    Some(r) => Ok(r),
+                    None => Err(ClientError::Unknown),
+                }
+            } else {
+                // Another leader's entry took this index: ours was lost.
+                self.metrics.add("proposals_failed_total", 1);
+                Err(ClientError::Unknown)
+            };
+            replies.push(Outgoing::Reply {
+                to: w.client,
+                response: ClientResponse {
+                    client_id: w.client_id,
+                    seq: w.seq,
+                    result: response,
+                },
+            });
+        }
+    }
+
+    fn serve_reads(&mut self, replies: &mut Vec<Outgoing>) {
+        let applied = self.store.applied_index();
+        let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.waiting_reads)
+            .into_iter()
+            .partition(|(index, _)| *index <= applied);
+        self.waiting_reads = waiting;
+        for (_, r) in ready {
+            let (value, mod_revision) = self.store.get(&r.key);
+            replies.push(Outgoing::Reply {
+                to: r.client,
+                response: ClientResponse {
+                    client_id: r.client_id,
+                    seq: r.seq,
+                    result: Ok(OpResult::Get {
+                        value,
+                        mod_revision,
+                    }),
+                },
+            });
+        }
+    }
+
+    fn maybe_snapshot(&mut self, out: &mut Output) -> Result<(), NodeError> {
+        let applied = self.store.applied_index();
+        if self.cfg.snapshot_every == 0
+            || applied < self.last_snapshot_index + self.cfg.snapshot_every
+        {
+            return Ok(());
+        }
+        let term = self
+            .raw
+            .term_at(applied)
+            .expect("the applied entry is still in the log");
+        let snapshot = Snapshot {
+            meta: SnapshotMeta {
+                index: applied,
+                term,
+                voters: self.cfg.raft.voters.clone(),
+            },
+            data: self.store.snapshot(),
+        };
+        self.wal.save_snapshot(&snapshot, false)?;
+        self.raw.compact(snapshot, self.cfg.snapshot_keep);
+        self.wal.release_to(applied)?;
+        self.last_snapshot_index = applied;
+        self.metrics.add("snapshots_total", 1);
+        out.events.push(EventKind::SnapshotTaken {
+            node: self.id,
+            index: applied,
+        });
+        Ok(())
+    }
+
+    /// The hard state as the core holds it (for tests).
+    pub fn hard_state(&self) -> HardState {
+        let s = self.raw.status();
+        HardState {
+            term: s.term,
+            vote: s.vote,
+            commit: s.committed,
+        }
+    }
+}
+
+fn halt_of(action: FailAction) -> Halt {
+    match action {
+        FailAction::Crash => Halt::Crash,
+        FailAction::PowerLoss => Halt::PowerLoss,
+        FailAction::Pause => Halt::Pause,
+        FailAction::Drop => unreachable!("drop is handled where it fires"),
+    }
+}

@@ -1,0 +1,290 @@
+//! Simulated clients: each runs one request at a time over a key space, with a timeout
+//! per attempt, retries with the same client id and sequence number, and leader
+//! discovery through redirects. Every operation is recorded in the history with its
+//! simulated call and return times; an operation whose fate is unknown has no return.
+
+use crate::cluster::Wire;
+use crate::rng::stream;
+use crate::world::Endpoint;
+use proto::history::{HistoryOp, Outcome};
+use proto::kv::{ClientError, ClientRequest, Command, Compare, Op, OpResult};
+use proto::trace::EventKind;
+use proto::NodeId;
+use rand::seq::SliceRandom;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Relative weights of the operation kinds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Mix {
+    /// Weight of puts.
+    pub put: u32,
+    /// Weight of gets.
+    pub get: u32,
+    /// Weight of deletes.
+    pub delete: u32,
+    /// Weight of compare-and-swaps (on the value last read or written by this client).
+    pub cas: u32,
+}
+
+impl Default for Mix {
+    fn default() -> Self {
+        Mix {
+            put: 50,
+            get: 30,
+            delete: 5,
+            cas: 15,
+        }
+    }
+}
+
+/// The client workload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Workload {
+    /// Number of concurrent clients.
+    pub clients: u64,
+    /// Number of keys (`k0`, `k1`, …).
+    pub keys: u64,
+    /// Operation mix.
+    pub mix: Mix,
+    /// Time a client waits for one attempt's answer, milliseconds.
+    pub request_timeout_ms: u64,
+    /// Time after which a client gives up on an operation, milliseconds.
+    pub op_timeout_ms: u64,
+    /// Pause between operations, milliseconds (drawn in [0, think_ms]).
+    pub think_ms: u64,
+    /// Clients start issuing at this simulated time, milliseconds.
+    pub start_ms: u64,
+    /// Clients issue no new operation after this simulated time, milliseconds.
+    pub stop_ms: u64,
+}
+
+impl Default for Workload {
+    fn default() -> Self {
+        Workload {
+            clients: 4,
+            keys: 8,
+            mix: Mix::default(),
+            request_timeout_ms: 300,
+            op_timeout_ms: 3_000,
+            think_ms: 20,
+            start_ms: 500,
+            stop_ms: 15_000,
+        }
+    }
+}
+
+/// The shared client history.
+#[derive(Clone, Debug, Default)]
+pub struct History(Arc<Mutex<Vec<HistoryOp>>>);
+
+impl History {
+    /// Appends one finished operation.
+    pub fn push(&self, op: HistoryOp) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(op);
+    }
+
+    /// Takes the operations recorded so far, sorted by call time.
+    pub fn take(&self) -> Vec<HistoryOp> {
+        let mut ops = std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()));
+        ops.sort_by_key(|o| (o.call_ns, o.client, o.seq));
+        ops
+    }
+
+    /// Number of operations recorded so far.
+    pub fn len(&self) -> usize {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Whether nothing was recorded yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn draw_op(
+    rng: &mut ChaCha8Rng,
+    w: &Workload,
+    client: NodeId,
+    seq: u64,
+    last_seen: &[Option<String>],
+) -> Op {
+    let key_index = rng.gen_range(0..w.keys.max(1)) as usize;
+    let key = format!("k{key_index}");
+    // Every written value is unique, so a read names the write it saw.
+    let value = format!("c{client}-{seq}");
+    let total = w.mix.put + w.mix.get + w.mix.delete + w.mix.cas;
+    let mut pick = rng.gen_range(0..total.max(1));
+    if pick < w.mix.put {
+        return Op::Put { key, value };
+    }
+    pick -= w.mix.put;
+    if pick < w.mix.get {
+        return Op::Get { key };
+    }
+    pick -= w.mix.get;
+    if pick < w.mix.delete {
+        return Op::Delete { key };
+    }
+    Op::Cas {
+        compare: Compare::Value(last_seen.get(key_index).cloned().flatten()),
+        key,
+        value,
+    }
+}
+
+/// The process of one client.
+pub async fn client_actor(
+    ep: Endpoint<Wire>,
+    workload: Workload,
+    members: Vec<NodeId>,
+    history: History,
+) {
+    let id = ep.id();
+    let mut rng = stream(ep.seed(), "workload", id);
+    let mut target = *members.choose(&mut rng).expect("at least one member");
+    let mut last_seen: Vec<Option<String>> = vec![None; workload.keys.max(1) as usize];
+    let start_ns = workload.start_ms * 1_000_000;
+    if ep.now_ns() < start_ns {
+        madsim::time::sleep(Duration::from_nanos(start_ns - ep.now_ns())).await;
+    }
+    let mut seq = 0u64;
+    while ep.now_ns() < workload.stop_ms * 1_000_000 {
+        let think = rng.gen_range(0..=workload.think_ms);
+        if think > 0 {
+            madsim::time::sleep(Duration::from_millis(think)).await;
+        }
+        seq += 1;
+        let op = draw_op(&mut rng, &workload, id, seq, &last_seen);
+        let call_ns = ep.now_ns();
+        let (outcome, returned) =
+            run_op(&ep, &workload, &members, &mut target, &mut rng, seq, &op).await;
+        if let Outcome::Ok(result) = &outcome {
+            let key_index: usize = op.key()[1..].parse().unwrap_or(0);
+            match (&op, result) {
+                (Op::Put { value, .. }, _) => last_seen[key_index] = Some(value.clone()),
+                (Op::Get { .. }, OpResult::Get { value, .. }) => {
+                    last_seen[key_index] = value.clone()
+                }
+                (Op::Delete { .. }, _) => last_seen[key_index] = None,
+                (
+                    Op::Cas { value, .. },
+                    OpResult::Cas {
+                        succeeded: true, ..
+                    },
+                ) => last_seen[key_index] = Some(value.clone()),
+                _ => {}
+            }
+        }
+        ep.record(EventKind::ClientDone {
+            client: id,
+            seq,
+            status: match outcome {
+                Outcome::Ok(_) => "ok",
+                Outcome::Failed => "failed",
+                Outcome::Unknown => "unknown",
+            }
+            .into(),
+        });
+        history.push(HistoryOp {
+            client: id,
+            seq,
+            op,
+            call_ns,
+            return_ns: returned.then(|| ep.now_ns()),
+            outcome,
+        });
+    }
+}
+
+/// Runs one operation to its end: success, certain failure, or unknown.
+async fn run_op(
+    ep: &Endpoint<Wire>,
+    w: &Workload,
+    members: &[NodeId],
+    target: &mut NodeId,
+    rng: &mut ChaCha8Rng,
+    seq: u64,
+    op: &Op,
+) -> (Outcome, bool) {
+    let id = ep.id();
+    let deadline = ep.now_ns() + w.op_timeout_ms * 1_000_000;
+    // Whether some attempt may have been applied: then giving up leaves the fate unknown.
+    let mut maybe_applied = false;
+    let command = Command {
+        client_id: id,
+        seq,
+        op: op.clone(),
+    };
+    loop {
+        ep.record(EventKind::ClientSend {
+            client: id,
+            seq,
+            to: *target,
+            op: op.name().into(),
+            key: op.key().into(),
+        });
+        ep.send(
+            *target,
+            Wire::Request(ClientRequest {
+                command: command.clone(),
+            }),
+        );
+        let answer = wait_for(ep, seq, Duration::from_millis(w.request_timeout_ms)).await;
+        let mut backoff_ms = 0;
+        match answer {
+            Some(Ok(result)) => return (Outcome::Ok(result), true),
+            Some(Err(ClientError::NotLeader { leader })) => {
+                *target = if leader != proto::NO_NODE && leader != *target {
+                    leader
+                } else {
+                    backoff_ms = 20;
+                    *members.choose(rng).expect("members")
+                };
+            }
+            Some(Err(ClientError::Unavailable)) => backoff_ms = 20,
+            Some(Err(ClientError::Unknown)) | None => {
+                maybe_applied |= op.is_write();
+                // The member may be gone or deposed: try another one.
+                *target = *members.choose(rng).expect("members");
+                backoff_ms = 10;
+            }
+        }
+        if ep.now_ns() + backoff_ms * 1_000_000 >= deadline {
+            return if maybe_applied {
+                (Outcome::Unknown, false)
+            } else {
+                (Outcome::Failed, true)
+            };
+        }
+        if backoff_ms > 0 {
+            madsim::time::sleep(Duration::from_millis(backoff_ms)).await;
+        }
+    }
+}
+
+/// Waits for the answer to `seq` (ignoring late answers to earlier requests).
+async fn wait_for(
+    ep: &Endpoint<Wire>,
+    seq: u64,
+    timeout: Duration,
+) -> Option<Result<OpResult, ClientError>> {
+    let sleep = madsim::time::sleep(timeout);
+    futures_util::pin_mut!(sleep);
+    loop {
+        let recv = ep.recv();
+        futures_util::pin_mut!(recv);
+        match futures_util::future::select(recv, sleep.as_mut()).await {
+            futures_util::future::Either::Left(((_, Wire::Response(r)), _)) if r.seq == seq => {
+                return Some(r.result)
+            }
+            futures_util::future::Either::Left(_) => continue,
+            futures_util::future::Either::Right(_) => return None,
+        }
+    }
+}

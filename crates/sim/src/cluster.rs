@@ -1,0 +1,386 @@
+//! A cluster of real members (Raft + WAL + KV) in the simulated world, with the clients
+//! that load it and the history they record.
+
+use crate::client::{client_actor, History, Workload};
+use crate::net::NetworkFaults;
+use crate::rng::stream;
+use crate::world::{Endpoint, Payload, RunRecord, World};
+use disk::{DiskFaults, FaultMode};
+use madsim::time::TimeHandle;
+use node::{
+    raft, Failpoints, Halt, Metrics, Node, NodeCanaries, NodeConfig, Outgoing, Output, WalOptions,
+};
+use proto::history::HistoryOp;
+use proto::kv::{ClientRequest, ClientResponse};
+use proto::raft::Message;
+use proto::trace::{EventKind, MessageSummary, Role};
+use proto::{Index, NodeId, Term, NO_NODE};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What travels between members and clients.
+#[derive(Clone, Debug)]
+pub enum Wire {
+    /// Raft traffic between members.
+    Raft(Message),
+    /// A client's request.
+    Request(ClientRequest),
+    /// A member's answer.
+    Response(ClientResponse),
+}
+
+impl Payload for Wire {
+    fn summary(&self) -> MessageSummary {
+        match self {
+            Wire::Raft(m) => MessageSummary {
+                kind: Some(m.kind),
+                term: m.term,
+                index: m.index,
+                entries: m.entries.len() as u32,
+                reject: m.reject,
+            },
+            Wire::Request(r) => MessageSummary {
+                kind: None,
+                term: 0,
+                index: r.command.seq,
+                entries: 0,
+                reject: false,
+            },
+            Wire::Response(r) => MessageSummary {
+                kind: None,
+                term: 0,
+                index: r.seq,
+                entries: 0,
+                reject: r.result.is_err(),
+            },
+        }
+    }
+}
+
+/// How the cluster is built.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Number of members (ids 1..=nodes).
+    pub nodes: u64,
+    /// Milliseconds per Raft tick.
+    pub tick_ms: u64,
+    /// Election timeout T in ticks (randomized in [T, 2T)).
+    pub election_ticks: u64,
+    /// Heartbeat interval in ticks.
+    pub heartbeat_ticks: u64,
+    /// PreVote on.
+    pub pre_vote: bool,
+    /// CheckQuorum on.
+    pub check_quorum: bool,
+    /// Snapshot every this many applied entries (0: never).
+    pub snapshot_every: u64,
+    /// Entries kept behind a snapshot for lagging followers.
+    pub snapshot_keep: u64,
+    /// WAL segment size in bytes.
+    pub wal_segment_bytes: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            nodes: 3,
+            tick_ms: 10,
+            election_ticks: 10,
+            heartbeat_ticks: 1,
+            pre_vote: true,
+            check_quorum: true,
+            snapshot_every: 500,
+            snapshot_keep: 50,
+            wal_segment_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// Planted bugs for the whole cluster.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Canaries {
+    /// In the Raft core.
+    pub raft: raft::Canaries,
+    /// In the member.
+    pub node: NodeCanaries,
+}
+
+/// What a member last published about itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemberStatus {
+    /// Role.
+    pub role: Option<Role>,
+    /// Term.
+    pub term: Term,
+    /// Known leader.
+    pub leader: NodeId,
+    /// Commit index.
+    pub committed: Index,
+    /// Applied index.
+    pub applied: Index,
+    /// Last log index.
+    pub last_index: Index,
+    /// Digest of the store (updated every tick).
+    pub store_digest: u64,
+    /// Store revision.
+    pub revision: u64,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Set when a storage error stopped the member.
+    pub stopped: Option<String>,
+}
+
+type Board = Arc<Mutex<BTreeMap<NodeId, MemberStatus>>>;
+
+/// A running cluster.
+pub struct Cluster {
+    /// The simulated world.
+    pub world: World<Wire>,
+    /// The cluster's settings.
+    pub config: ClusterConfig,
+    /// The failpoint registry every member checks.
+    pub failpoints: Failpoints,
+    /// The client history.
+    pub history: History,
+    board: Board,
+    clients: Vec<NodeId>,
+}
+
+/// Everything a cluster run leaves.
+#[derive(Debug)]
+pub struct ClusterRun {
+    /// The world's record (trace, hash, network counters).
+    pub record: RunRecord,
+    /// The client history, in call order.
+    pub history: Vec<HistoryOp>,
+    /// Each member's last status.
+    pub members: BTreeMap<NodeId, MemberStatus>,
+}
+
+/// Client addresses start here, far above member ids.
+pub const FIRST_CLIENT: NodeId = 1001;
+
+impl Cluster {
+    /// Boots `config.nodes` members in the run `seed`'s world.
+    pub fn start(
+        seed: u64,
+        config: ClusterConfig,
+        network: NetworkFaults,
+        disk: DiskFaults,
+        canaries: Canaries,
+    ) -> Cluster {
+        let world: World<Wire> = World::new(seed, network, disk);
+        let failpoints = Failpoints::new();
+        let board: Board = Arc::default();
+        let voters: Vec<NodeId> = (1..=config.nodes).collect();
+        for id in voters.clone() {
+            let mut raft_cfg = raft::Config::new(id, voters.clone(), 0);
+            raft_cfg.election_ticks = config.election_ticks;
+            raft_cfg.heartbeat_ticks = config.heartbeat_ticks;
+            raft_cfg.pre_vote = config.pre_vote;
+            raft_cfg.check_quorum = config.check_quorum;
+            raft_cfg.canaries = canaries.raft;
+            let node_cfg = NodeConfig {
+                raft: raft_cfg,
+                snapshot_every: config.snapshot_every,
+                snapshot_keep: config.snapshot_keep,
+                wal: WalOptions {
+                    segment_bytes: config.wal_segment_bytes,
+                },
+                canaries: canaries.node,
+            };
+            let failpoints = failpoints.clone();
+            let board = board.clone();
+            let tick = Duration::from_millis(config.tick_ms);
+            let boots = Arc::new(Mutex::new(0u64));
+            world.add_node(id, move |ep| {
+                let mut cfg = node_cfg.clone();
+                // A fresh jitter stream per incarnation, derived from the seed.
+                let mut boot = boots.lock().unwrap_or_else(|p| p.into_inner());
+                *boot += 1;
+                cfg.raft.seed = stream(ep.seed(), "election-jitter", id * 1_000_000 + *boot).gen();
+                member_actor(ep, cfg, failpoints.clone(), board.clone(), tick)
+            });
+        }
+        Cluster {
+            world,
+            config,
+            failpoints,
+            history: History::default(),
+            board,
+            clients: Vec::new(),
+        }
+    }
+
+    /// Starts the workload's clients.
+    pub fn start_clients(&mut self, workload: &Workload) {
+        let members: Vec<NodeId> = (1..=self.config.nodes).collect();
+        for c in 0..workload.clients {
+            let id = FIRST_CLIENT + c;
+            let workload = workload.clone();
+            let members = members.clone();
+            let history = self.history.clone();
+            self.world.add_node(id, move |ep| {
+                client_actor(ep, workload.clone(), members.clone(), history.clone())
+            });
+            self.clients.push(id);
+        }
+    }
+
+    /// The members' ids.
+    pub fn members(&self) -> Vec<NodeId> {
+        (1..=self.config.nodes).collect()
+    }
+
+    /// A member's last published status.
+    pub fn status(&self, id: NodeId) -> MemberStatus {
+        self.board
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The live member that believes it leads, in the highest term.
+    pub fn leader(&self) -> Option<NodeId> {
+        let board = self.board.lock().unwrap_or_else(|p| p.into_inner());
+        board
+            .iter()
+            .filter(|(id, s)| s.role == Some(Role::Leader) && self.world.is_up(**id))
+            .max_by_key(|(_, s)| s.term)
+            .map(|(id, _)| *id)
+    }
+
+    /// Stops everything and collects the run.
+    pub fn shutdown(self) -> ClusterRun {
+        let record = self.world.shutdown();
+        let members = self.board.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        ClusterRun {
+            record,
+            history: self.history.take(),
+            members,
+        }
+    }
+}
+
+fn publish<D: disk::Disk>(board: &Board, node: &Node<D>, with_digest: bool) {
+    let s = node.status();
+    let mut board = board.lock().unwrap_or_else(|p| p.into_inner());
+    let entry = board.entry(node.id()).or_default();
+    entry.role = Some(s.role);
+    entry.term = s.term;
+    entry.leader = s.leader;
+    entry.committed = s.committed;
+    entry.applied = s.applied;
+    entry.last_index = s.last_index;
+    entry.revision = node.store().revision();
+    if with_digest {
+        entry.store_digest = node.store().digest();
+        entry.metrics = node.metrics().clone();
+    }
+}
+
+/// The process of one member: recover, then loop over ticks and messages.
+async fn member_actor(
+    ep: Endpoint<Wire>,
+    cfg: NodeConfig,
+    failpoints: Failpoints,
+    board: Board,
+    tick: Duration,
+) {
+    let (mut node, events) = match Node::open(cfg, ep.disk().clone(), failpoints) {
+        Ok(opened) => opened,
+        Err(e) => {
+            stop_on_storage_error(&ep, &board, &e);
+            return;
+        }
+    };
+    for e in events {
+        ep.record(e);
+    }
+    ep.pay_disk_latency().await;
+    publish(&board, &node, true);
+    let time = TimeHandle::current();
+    let mut next_tick = time.now_instant() + tick;
+    loop {
+        let mut out = Output::default();
+        let result = {
+            let sleep = madsim::time::sleep_until(next_tick);
+            let recv = ep.recv();
+            futures_util::pin_mut!(sleep);
+            futures_util::pin_mut!(recv);
+            match futures_util::future::select(recv, sleep).await {
+                futures_util::future::Either::Left(((from, wire), _)) => {
+                    let now = ep.now_ns();
+                    match wire {
+                        Wire::Raft(m) => node.step(now, m, &mut out),
+                        Wire::Request(r) => node.request(now, from, r, &mut out),
+                        Wire::Response(_) => Ok(()), // members never wait on responses
+                    }
+                }
+                futures_util::future::Either::Right(_) => {
+                    next_tick += tick;
+                    let r = node.tick(ep.now_ns(), &mut out);
+                    publish(&board, &node, true);
+                    r
+                }
+            }
+        };
+        if let Err(e) = result {
+            stop_on_storage_error(&ep, &board, &e);
+            return;
+        }
+        for e in out.events.drain(..) {
+            ep.record(e);
+        }
+        // The fsync cost passes before anything that depended on it is sent.
+        let owed_us = ep.disk().take_latency_us();
+        node.observe_disk_latency(owed_us);
+        if owed_us > 0 {
+            madsim::time::sleep(Duration::from_micros(owed_us)).await;
+        }
+        match out.halt {
+            Some(Halt::Pause) => {
+                ep.pause_self();
+                // Frozen here until resumed; the output becomes visible afterwards.
+                madsim::time::sleep(Duration::from_millis(1)).await;
+                send_all(&ep, out.messages);
+            }
+            Some(Halt::Crash) | Some(Halt::PowerLoss) => {
+                send_all(&ep, out.messages);
+                let mode = (out.halt == Some(Halt::PowerLoss)).then_some(FaultMode::DropAll);
+                ep.crash_self(mode);
+                std::future::pending::<()>().await;
+            }
+            None => send_all(&ep, out.messages),
+        }
+        publish(&board, &node, false);
+    }
+}
+
+fn send_all(ep: &Endpoint<Wire>, messages: Vec<Outgoing>) {
+    for m in messages {
+        match m {
+            Outgoing::Raft(msg) => ep.send(msg.to, Wire::Raft(msg)),
+            Outgoing::Reply { to, response } => ep.send(to, Wire::Response(response)),
+        }
+    }
+}
+
+fn stop_on_storage_error(ep: &Endpoint<Wire>, board: &Board, e: &node::NodeError) {
+    let text = format!("storage error, the member stops: {e}");
+    ep.record(EventKind::Note {
+        node: ep.id(),
+        text: text.clone(),
+    });
+    let mut board = board.lock().unwrap_or_else(|p| p.into_inner());
+    let entry = board.entry(ep.id()).or_default();
+    entry.stopped = Some(text);
+    entry.role = None;
+    entry.leader = NO_NODE;
+}
