@@ -1,0 +1,177 @@
+//! Checkers that judge a run from what it observed: the trace's events and the clients'
+//! history. They depend on the shared types only, never on the Raft core, the store or the
+//! simulator, and carry their own reference model of the key-value store, so a bug in the
+//! node cannot hide in a shared helper.
+//!
+//! | property | module | source |
+//! |---|---|---|
+//! | election safety: at most one leader per term | [`election_safety`] | Raft paper Figure 3, §5.2 |
+//! | log matching: same index and term ⇒ same entry and same prefix | [`log_matching`] | §5.3 |
+//! | leader completeness: a committed entry is in every later leader's log | [`leader_completeness`] | §5.4 |
+//! | state machine safety: one entry per index applied everywhere | [`state_machine_safety`] | §5.4.3 |
+//! | linearizability of the client history | [`linearizability`] | Herlihy & Wing |
+//! | durability: no acknowledged write is lost; final stores agree | [`durability`] | — |
+//! | exactly-once: a retried request is applied once | [`exactly_once`] | Raft thesis §6.3 |
+//! | liveness after faults stop | [`liveness`] | — |
+
+pub mod durability;
+pub mod election_safety;
+pub mod exactly_once;
+pub mod history_file;
+pub mod leader_completeness;
+pub mod linearizability;
+pub mod liveness;
+pub mod log_matching;
+mod logs;
+pub mod model;
+pub mod state_machine_safety;
+
+use proto::history::HistoryOp;
+use proto::trace::Event;
+use proto::NodeId;
+use serde::{Deserialize, Serialize};
+
+/// The properties the checkers judge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Property {
+    /// At most one leader per term.
+    ElectionSafety,
+    /// Two logs with an entry of the same index and term agree up to it.
+    LogMatching,
+    /// A committed entry is in the log of every later leader.
+    LeaderCompleteness,
+    /// No two members apply different entries at one index.
+    StateMachineSafety,
+    /// The client history is linearizable.
+    Linearizability,
+    /// No acknowledged write is lost; final stores agree with the committed log.
+    Durability,
+    /// A retried request is applied once.
+    ExactlyOnce,
+    /// A leader and answers return once faults stop.
+    Liveness,
+}
+
+impl Property {
+    /// Every property, in report order.
+    pub const ALL: [Property; 8] = [
+        Property::ElectionSafety,
+        Property::LogMatching,
+        Property::LeaderCompleteness,
+        Property::StateMachineSafety,
+        Property::Linearizability,
+        Property::Durability,
+        Property::ExactlyOnce,
+        Property::Liveness,
+    ];
+
+    /// A short name for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Property::ElectionSafety => "election safety",
+            Property::LogMatching => "log matching",
+            Property::LeaderCompleteness => "leader completeness",
+            Property::StateMachineSafety => "state machine safety",
+            Property::Linearizability => "linearizability",
+            Property::Durability => "durability",
+            Property::ExactlyOnce => "exactly-once",
+            Property::Liveness => "liveness",
+        }
+    }
+}
+
+/// A broken property: what, when (simulated time) and on which members.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Violation {
+    /// The property.
+    pub property: Property,
+    /// Simulated time of the evidence, nanoseconds.
+    pub time_ns: u64,
+    /// The members (or clients) involved.
+    pub nodes: Vec<NodeId>,
+    /// What happened, readably.
+    pub message: String,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} violated at {:.3}s (nodes {:?}): {}",
+            self.property.name(),
+            self.time_ns as f64 / 1e9,
+            self.nodes,
+            self.message
+        )
+    }
+}
+
+/// A member's state at the end of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FinalState {
+    /// The member.
+    pub node: NodeId,
+    /// Its applied index.
+    pub applied: u64,
+    /// A digest of its store.
+    pub digest: u64,
+}
+
+/// Liveness bounds, set per scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LivenessBounds {
+    /// When the last fault was healed (nanoseconds); `None` skips the liveness check.
+    pub healed_ns: Option<u64>,
+    /// A leader must exist this long after healing.
+    pub leader_within_ns: u64,
+    /// An operation called after `healed_ns + leader_within_ns` must complete within this.
+    pub op_within_ns: u64,
+    /// The run's end; operations called after `end_ns - op_within_ns` are not judged.
+    pub end_ns: u64,
+}
+
+/// Everything a run observed.
+#[derive(Clone, Copy, Debug)]
+pub struct Observation<'a> {
+    /// The trace.
+    pub events: &'a [Event],
+    /// The client history.
+    pub history: &'a [HistoryOp],
+    /// Each member's final state.
+    pub finals: &'a [FinalState],
+    /// Liveness bounds.
+    pub liveness: LivenessBounds,
+}
+
+/// Each property's verdict: the violations found (empty: it held).
+pub type Verdicts = Vec<(Property, Vec<Violation>)>;
+
+/// Runs every checker.
+pub fn check_all(obs: &Observation) -> Verdicts {
+    vec![
+        (Property::ElectionSafety, election_safety::check(obs.events)),
+        (Property::LogMatching, log_matching::check(obs.events)),
+        (
+            Property::LeaderCompleteness,
+            leader_completeness::check(obs.events),
+        ),
+        (
+            Property::StateMachineSafety,
+            state_machine_safety::check(obs.events),
+        ),
+        (
+            Property::Linearizability,
+            linearizability::check(obs.history).violations(),
+        ),
+        (
+            Property::Durability,
+            durability::check(obs.events, obs.history, obs.finals),
+        ),
+        (Property::ExactlyOnce, exactly_once::check(obs.events)),
+        (
+            Property::Liveness,
+            liveness::check(obs.events, obs.history, &obs.liveness),
+        ),
+    ]
+}

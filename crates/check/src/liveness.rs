@@ -1,0 +1,73 @@
+//! Liveness once faults stop: within a bound after the last fault is healed a leader
+//! exists, and every operation called after that completes, successfully, within a bound.
+
+use crate::{LivenessBounds, Property, Violation};
+use proto::history::{HistoryOp, Outcome};
+use proto::trace::{Event, EventKind, Role};
+use proto::NodeId;
+use std::collections::BTreeMap;
+
+/// Finds a missing leader or operations left waiting after the faults stopped.
+pub fn check(events: &[Event], history: &[HistoryOp], bounds: &LivenessBounds) -> Vec<Violation> {
+    let Some(healed) = bounds.healed_ns else {
+        return Vec::new();
+    };
+    let deadline = healed + bounds.leader_within_ns;
+    let mut out = Vec::new();
+    if deadline <= bounds.end_ns {
+        // Replay roles up to the deadline.
+        let mut role: BTreeMap<NodeId, Role> = BTreeMap::new();
+        for e in events.iter().take_while(|e| e.time_ns <= deadline) {
+            match e.kind {
+                EventKind::Role { node, role: r, .. } => {
+                    role.insert(node, r);
+                }
+                EventKind::Crash { node } => {
+                    role.remove(&node);
+                }
+                _ => {}
+            }
+        }
+        if !role.values().any(|r| *r == Role::Leader) {
+            out.push(Violation {
+                property: Property::Liveness,
+                time_ns: deadline,
+                nodes: role.keys().copied().collect(),
+                message: format!(
+                    "no leader {:.3}s after the faults stopped (at {:.3}s)",
+                    bounds.leader_within_ns as f64 / 1e9,
+                    healed as f64 / 1e9
+                ),
+            });
+        }
+    }
+    for op in history {
+        if op.call_ns < deadline || op.call_ns + bounds.op_within_ns > bounds.end_ns {
+            continue;
+        }
+        let took = op.return_ns.map(|r| r - op.call_ns);
+        let ok =
+            matches!(op.outcome, Outcome::Ok(_)) && took.is_some_and(|t| t <= bounds.op_within_ns);
+        if !ok {
+            out.push(Violation {
+                property: Property::Liveness,
+                time_ns: op.call_ns,
+                nodes: vec![op.client],
+                message: format!(
+                    "client {} #{} ({} {}) called {:.3}s after the faults stopped did not succeed within {:.3}s ({:?})",
+                    op.client,
+                    op.seq,
+                    op.op.name(),
+                    op.op.key(),
+                    (op.call_ns - healed) as f64 / 1e9,
+                    bounds.op_within_ns as f64 / 1e9,
+                    op.outcome
+                ),
+            });
+            if out.len() > 10 {
+                break;
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,323 @@
+//! Every checker rejects hand-built bad inputs and accepts valid ones.
+
+mod common;
+
+use check::{FinalState, LivenessBounds, Property};
+use proto::history::{HistoryOp, Outcome};
+use proto::kv::{Op, OpResult};
+use proto::trace::{EntryId, Event, EventKind, Role};
+
+fn ev(time_ns: u64, kind: EventKind) -> Event {
+    Event { time_ns, kind }
+}
+
+fn id(index: u64, term: u64, digest: u64) -> EntryId {
+    EntryId {
+        index,
+        term,
+        digest,
+    }
+}
+
+fn put(
+    client: u64,
+    seq: u64,
+    value: &str,
+    call: u64,
+    ret: Option<u64>,
+    outcome: Outcome,
+) -> HistoryOp {
+    HistoryOp {
+        client,
+        seq,
+        op: Op::Put {
+            key: "k".into(),
+            value: value.into(),
+        },
+        call_ns: call,
+        return_ns: ret,
+        outcome,
+    }
+}
+
+fn put_ok(client: u64, seq: u64, value: &str, call: u64, ret: u64) -> HistoryOp {
+    put(
+        client,
+        seq,
+        value,
+        call,
+        Some(ret),
+        Outcome::Ok(OpResult::Put { revision: 0 }),
+    )
+}
+
+fn get(client: u64, seq: u64, value: Option<&str>, call: u64, ret: u64) -> HistoryOp {
+    HistoryOp {
+        client,
+        seq,
+        op: Op::Get { key: "k".into() },
+        call_ns: call,
+        return_ns: Some(ret),
+        outcome: Outcome::Ok(OpResult::Get {
+            value: value.map(String::from),
+            mod_revision: 0,
+        }),
+    }
+}
+
+#[test]
+fn linearizability_rejects_a_stale_read_after_an_acknowledged_write() {
+    let h = vec![
+        put_ok(1, 1, "a", 0, 10),
+        put_ok(1, 2, "b", 20, 30),
+        get(2, 1, Some("a"), 40, 50), // "b" was acknowledged before this read began
+    ];
+    let r = check::linearizability::check(&h);
+    assert!(!r.linearizable());
+    let text = &r.failures[0].explanation;
+    assert!(
+        text.contains("client 2 #1: get -> returned Some(\"a\")"),
+        "{text}"
+    );
+}
+
+#[test]
+fn linearizability_rejects_a_read_of_a_value_never_written() {
+    let h = vec![put_ok(1, 1, "a", 0, 10), get(2, 1, Some("zzz"), 20, 30)];
+    assert!(!check::linearizability::check(&h).linearizable());
+}
+
+#[test]
+fn linearizability_accepts_concurrent_and_timed_out_writes() {
+    let h = vec![
+        put_ok(1, 1, "a", 0, 100),
+        get(2, 1, Some("b"), 10, 20), // b's put is concurrent and may come first
+        put(3, 1, "b", 5, None, Outcome::Unknown),
+        put(4, 1, "never-seen", 6, None, Outcome::Unknown),
+        put(5, 1, "failed", 7, Some(8), Outcome::Failed),
+        get(2, 2, Some("a"), 110, 120),
+    ];
+    let r = check::linearizability::check(&h);
+    assert!(r.linearizable(), "{:?}", r.failures);
+}
+
+#[test]
+fn linearizability_accepts_generated_valid_histories_with_many_timeouts() {
+    for seed in 0..20 {
+        let h = common::generate(seed, 2_000, 16, 4, 100_000);
+        let r = check::linearizability::check(&h);
+        assert!(r.linearizable(), "seed {seed}: {:?}", r.failures.first());
+    }
+}
+
+#[test]
+fn linearizability_rejects_a_mutated_generated_history() {
+    // Change one read's answer to a value written later: it is seen before it exists.
+    let mut h = common::generate(7, 500, 4, 1, 0);
+    let (i, later) = h
+        .iter()
+        .enumerate()
+        .find_map(|(i, o)| {
+            matches!(o.op, Op::Get { .. }).then(|| {
+                let later = h[i + 50..].iter().find_map(|w| match &w.op {
+                    Op::Put { value, .. } => Some(value.clone()),
+                    _ => None,
+                });
+                (i, later)
+            })
+        })
+        .unwrap();
+    h[i].outcome = Outcome::Ok(OpResult::Get {
+        value: later,
+        mod_revision: 0,
+    });
+    assert!(!check::linearizability::check(&h).linearizable());
+}
+
+#[test]
+fn durability_rejects_a_lost_acknowledged_write() {
+    let events = vec![ev(
+        5,
+        EventKind::Applied {
+            node: 1,
+            entry: id(1, 1, 9),
+            client: 1,
+            seq: 1,
+            fresh: true,
+        },
+    )];
+    let h = vec![put_ok(1, 1, "a", 0, 10), put_ok(1, 2, "b", 20, 30)];
+    let v = check::durability::check(&events, &h, &[]);
+    assert_eq!(v.len(), 1);
+    assert!(v[0].message.contains("#2"));
+    // and diverging final stores at one applied index
+    let finals = [
+        FinalState {
+            node: 1,
+            applied: 5,
+            digest: 1,
+        },
+        FinalState {
+            node: 2,
+            applied: 5,
+            digest: 2,
+        },
+    ];
+    assert_eq!(check::durability::check(&events, &h[..1], &finals).len(), 1);
+}
+
+#[test]
+fn election_safety_rejects_two_leaders_in_one_term() {
+    let leader = |node, term| EventKind::Role {
+        node,
+        role: Role::Leader,
+        term,
+    };
+    let ok = vec![
+        ev(1, leader(1, 1)),
+        ev(2, leader(2, 2)),
+        ev(3, leader(1, 1)),
+    ];
+    assert!(check::election_safety::check(&ok).is_empty());
+    let bad = vec![ev(1, leader(1, 1)), ev(2, leader(2, 1))];
+    let v = check::election_safety::check(&bad);
+    assert_eq!(v[0].property, Property::ElectionSafety);
+    assert_eq!(v[0].nodes, vec![1, 2]);
+}
+
+#[test]
+fn state_machine_safety_rejects_different_entries_at_one_index() {
+    let applied = |node, digest| EventKind::Applied {
+        node,
+        entry: id(3, 2, digest),
+        client: 0,
+        seq: 0,
+        fresh: true,
+    };
+    assert!(
+        check::state_machine_safety::check(&[ev(1, applied(1, 7)), ev(2, applied(2, 7))])
+            .is_empty()
+    );
+    assert_eq!(
+        check::state_machine_safety::check(&[ev(1, applied(1, 7)), ev(2, applied(2, 8))]).len(),
+        1
+    );
+}
+
+#[test]
+fn log_matching_rejects_a_shared_entry_with_different_prefixes() {
+    let persisted = |node, entries| EventKind::LogPersisted { node, entries };
+    let good = vec![
+        ev(1, persisted(1, vec![id(1, 1, 10), id(2, 2, 20)])),
+        ev(2, persisted(2, vec![id(1, 1, 10), id(2, 2, 20)])),
+    ];
+    assert!(check::log_matching::check(&good).is_empty());
+    let bad = vec![
+        ev(1, persisted(1, vec![id(1, 1, 10), id(2, 2, 20)])),
+        ev(2, persisted(2, vec![id(1, 3, 11), id(2, 2, 20)])),
+    ];
+    assert_eq!(check::log_matching::check(&bad).len(), 1);
+    let bad_digest = vec![
+        ev(1, persisted(1, vec![id(1, 1, 10)])),
+        ev(2, persisted(2, vec![id(1, 1, 99)])),
+    ];
+    assert_eq!(check::log_matching::check(&bad_digest).len(), 1);
+}
+
+#[test]
+fn leader_completeness_rejects_a_leader_missing_a_committed_entry() {
+    let events = vec![
+        ev(
+            1,
+            EventKind::LogPersisted {
+                node: 1,
+                entries: vec![id(1, 1, 10), id(2, 1, 20)],
+            },
+        ),
+        ev(
+            2,
+            EventKind::Committed {
+                node: 1,
+                index: 2,
+                term: 1,
+            },
+        ),
+        ev(
+            3,
+            EventKind::LogPersisted {
+                node: 2,
+                entries: vec![id(1, 1, 10)],
+            },
+        ),
+        ev(
+            4,
+            EventKind::Role {
+                node: 2,
+                role: Role::Leader,
+                term: 2,
+            },
+        ),
+    ];
+    let v = check::leader_completeness::check(&events);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert!(v[0].message.contains("(2, term 1)"));
+    // A leader that holds everything committed is fine.
+    let mut good = events.clone();
+    good[2] = ev(
+        3,
+        EventKind::LogPersisted {
+            node: 2,
+            entries: vec![id(1, 1, 10), id(2, 1, 20)],
+        },
+    );
+    assert!(check::leader_completeness::check(&good).is_empty());
+}
+
+#[test]
+fn exactly_once_rejects_a_retry_applied_twice() {
+    let applied = |index, fresh| EventKind::Applied {
+        node: 1,
+        entry: id(index, 1, index),
+        client: 7,
+        seq: 3,
+        fresh,
+    };
+    assert!(
+        check::exactly_once::check(&[ev(1, applied(1, true)), ev(2, applied(2, false))]).is_empty()
+    );
+    assert_eq!(
+        check::exactly_once::check(&[ev(1, applied(1, true)), ev(2, applied(2, true))]).len(),
+        1
+    );
+}
+
+#[test]
+fn liveness_rejects_no_leader_long_after_healing() {
+    let bounds = LivenessBounds {
+        healed_ns: Some(1_000),
+        leader_within_ns: 500,
+        op_within_ns: 500,
+        end_ns: 10_000,
+    };
+    let leaderless = vec![ev(
+        900,
+        EventKind::Role {
+            node: 1,
+            role: Role::Candidate,
+            term: 3,
+        },
+    )];
+    assert_eq!(check::liveness::check(&leaderless, &[], &bounds).len(), 1);
+    let led = vec![ev(
+        1_200,
+        EventKind::Role {
+            node: 1,
+            role: Role::Leader,
+            term: 3,
+        },
+    )];
+    assert!(check::liveness::check(&led, &[], &bounds).is_empty());
+    // An operation called after the bound that never returns is a violation too.
+    let stuck = vec![put(1, 1, "x", 2_000, None, Outcome::Unknown)];
+    assert_eq!(check::liveness::check(&led, &stuck, &bounds).len(), 1);
+}

@@ -1,0 +1,119 @@
+//! Generated histories that are linearizable by construction: clients call, the operation
+//! takes effect at a random point inside its interval against a true model, and returns
+//! later. Some operations time out: they take effect or not, and never return.
+#![allow(dead_code)]
+
+use proto::history::{HistoryOp, Outcome};
+use proto::kv::{Compare, Op, OpResult};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
+
+pub fn generate(
+    seed: u64,
+    ops: usize,
+    clients: u64,
+    keys: u64,
+    timeout_ppm: u32,
+) -> Vec<HistoryOp> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    // (effect time, client, op) to apply in time order; each client has one op in flight.
+    let mut free_at: Vec<u64> = vec![0; clients as usize];
+    let mut planned = Vec::new();
+    for n in 0..ops {
+        let c = n as u64 % clients;
+        let call = free_at[c as usize] + rng.gen_range(0..50);
+        let effect = call + rng.gen_range(1..100);
+        let ret = effect + rng.gen_range(1..100);
+        free_at[c as usize] = ret;
+        let key = format!("k{}", rng.gen_range(0..keys));
+        let value = format!("c{c}-{n}");
+        let op = match rng.gen_range(0..10) {
+            0..=3 => Op::Put { key, value },
+            4..=7 => Op::Get { key },
+            8 => Op::Delete { key },
+            _ => Op::Cas {
+                key,
+                compare: Compare::Value(None),
+                value,
+            },
+        };
+        let timed_out = rng.gen_range(0..1_000_000) < timeout_ppm;
+        let takes_effect = !timed_out || rng.gen_bool(0.5);
+        planned.push((
+            effect,
+            call,
+            ret,
+            c + 1,
+            n as u64 + 1,
+            op,
+            timed_out,
+            takes_effect,
+        ));
+    }
+    planned.sort_by_key(|p| p.0);
+    let mut store: BTreeMap<String, String> = BTreeMap::new();
+    let mut out = Vec::new();
+    for (_, call, ret, client, seq, mut op, timed_out, takes_effect) in planned {
+        // A cas compares with the current value so that it often succeeds.
+        if let Op::Cas { key, compare, .. } = &mut op {
+            if rng.gen_bool(0.7) {
+                *compare = Compare::Value(store.get(key.as_str()).cloned());
+            }
+        }
+        let result = if takes_effect {
+            Some(apply(&mut store, &op))
+        } else {
+            None
+        };
+        let (outcome, return_ns) = match (timed_out, result) {
+            (false, Some(r)) => (Outcome::Ok(r), Some(ret)),
+            (true, _) => (Outcome::Unknown, None),
+            (false, None) => unreachable!("completed operations take effect"),
+        };
+        out.push(HistoryOp {
+            client,
+            seq,
+            op,
+            call_ns: call,
+            return_ns,
+            outcome,
+        });
+    }
+    out.sort_by_key(|o| o.call_ns);
+    out
+}
+
+fn apply(store: &mut BTreeMap<String, String>, op: &Op) -> OpResult {
+    match op {
+        Op::Put { key, value } => {
+            store.insert(key.clone(), value.clone());
+            OpResult::Put { revision: 0 }
+        }
+        Op::Get { key } => OpResult::Get {
+            value: store.get(key).cloned(),
+            mod_revision: 0,
+        },
+        Op::Delete { key } => OpResult::Delete {
+            deleted: store.remove(key).is_some(),
+            revision: 0,
+        },
+        Op::Cas {
+            key,
+            compare,
+            value,
+        } => {
+            let Compare::Value(expected) = compare else {
+                unreachable!()
+            };
+            let ok = store.get(key) == expected.as_ref();
+            if ok {
+                store.insert(key.clone(), value.clone());
+            }
+            OpResult::Cas {
+                succeeded: ok,
+                revision: 0,
+            }
+        }
+    }
+}
