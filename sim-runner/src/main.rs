@@ -2,14 +2,27 @@
 //!
 //! Exit codes: 0 when every check holds, 1 when a check failed, 2 for bad input.
 
+mod canary;
+mod chaos;
 mod cli;
+mod engine;
+mod expect;
+mod report;
 mod scenarios;
+mod story;
 
 use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args = cli::Args::parse();
+    let args = match cli::Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            // clap prints help and version to stdout with exit 0, errors with exit 2.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
     match cli::execute(args) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),

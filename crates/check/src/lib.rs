@@ -96,11 +96,15 @@ pub struct Violation {
 
 impl std::fmt::Display for Violation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let when = if self.time_ns == u64::MAX {
+            "at the end".to_string()
+        } else {
+            format!("at {:.3}s", self.time_ns as f64 / 1e9)
+        };
         write!(
             f,
-            "{} violated at {:.3}s (nodes {:?}): {}",
+            "{} violated {when} (nodes {:?}): {}",
             self.property.name(),
-            self.time_ns as f64 / 1e9,
             self.nodes,
             self.message
         )

@@ -320,15 +320,9 @@ impl<D: Disk> Node<D> {
             }
             return self.run_ready(now_ns, out);
         }
-        match self.failpoints.check(self.id, Failpoint::ProposalReceived) {
-            Some(FailAction::Drop) => return Ok(()),
-            Some(action) => {
-                out.halt = Some(halt_of(action));
-                if out.halt != Some(Halt::Pause) {
-                    return Ok(());
-                }
-            }
-            None => {}
+        let mut drop_request = false;
+        if self.failpoint(Failpoint::ProposalReceived, out, &mut drop_request) || drop_request {
+            return Ok(());
         }
         match self.raw.propose(command.encode()) {
             Ok((index, term)) => {
@@ -352,6 +346,15 @@ impl<D: Disk> Node<D> {
                 out.messages.push(reply(Err(ClientError::Unavailable)));
             }
         }
+        self.run_ready(now_ns, out)
+    }
+
+    /// Starts an election now (an operator's command).
+    pub fn campaign(&mut self, now_ns: u64, out: &mut Output) -> Result<(), NodeError> {
+        if self.role == Role::Leader {
+            return Ok(()); // already leading: campaigning would only disrupt
+        }
+        self.raw.campaign();
         self.run_ready(now_ns, out)
     }
 

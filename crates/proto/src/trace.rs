@@ -34,6 +34,8 @@ pub struct MessageSummary {
     pub entries: u32,
     /// Whether the response rejects.
     pub reject: bool,
+    /// Term of the last entry carried (0 if none).
+    pub last_entry_term: Term,
 }
 
 /// The identity of a log entry as the checkers see it.

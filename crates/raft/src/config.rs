@@ -15,6 +15,10 @@ pub struct Canaries {
     /// Answer ReadIndex at once without confirming leadership (stale reads from a deposed
     /// leader).
     pub serve_reads_without_quorum: bool,
+    /// On a conflict, a follower replaces the conflicting entry but keeps the entries after
+    /// it instead of truncating them (breaks §5.3's "delete the existing entry and all
+    /// that follow it").
+    pub skip_truncation_on_conflict: bool,
 }
 
 /// How a member behaves. Time is counted in ticks; the application calls

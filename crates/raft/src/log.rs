@@ -140,6 +140,12 @@ impl RaftLog {
     /// matches. Returns the first index truncated because of a conflict (Raft paper §5.3:
     /// "if an existing entry conflicts with a new one, delete it and all that follow").
     pub fn append_after(&mut self, entries: &[Entry]) -> Option<Index> {
+        self.append_after_with(entries, false)
+    }
+
+    /// As [`RaftLog::append_after`]; with `keep_suffix` (a planted bug) a conflicting
+    /// entry is replaced in place and the entries after it are kept.
+    pub fn append_after_with(&mut self, entries: &[Entry], keep_suffix: bool) -> Option<Index> {
         let mut truncated = None;
         for e in entries {
             if e.index <= self.offset {
@@ -154,10 +160,15 @@ impl RaftLog {
                         e.index,
                         self.committed
                     );
-                    self.entries.truncate((e.index - self.offset - 1) as usize);
+                    let at = (e.index - self.offset - 1) as usize;
                     self.persisted = self.persisted.min(e.index - 1);
                     truncated.get_or_insert(e.index);
-                    self.entries.push(e.clone());
+                    if keep_suffix {
+                        self.entries[at] = e.clone();
+                    } else {
+                        self.entries.truncate(at);
+                        self.entries.push(e.clone());
+                    }
                 }
                 None => self.entries.push(e.clone()),
             }

@@ -18,7 +18,8 @@ impl Raft {
         if self.log.matches(m.index, m.log_term) {
             let last_before = self.log.last_index();
             let last_new = m.index + m.entries.len() as u64;
-            if let Some(from) = self.log.append_after(&m.entries) {
+            let keep_suffix = self.cfg.canaries.skip_truncation_on_conflict;
+            if let Some(from) = self.log.append_after_with(&m.entries, keep_suffix) {
                 self.truncations.push(Truncation {
                     from,
                     last: last_before,

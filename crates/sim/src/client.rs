@@ -162,8 +162,13 @@ pub async fn client_actor(
         seq += 1;
         let op = draw_op(&mut rng, &workload, id, seq, &last_seen);
         let call_ns = ep.now_ns();
+        let policy = RetryPolicy {
+            retry: true,
+            request_timeout_ms: workload.request_timeout_ms,
+            op_timeout_ms: workload.op_timeout_ms,
+        };
         let (outcome, returned) =
-            run_op(&ep, &workload, &members, &mut target, &mut rng, seq, &op).await;
+            run_op(&ep, &policy, &members, &mut target, &mut rng, seq, &op).await;
         if let Outcome::Ok(result) = &outcome {
             let key_index: usize = op.key()[1..].parse().unwrap_or(0);
             match (&op, result) {
@@ -202,10 +207,74 @@ pub async fn client_actor(
     }
 }
 
+/// How a client insists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retry (same client id and sequence number) at other members after a timeout or a
+    /// redirect; false: one attempt only.
+    pub retry: bool,
+    /// Time to wait for one attempt's answer, milliseconds.
+    pub request_timeout_ms: u64,
+    /// Give up after this long, milliseconds.
+    pub op_timeout_ms: u64,
+}
+
+/// One scripted request a scenario makes (its "marked" write or read).
+#[derive(Clone, Debug)]
+pub struct ScriptedRequest {
+    /// The operation.
+    pub op: Op,
+    /// The member it is first sent to.
+    pub target: NodeId,
+    /// How it insists.
+    pub policy: RetryPolicy,
+}
+
+/// The process of a scripted client: one request, recorded in the history as sequence
+/// number 1 of this client.
+pub async fn scripted_actor(
+    ep: Endpoint<Wire>,
+    request: ScriptedRequest,
+    members: Vec<NodeId>,
+    history: History,
+) {
+    let mut rng = stream(ep.seed(), "scripted-client", ep.id());
+    let mut target = request.target;
+    let call_ns = ep.now_ns();
+    let (outcome, returned) = run_op(
+        &ep,
+        &request.policy,
+        &members,
+        &mut target,
+        &mut rng,
+        1,
+        &request.op,
+    )
+    .await;
+    ep.record(EventKind::ClientDone {
+        client: ep.id(),
+        seq: 1,
+        status: match outcome {
+            Outcome::Ok(_) => "ok",
+            Outcome::Failed => "failed",
+            Outcome::Unknown => "unknown",
+        }
+        .into(),
+    });
+    history.push(HistoryOp {
+        client: ep.id(),
+        seq: 1,
+        op: request.op,
+        call_ns,
+        return_ns: returned.then(|| ep.now_ns()),
+        outcome,
+    });
+}
+
 /// Runs one operation to its end: success, certain failure, or unknown.
 async fn run_op(
     ep: &Endpoint<Wire>,
-    w: &Workload,
+    w: &RetryPolicy,
     members: &[NodeId],
     target: &mut NodeId,
     rng: &mut ChaCha8Rng,
@@ -255,7 +324,7 @@ async fn run_op(
                 backoff_ms = 10;
             }
         }
-        if ep.now_ns() + backoff_ms * 1_000_000 >= deadline {
+        if !w.retry || ep.now_ns() + backoff_ms * 1_000_000 >= deadline {
             return if maybe_applied {
                 (Outcome::Unknown, false)
             } else {

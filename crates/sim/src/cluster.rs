@@ -1,7 +1,7 @@
 //! A cluster of real members (Raft + WAL + KV) in the simulated world, with the clients
 //! that load it and the history they record.
 
-use crate::client::{client_actor, History, Workload};
+use crate::client::{client_actor, scripted_actor, History, ScriptedRequest, Workload};
 use crate::net::NetworkFaults;
 use crate::rng::stream;
 use crate::world::{Endpoint, Payload, RunRecord, World};
@@ -30,6 +30,17 @@ pub enum Wire {
     Request(ClientRequest),
     /// A member's answer.
     Response(ClientResponse),
+    /// An operator's command to a member (scenarios use it; it bypasses the network).
+    Control(Control),
+}
+
+/// Operator commands a scenario can give a member.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    /// Start an election now.
+    Campaign,
+    /// (Leader) hand leadership to this member.
+    TransferLeader(NodeId),
 }
 
 impl Payload for Wire {
@@ -41,6 +52,7 @@ impl Payload for Wire {
                 index: m.index,
                 entries: m.entries.len() as u32,
                 reject: m.reject,
+                last_entry_term: m.entries.last().map_or(0, |e| e.term),
             },
             Wire::Request(r) => MessageSummary {
                 kind: None,
@@ -48,6 +60,7 @@ impl Payload for Wire {
                 index: r.command.seq,
                 entries: 0,
                 reject: false,
+                last_entry_term: 0,
             },
             Wire::Response(r) => MessageSummary {
                 kind: None,
@@ -55,6 +68,15 @@ impl Payload for Wire {
                 index: r.seq,
                 entries: 0,
                 reject: r.result.is_err(),
+                last_entry_term: 0,
+            },
+            Wire::Control(_) => MessageSummary {
+                kind: None,
+                term: 0,
+                index: 0,
+                entries: 0,
+                reject: false,
+                last_entry_term: 0,
             },
         }
     }
@@ -82,6 +104,8 @@ pub struct ClusterConfig {
     pub snapshot_keep: u64,
     /// WAL segment size in bytes.
     pub wal_segment_bytes: u64,
+    /// Upper bound of entry bytes in one append message (1: one entry per message).
+    pub max_append_bytes: u64,
 }
 
 impl Default for ClusterConfig {
@@ -96,6 +120,7 @@ impl Default for ClusterConfig {
             snapshot_every: 500,
             snapshot_keep: 50,
             wal_segment_bytes: 256 * 1024,
+            max_append_bytes: 64 * 1024,
         }
     }
 }
@@ -148,6 +173,7 @@ pub struct Cluster {
     pub history: History,
     board: Board,
     clients: Vec<NodeId>,
+    scripted_count: u64,
 }
 
 /// Everything a cluster run leaves.
@@ -163,6 +189,10 @@ pub struct ClusterRun {
 
 /// Client addresses start here, far above member ids.
 pub const FIRST_CLIENT: NodeId = 1001;
+/// Scripted clients (a scenario's marked requests) start here.
+pub const FIRST_SCRIPTED_CLIENT: NodeId = 2001;
+/// The address operator commands come from.
+pub const OPERATOR: NodeId = 999;
 
 impl Cluster {
     /// Boots `config.nodes` members in the run `seed`'s world.
@@ -184,6 +214,7 @@ impl Cluster {
             raft_cfg.pre_vote = config.pre_vote;
             raft_cfg.check_quorum = config.check_quorum;
             raft_cfg.canaries = canaries.raft;
+            raft_cfg.max_size_per_msg = config.max_append_bytes as usize;
             let node_cfg = NodeConfig {
                 raft: raft_cfg,
                 snapshot_every: config.snapshot_every,
@@ -213,6 +244,7 @@ impl Cluster {
             history: History::default(),
             board,
             clients: Vec::new(),
+            scripted_count: 0,
         }
     }
 
@@ -229,6 +261,19 @@ impl Cluster {
             });
             self.clients.push(id);
         }
+    }
+
+    /// Sends one scripted request from a new client and returns the client's id (its
+    /// request is that client's sequence number 1).
+    pub fn scripted(&mut self, request: ScriptedRequest) -> NodeId {
+        let id = FIRST_SCRIPTED_CLIENT + self.scripted_count;
+        self.scripted_count += 1;
+        let members = self.members();
+        let history = self.history.clone();
+        self.world.add_node(id, move |ep| {
+            scripted_actor(ep, request.clone(), members.clone(), history.clone())
+        });
+        id
     }
 
     /// The members' ids.
@@ -321,6 +366,10 @@ async fn member_actor(
                         Wire::Raft(m) => node.step(now, m, &mut out),
                         Wire::Request(r) => node.request(now, from, r, &mut out),
                         Wire::Response(_) => Ok(()), // members never wait on responses
+                        Wire::Control(Control::Campaign) => node.campaign(now, &mut out),
+                        Wire::Control(Control::TransferLeader(to)) => {
+                            node.transfer_leader(now, to, &mut out)
+                        }
                     }
                 }
                 futures_util::future::Either::Right(_) => {

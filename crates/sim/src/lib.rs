@@ -18,8 +18,8 @@ pub mod rng;
 pub mod trace;
 pub mod world;
 
-pub use client::{History, Mix, Workload};
-pub use cluster::{Canaries, Cluster, ClusterConfig, ClusterRun, MemberStatus, Wire};
+pub use client::{History, Mix, RetryPolicy, ScriptedRequest, Workload};
+pub use cluster::{Canaries, Cluster, ClusterConfig, ClusterRun, Control, MemberStatus, Wire};
 pub use net::{Filter, NetworkFaults, NetworkStats};
 pub use world::{Endpoint, Payload, RunRecord, World};
 

@@ -49,6 +49,12 @@ pub struct Filter {
     pub to: Option<NodeId>,
     /// How many more messages to drop (`None`: unlimited).
     pub remaining: Option<u64>,
+    /// Matches only messages carrying entries of the sender's current term.
+    #[serde(default)]
+    pub current_term_entries: bool,
+    /// Lets this many matching messages through before dropping.
+    #[serde(default)]
+    pub pass_first: u64,
 }
 
 impl Filter {
@@ -56,6 +62,7 @@ impl Filter {
         self.kind.is_none_or(|k| msg.kind == Some(k))
             && self.from.is_none_or(|f| f == from)
             && self.to.is_none_or(|t| t == to)
+            && (!self.current_term_entries || (msg.entries > 0 && msg.last_entry_term == msg.term))
     }
 }
 
@@ -177,6 +184,10 @@ impl NetState {
         }
         if let Some(i) = self.filters.iter().position(|f| f.matches(from, to, msg)) {
             let filter = &mut self.filters[i];
+            if filter.pass_first > 0 {
+                filter.pass_first -= 1;
+                return self.random_faults();
+            }
             if let Some(left) = filter.remaining.as_mut() {
                 *left -= 1;
                 if *left == 0 {
@@ -185,6 +196,10 @@ impl NetState {
             }
             return Verdict::Drop(DropReason::Filter);
         }
+        self.random_faults()
+    }
+
+    fn random_faults(&mut self) -> Verdict {
         // Draw both numbers every time so that turning one fault on does not shift the
         // other's draws.
         let loss_draw = self.rng.gen_range(0..1_000_000);
@@ -219,6 +234,7 @@ mod tests {
             index: 1,
             entries: 1,
             reject: false,
+            last_entry_term: 1,
         }
     }
 
@@ -284,6 +300,8 @@ mod tests {
             from: Some(1),
             to: None,
             remaining: Some(2),
+            current_term_entries: false,
+            pass_first: 0,
         });
         let mut other = summary();
         other.kind = Some(MessageType::Heartbeat);

@@ -34,6 +34,7 @@ impl Payload for Ping {
             index,
             entries: 0,
             reject,
+            last_entry_term: 0,
         }
     }
 }

@@ -209,6 +209,11 @@ impl<M: Payload> World<M> {
         self.with_slot(id, |s| s.up)
     }
 
+    /// Whether `id`'s process is paused.
+    pub fn is_paused(&self, id: NodeId) -> bool {
+        self.with_slot(id, |s| s.paused)
+    }
+
     /// The disk of node `id` (a shared handle).
     pub fn disk(&self, id: NodeId) -> SimDisk {
         self.with_slot(id, |s| s.disk.clone())
@@ -362,6 +367,16 @@ impl<M: Payload> World<M> {
                 madsim::time::sleep(latency).await;
                 world.deliver(from, to, payload, summary);
             });
+        }
+    }
+
+    /// Puts `msg` straight into `to`'s mailbox, as from `from`, bypassing the network (an
+    /// operator's command, not traffic). Returns false if `to` is down.
+    pub fn inject(&self, from: NodeId, to: NodeId, msg: M) -> bool {
+        let state = self.lock();
+        match state.nodes.get(&to).and_then(|s| s.mailbox.as_ref()) {
+            Some(mailbox) => mailbox.try_send((from, msg)).is_ok(),
+            None => false,
         }
     }
 

@@ -159,6 +159,8 @@ fn filter_drops_matching_messages_only() {
             from: Some(101),
             to: None,
             remaining: Some(1),
+            current_term_entries: false,
+            pass_first: 0,
         });
         send(&world, 0, 1, 1); // from 101: dropped by the filter
         send(&world, 0, 2, 2); // from 102: delivered

@@ -1,0 +1,149 @@
+//! The `chaos` scenario's fault schedule, drawn from the seed, with swarm testing: each
+//! seed first draws which fault kinds are on and how strongly, then a timeline of faults,
+//! each undone within the fault window, which ends with everything healed.
+
+use disk::DiskFaults;
+use rand::Rng;
+use scenario::{ChaosSection, NodeRef, Step};
+use sim::rng::stream;
+use sim::ClusterConfig;
+
+/// The fault kinds swarm testing turns on and off.
+pub const FAULT_KINDS: [&str; 9] = [
+    "partition",
+    "one-way cut",
+    "loss",
+    "delay",
+    "duplication",
+    "crash",
+    "power loss",
+    "torn write",
+    "pause",
+];
+
+fn step(at_ms: u64, action: &str, label: String) -> Step {
+    Step {
+        at_ms: Some(at_ms),
+        action: action.to_string(),
+        label: Some(label),
+        ..Step::default()
+    }
+}
+
+/// Draws the fault schedule for `seed`; may also change the cluster size and the disk's
+/// slow-fsync setting (part of the swarm draw).
+pub fn plan(
+    seed: u64,
+    chaos: &ChaosSection,
+    config: &mut ClusterConfig,
+    disk: &mut DiskFaults,
+) -> Vec<Step> {
+    let mut rng = stream(seed, "chaos", 0);
+    if chaos.random_cluster_size {
+        config.nodes = if rng.gen_bool(0.5) { 3 } else { 5 };
+    }
+    let on: Vec<&str> = FAULT_KINDS
+        .iter()
+        .copied()
+        .filter(|_| rng.gen_bool(0.5))
+        .collect();
+    if rng.gen_bool(0.3) {
+        disk.slow_sync_ppm = rng.gen_range(10_000..200_000);
+        disk.slow_sync_us = rng.gen_range(5_000..100_000);
+    }
+    let nodes = config.nodes;
+    let until = chaos.faults_until_ms;
+    let gap = chaos.mean_gap_ms.unwrap_or(400).max(1);
+    let mut out: Vec<Step> = Vec::new();
+    // Per node: busy (crashed or paused) until this time.
+    let mut busy_until = vec![0u64; nodes as usize + 1];
+    let mut t = rng.gen_range(200..1_000);
+    while t < until && !on.is_empty() {
+        let kind = on[rng.gen_range(0..on.len())];
+        let lasts = rng.gen_range(100..3_000u64);
+        let end = (t + lasts).min(until);
+        let node = rng.gen_range(1..=nodes);
+        match kind {
+            "partition" => {
+                let mut members: Vec<u64> = (1..=nodes).collect();
+                for i in (1..members.len()).rev() {
+                    members.swap(i, rng.gen_range(0..=i));
+                }
+                let cut = rng.gen_range(1..members.len());
+                let mut s = step(
+                    t,
+                    "partition",
+                    format!(
+                        "chaos: partition {:?} | {:?}",
+                        &members[..cut],
+                        &members[cut..]
+                    ),
+                );
+                s.groups = Some(vec![
+                    members[..cut].iter().map(|n| NodeRef::Id(*n)).collect(),
+                    members[cut..].iter().map(|n| NodeRef::Id(*n)).collect(),
+                ]);
+                out.push(s);
+                out.push(step(end, "heal", "chaos: heal".into()));
+            }
+            "one-way cut" => {
+                let to = rng.gen_range(1..=nodes);
+                if to != node {
+                    let mut s = step(t, "cut", format!("chaos: cut {node} -> {to}"));
+                    s.from = Some(NodeRef::Id(node));
+                    s.to = Some(NodeRef::Id(to));
+                    out.push(s);
+                    out.push(step(end, "heal", "chaos: heal".into()));
+                }
+            }
+            "loss" | "delay" | "duplication" => {
+                let mut s = step(t, "network", format!("chaos: {kind}"));
+                match kind {
+                    "loss" => s.loss_ppm = Some(rng.gen_range(10_000..300_000)),
+                    "duplication" => s.duplicate_ppm = Some(rng.gen_range(10_000..300_000)),
+                    _ => s.latency_max_us = Some(rng.gen_range(10_000..150_000)),
+                }
+                out.push(s);
+                let mut restore = step(end, "network", format!("chaos: {kind} ends"));
+                restore.loss_ppm = Some(0);
+                restore.duplicate_ppm = Some(0);
+                restore.latency_min_us = Some(1_000);
+                restore.latency_max_us = Some(5_000);
+                out.push(restore);
+            }
+            "crash" | "power loss" | "torn write" | "pause" => {
+                if busy_until[node as usize] < t {
+                    busy_until[node as usize] = end;
+                    let (action, undo) = match kind {
+                        "crash" => ("crash", "restart"),
+                        "power loss" => ("power-loss", "restart"),
+                        "torn write" => ("torn-crash", "restart"),
+                        _ => ("pause", "resume"),
+                    };
+                    let mut s = step(t, action, format!("chaos: {kind} {node}"));
+                    s.node = Some(NodeRef::Id(node));
+                    out.push(s);
+                    let mut u = step(end, undo, format!("chaos: {undo} {node}"));
+                    u.node = Some(NodeRef::Id(node));
+                    out.push(u);
+                }
+            }
+            _ => unreachable!("every fault kind is handled"),
+        }
+        t += rng.gen_range(1..=2 * gap);
+    }
+    // Faults stop: heal everything so liveness can be judged.
+    out.push(step(until, "heal", "chaos: faults stop, heal".into()));
+    let mut restore = step(until, "network", "chaos: network restored".into());
+    restore.loss_ppm = Some(0);
+    restore.duplicate_ppm = Some(0);
+    restore.latency_min_us = Some(1_000);
+    restore.latency_max_us = Some(5_000);
+    out.push(restore);
+    let mut recover = step(until, "recover", "chaos: every member up".into());
+    recover.node = Some(NodeRef::Name("all".into()));
+    out.push(recover);
+    // Stable sort keeps each fault before its undo when they share a time.
+    out.sort_by_key(|s| s.at_ms);
+    out
+}

@@ -1,0 +1,295 @@
+//! What the runner prints: the scenario list, one run's story and verdicts, a sweep's
+//! summary.
+
+use crate::cli::Outcome;
+use crate::engine::RunResult;
+use crate::scenarios::{self, Loaded};
+use crate::story;
+use proto::history::Outcome as OpOutcome;
+use proto::trace::{EventKind, Role};
+use std::collections::BTreeMap;
+use tabled::settings::Style;
+use tabled::{Table, Tabled};
+
+/// Story rows shown before eliding (the trace file has them all).
+const STORY_ROWS_MAX: usize = 120;
+
+#[derive(Tabled)]
+struct NameRow {
+    name: String,
+    description: String,
+}
+
+/// Prints the scenarios and the canaries.
+pub fn list() {
+    let rows: Vec<NameRow> = scenarios::BUILT_IN
+        .iter()
+        .map(|(name, text)| NameRow {
+            name: name.to_string(),
+            description: scenarios::parse(text, name)
+                .map(|s| s.description)
+                .unwrap_or_else(|e| format!("(invalid: {e})")),
+        })
+        .collect();
+    println!("Scenarios (--scenario NAME, or a path to your own .toml):");
+    println!("{}", Table::new(rows).with(Style::sharp()));
+    let rows: Vec<NameRow> = crate::canary::CANARIES
+        .iter()
+        .map(|(name, what)| NameRow {
+            name: name.to_string(),
+            description: what.to_string(),
+        })
+        .collect();
+    println!("Canaries (--canary NAME plants the bug; the checkers should catch it):");
+    println!("{}", Table::new(rows).with(Style::sharp()));
+}
+
+#[derive(Tabled)]
+struct MemberRow {
+    member: u64,
+    role: String,
+    term: u64,
+    #[tabled(rename = "last index")]
+    last_index: u64,
+    commit: u64,
+    applied: u64,
+    store: String,
+}
+
+#[derive(Tabled)]
+struct VerdictRow {
+    verdict: &'static str,
+    check: String,
+    detail: String,
+}
+
+fn tick(ok: bool) -> &'static str {
+    if ok {
+        "✓ pass"
+    } else {
+        "✗ FAIL"
+    }
+}
+
+/// The repro command for a seed.
+pub fn repro(loaded: &Loaded, seed: u64, canaries: &str) -> String {
+    format!(
+        "cargo run --release -- --scenario {} --seed {seed}{canaries}",
+        loaded.source
+    )
+}
+
+/// Prints one run.
+pub fn single(loaded: &Loaded, outcome: &Outcome, canaries: &str) {
+    let s = &loaded.scenario;
+    println!("Scenario {}: {}", s.name, s.description);
+    let run = match outcome {
+        Outcome::Ran(r) => r,
+        Outcome::Panicked { seed, message } => {
+            println!("seed {seed}: the run PANICKED: {message}");
+            println!("reproduce: {}", repro(loaded, *seed, canaries));
+            return;
+        }
+    };
+    println!(
+        "seed {} · {:.1} simulated s · {} messages delivered, {} dropped, {} duplicated",
+        run.seed,
+        run.end_ns as f64 / 1e9,
+        run.network.delivered,
+        run.network.dropped,
+        run.network.duplicated
+    );
+    let rows = story::story(run);
+    if !rows.is_empty() {
+        println!("\nWhat happened:");
+        let shown = rows.len().min(STORY_ROWS_MAX);
+        println!("{}", Table::new(&rows[..shown]).with(Style::sharp()));
+        if rows.len() > shown {
+            println!(
+                "({} more events: write them all with --trace FILE)",
+                rows.len() - shown
+            );
+        }
+    }
+    summary(run);
+    let mut verdicts: Vec<VerdictRow> = Vec::new();
+    for step in &run.steps {
+        if let Some(e) = &step.error {
+            verdicts.push(VerdictRow {
+                verdict: tick(false),
+                check: format!("step: {}", step.label),
+                detail: e.clone(),
+            });
+        }
+    }
+    for (label, ok, detail) in &run.expectations {
+        verdicts.push(VerdictRow {
+            verdict: tick(*ok),
+            check: format!("expect: {label}"),
+            detail: detail.clone(),
+        });
+    }
+    for (property, violations) in &run.verdicts {
+        verdicts.push(VerdictRow {
+            verdict: tick(violations.is_empty()),
+            check: format!("checker: {}", property.name()),
+            detail: match violations.first() {
+                None => String::new(),
+                Some(v) if violations.len() == 1 => v.to_string(),
+                Some(v) => format!("{v} (and {} more)", violations.len() - 1),
+            },
+        });
+    }
+    println!("\nVerdicts:");
+    println!("{}", Table::new(verdicts).with(Style::sharp()));
+    println!(
+        "\n{} · trace hash {:016x} · reproduce: {}",
+        if run.passed() { "PASSED" } else { "FAILED" },
+        run.trace_hash,
+        repro(loaded, run.seed, canaries)
+    );
+}
+
+fn summary(run: &RunResult) {
+    let mut leaders: BTreeMap<u64, u64> = BTreeMap::new();
+    for e in &run.events {
+        if let EventKind::Role {
+            node,
+            role: Role::Leader,
+            term,
+        } = e.kind
+        {
+            leaders.insert(term, node);
+        }
+    }
+    let members: Vec<MemberRow> = run
+        .members
+        .iter()
+        .map(|(id, s)| MemberRow {
+            member: *id,
+            role: s.stopped.clone().unwrap_or_else(|| {
+                s.role
+                    .map_or("-".into(), |r| format!("{r:?}").to_lowercase())
+            }),
+            term: s.term,
+            last_index: s.last_index,
+            commit: s.committed,
+            applied: s.applied,
+            store: format!("{:016x}", s.store_digest),
+        })
+        .collect();
+    println!("\nMembers at the end:");
+    println!("{}", Table::new(members).with(Style::sharp()));
+    let terms: Vec<String> = leaders.iter().map(|(t, n)| format!("{t}→{n}")).collect();
+    println!(
+        "Leaders by term: {}",
+        if terms.is_empty() {
+            "none".into()
+        } else {
+            terms.join(", ")
+        }
+    );
+    let (mut ok, mut failed, mut unknown) = (0, 0, 0);
+    for op in &run.history {
+        match op.outcome {
+            OpOutcome::Ok(_) => ok += 1,
+            OpOutcome::Failed => failed += 1,
+            OpOutcome::Unknown => unknown += 1,
+        }
+    }
+    let commits = run.members.values().map(|s| s.committed).max().unwrap_or(0);
+    println!(
+        "Client operations: {ok} ok, {failed} failed, {unknown} unknown (timed out) · highest commit index {commits}"
+    );
+    if let Some(healed) = run.healed_ns {
+        println!(
+            "Faults stopped at {:.3}s; liveness is judged from there.",
+            healed as f64 / 1e9
+        );
+    }
+}
+
+#[derive(Tabled)]
+struct SweepRow {
+    #[tabled(rename = "seeds run")]
+    seeds: usize,
+    passed: usize,
+    failed: usize,
+    #[tabled(rename = "simulated s")]
+    simulated: String,
+    #[tabled(rename = "client ops")]
+    ops: usize,
+    #[tabled(rename = "leader elections")]
+    elections: usize,
+    #[tabled(rename = "faults injected")]
+    faults: String,
+}
+
+/// Prints a sweep's summary and one line per failing seed.
+pub fn sweep(loaded: &Loaded, outcomes: &[Outcome], canaries: &str) {
+    let mut simulated = 0.0;
+    let mut ops = 0;
+    let mut elections = 0;
+    let mut faults: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for o in outcomes {
+        if let Outcome::Ran(r) = o {
+            simulated += r.end_ns as f64 / 1e9;
+            ops += r.history.len();
+            for e in &r.events {
+                let kind = match e.kind {
+                    EventKind::Role {
+                        role: Role::Leader, ..
+                    } => {
+                        elections += 1;
+                        continue;
+                    }
+                    EventKind::Partition { .. } => "partition",
+                    EventKind::CutLink { .. } => "cut",
+                    EventKind::Crash { .. } => "crash",
+                    EventKind::DiskCrash { .. } => "power loss",
+                    EventKind::Pause { .. } => "pause",
+                    EventKind::NetworkConfig { .. } => "network",
+                    EventKind::Failpoint { .. } => "failpoint",
+                    _ => continue,
+                };
+                *faults.entry(kind).or_default() += 1;
+            }
+        }
+    }
+    let failed: Vec<&Outcome> = outcomes.iter().filter(|o| !o.passed()).collect();
+    let row = SweepRow {
+        seeds: outcomes.len(),
+        passed: outcomes.len() - failed.len(),
+        failed: failed.len(),
+        simulated: format!("{simulated:.0}"),
+        ops,
+        elections,
+        faults: faults
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    println!(
+        "Scenario {}: {}",
+        loaded.scenario.name, loaded.scenario.description
+    );
+    println!("{}", Table::new([row]).with(Style::sharp()));
+    for o in failed {
+        let why = match o {
+            Outcome::Ran(r) => r.failures().first().cloned().unwrap_or_default(),
+            Outcome::Panicked { message, .. } => format!("panicked: {message}"),
+        };
+        println!(
+            "seed {} FAILED: {why}\n    reproduce: {}",
+            o.seed(),
+            repro(loaded, o.seed(), canaries)
+        );
+    }
+    println!(
+        "{} seeds run, {} passed, {} failed",
+        outcomes.len(),
+        outcomes.iter().filter(|o| o.passed()).count(),
+        outcomes.iter().filter(|o| !o.passed()).count()
+    );
+}
