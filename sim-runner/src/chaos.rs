@@ -2,14 +2,14 @@
 //! seed first draws which fault kinds are on and how strongly, then a timeline of faults,
 //! each undone within the fault window, which ends with everything healed.
 
-use disk::DiskFaults;
 use rand::Rng;
 use scenario::{ChaosSection, NodeRef, Step};
 use sim::rng::stream;
 use sim::ClusterConfig;
 
 /// The fault kinds swarm testing turns on and off.
-pub const FAULT_KINDS: [&str; 9] = [
+pub const FAULT_KINDS: [&str; 10] = [
+    "slow fsync",
     "partition",
     "one-way cut",
     "loss",
@@ -30,14 +30,9 @@ fn step(at_ms: u64, action: &str, label: String) -> Step {
     }
 }
 
-/// Draws the fault schedule for `seed`; may also change the cluster size and the disk's
-/// slow-fsync setting (part of the swarm draw).
-pub fn plan(
-    seed: u64,
-    chaos: &ChaosSection,
-    config: &mut ClusterConfig,
-    disk: &mut DiskFaults,
-) -> Vec<Step> {
+/// Draws the fault schedule for `seed`; may also change the cluster size (part of the
+/// swarm draw).
+pub fn plan(seed: u64, chaos: &ChaosSection, config: &mut ClusterConfig) -> Vec<Step> {
     let mut rng = stream(seed, "chaos", 0);
     if chaos.random_cluster_size {
         config.nodes = if rng.gen_bool(0.5) { 3 } else { 5 };
@@ -47,10 +42,6 @@ pub fn plan(
         .copied()
         .filter(|_| rng.gen_bool(0.5))
         .collect();
-    if rng.gen_bool(0.3) {
-        disk.slow_sync_ppm = rng.gen_range(10_000..200_000);
-        disk.slow_sync_us = rng.gen_range(5_000..100_000);
-    }
     let nodes = config.nodes;
     let until = chaos.faults_until_ms;
     let gap = chaos.mean_gap_ms.unwrap_or(400).max(1);
@@ -111,6 +102,15 @@ pub fn plan(
                 restore.latency_max_us = Some(5_000);
                 out.push(restore);
             }
+            "slow fsync" => {
+                let mut s = step(t, "disk", "chaos: slow fsync".into());
+                s.slow_sync_ppm = Some(rng.gen_range(10_000..300_000));
+                s.slow_sync_us = Some(rng.gen_range(5_000..100_000));
+                out.push(s);
+                let mut restore = step(end, "disk", "chaos: fsync back to normal".into());
+                restore.slow_sync_ppm = Some(0);
+                out.push(restore);
+            }
             "crash" | "power loss" | "torn write" | "pause" => {
                 if busy_until[node as usize] < t {
                     busy_until[node as usize] = end;
@@ -140,6 +140,9 @@ pub fn plan(
     restore.latency_min_us = Some(1_000);
     restore.latency_max_us = Some(5_000);
     out.push(restore);
+    let mut disk = step(until, "disk", "chaos: disks back to normal".into());
+    disk.slow_sync_ppm = Some(0);
+    out.push(disk);
     let mut recover = step(until, "recover", "chaos: every member up".into());
     recover.node = Some(NodeRef::Name("all".into()));
     out.push(recover);

@@ -205,6 +205,8 @@ impl Watch {
 
 struct Timeline {
     cluster: Cluster,
+    /// The scenario's disk settings, which a "disk" step changes from.
+    disk: DiskFaults,
     bindings: BTreeMap<String, Vec<NodeId>>,
     marks: BTreeMap<String, Mark>,
     watch: Watch,
@@ -422,6 +424,13 @@ impl Timeline {
                 self.cluster.failpoints.arm(node, point, action, count);
             }
             "disarm" => self.cluster.failpoints.disarm_all(),
+            "disk" => {
+                let mut d = self.disk.clone();
+                d.slow_sync_ppm = step.slow_sync_ppm.unwrap_or(d.slow_sync_ppm);
+                d.slow_sync_us = step.slow_sync_us.unwrap_or(d.slow_sync_us);
+                d.sync_latency_us = step.sync_latency_us.unwrap_or(d.sync_latency_us);
+                world.set_disk_faults(d);
+            }
             "network" => {
                 let mut n = world.network();
                 n.loss_ppm = step.loss_ppm.unwrap_or(n.loss_ppm);
@@ -512,13 +521,11 @@ pub fn run(loaded: &Loaded, seed: u64, canaries: Canaries) -> RunResult {
         let (mut config, network, disk, workload) = configs(scenario);
         let mut steps: Vec<Step> = scenario.steps.iter().map(|s| s.get_ref().clone()).collect();
         let mut healed_ns = None;
-        let mut disk = disk;
         if let Some(chaos) = &scenario.chaos {
-            let plan = crate::chaos::plan(seed, chaos, &mut config, &mut disk);
-            steps = plan;
+            steps = crate::chaos::plan(seed, chaos, &mut config);
             healed_ns = Some(chaos.faults_until_ms * 1_000_000);
         }
-        let mut cluster = Cluster::start(seed, config.clone(), network, disk, canaries);
+        let mut cluster = Cluster::start(seed, config.clone(), network, disk.clone(), canaries);
         if let Some(w) = &workload {
             if w.clients > 0 {
                 cluster.start_clients(w);
@@ -526,6 +533,7 @@ pub fn run(loaded: &Loaded, seed: u64, canaries: Canaries) -> RunResult {
         }
         let mut t = Timeline {
             cluster,
+            disk,
             bindings: BTreeMap::new(),
             marks: BTreeMap::new(),
             watch: Watch::default(),

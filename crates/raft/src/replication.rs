@@ -66,6 +66,8 @@ impl Raft {
             // The snapshot replaces the whole log (the application records the install).
             self.log.restore_snapshot(&meta);
             self.log.persisted = meta.index;
+            // It is now also the snapshot this member would send if it came to lead.
+            self.snapshot = Some(snapshot.clone());
             self.pending_snapshot = Some(snapshot);
             resp.index = meta.index;
         }

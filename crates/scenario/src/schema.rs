@@ -183,8 +183,8 @@ pub struct Step {
     pub timeout_ms: Option<u64>,
     /// What to do: crash, power-loss (unsynced writes lost), torn-crash (unsynced writes
     /// torn), recover (restart if down, resume if paused), restart, pause, resume,
-    /// partition, cut, heal, drop, clear-drops, failpoint, disarm, network, write, read,
-    /// campaign, transfer, note.
+    /// partition, cut, heal, drop, clear-drops, failpoint, disarm, network, disk (latency
+    /// and slow syncs of every member's disk), write, read, campaign, transfer, note.
     pub action: String,
     /// The member acted on.
     pub node: Option<NodeRef>,
@@ -216,6 +216,12 @@ pub struct Step {
     pub latency_min_us: Option<u64>,
     /// network: latency upper bound.
     pub latency_max_us: Option<u64>,
+    /// disk: probability of a slow sync, parts per million.
+    pub slow_sync_ppm: Option<u32>,
+    /// disk: extra cost of a slow sync, microseconds.
+    pub slow_sync_us: Option<u64>,
+    /// disk: cost of a sync, microseconds.
+    pub sync_latency_us: Option<u64>,
     /// write, read: the key.
     pub key: Option<String>,
     /// write: the value (defaults to the mark).

@@ -16,7 +16,8 @@ pub struct ScenarioError {
 }
 
 /// The actions a step may take.
-pub const ACTIONS: [&str; 20] = [
+pub const ACTIONS: [&str; 21] = [
+    "disk",
     "crash",
     "power-loss",
     "torn-crash",

@@ -214,6 +214,24 @@ impl<M: Payload> World<M> {
         self.with_slot(id, |s| s.paused)
     }
 
+    /// Replaces the latency and read-corruption settings of every node's disk.
+    pub fn set_disk_faults(&self, faults: DiskFaults) {
+        let disks: Vec<SimDisk> = self.lock().nodes.values().map(|s| s.disk.clone()).collect();
+        for d in disks {
+            d.set_faults(faults.clone());
+        }
+        self.record(EventKind::Note {
+            node: 0,
+            text: format!(
+                "disks: write {} us, sync {} us, slow sync {:.1}% (+{} us)",
+                faults.write_latency_us,
+                faults.sync_latency_us,
+                faults.slow_sync_ppm as f64 / 1e4,
+                faults.slow_sync_us
+            ),
+        });
+    }
+
     /// The disk of node `id` (a shared handle).
     pub fn disk(&self, id: NodeId) -> SimDisk {
         self.with_slot(id, |s| s.disk.clone())
