@@ -69,6 +69,8 @@ pub struct RunResult {
     pub expectations: Vec<(String, bool, String)>,
     /// When the last fault was healed (liveness is judged from there).
     pub healed_ns: Option<u64>,
+    /// Members whose process was down at the end.
+    pub down_at_end: Vec<NodeId>,
 }
 
 impl RunResult {
@@ -623,6 +625,12 @@ pub fn run(loaded: &Loaded, seed: u64, canaries: Canaries) -> RunResult {
                 }
             })
             .collect();
+        let down_at_end: Vec<NodeId> = t
+            .cluster
+            .members()
+            .into_iter()
+            .filter(|m| !t.cluster.world.is_up(*m))
+            .collect();
         let bindings = t.bindings.clone();
         let marks = t.marks.clone();
         let run = t.cluster.shutdown();
@@ -653,6 +661,7 @@ pub fn run(loaded: &Loaded, seed: u64, canaries: Canaries) -> RunResult {
             verdicts,
             expectations: Vec::new(),
             healed_ns,
+            down_at_end,
         };
         result.expectations = expect::evaluate(scenario, &result);
         result

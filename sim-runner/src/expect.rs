@@ -215,6 +215,10 @@ fn judge(e: &Expectation, run: &RunResult) -> Result<(bool, String), String> {
             }
             Ok((false, format!("member {n} never stepped down")))
         }
+        "logs-converged" if !run.down_at_end.is_empty() => Ok((
+            false,
+            format!("members {:?} were down at the end", run.down_at_end),
+        )),
         "logs-converged" => {
             let mut seen: Vec<(NodeId, u64, u64, u64)> = run
                 .members
@@ -225,13 +229,23 @@ fn judge(e: &Expectation, run: &RunResult) -> Result<(bool, String), String> {
             let same = seen
                 .windows(2)
                 .all(|w| (w[0].1, w[0].2, w[0].3) == (w[1].1, w[1].2, w[1].3));
+            if same && !seen.is_empty() {
+                let (_, last, applied, d) = seen[0];
+                return Ok((
+                    true,
+                    format!(
+                        "{} members at last index {last}, applied {applied}, store {d:016x}",
+                        seen.len()
+                    ),
+                ));
+            }
             let shown: Vec<String> = seen
                 .iter()
                 .map(|(n, last, applied, d)| {
                     format!("{n}: last {last}, applied {applied}, store {d:016x}")
                 })
                 .collect();
-            Ok((same && !seen.is_empty(), shown.join("; ")))
+            Ok((false, shown.join("; ")))
         }
         "failpoint-fired" => {
             let n = node(run, e.node.as_ref().expect("validated"))?;

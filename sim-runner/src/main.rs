@@ -2,16 +2,8 @@
 //!
 //! Exit codes: 0 when every check holds, 1 when a check failed, 2 for bad input.
 
-mod canary;
-mod chaos;
-mod cli;
-mod engine;
-mod expect;
-mod report;
-mod scenarios;
-mod story;
-
 use clap::Parser;
+use sim_runner::cli;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {

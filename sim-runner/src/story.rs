@@ -120,12 +120,15 @@ pub fn story(run: &RunResult) -> Vec<Row> {
                 Some(*node),
                 None,
             )),
-            EventKind::LogTruncated { node, from, last } => out.push(row(
-                t,
-                format!("log truncated: entries {from}..={last} overwritten by the leader's"),
-                Some(*node),
-                None,
-            )),
+            EventKind::LogTruncated { node, from, last } => {
+                held.retain(|(_, n), (i, _)| *n != *node || *i < *from);
+                out.push(row(
+                    t,
+                    format!("log truncated: entries {from}..={last} overwritten by the leader's"),
+                    Some(*node),
+                    None,
+                ))
+            }
             EventKind::SnapshotInstalled { node, index, term } => out.push(row(
                 t,
                 format!("installed a snapshot at {index}"),

@@ -1,0 +1,11 @@
+//! The testbed's runner as a library: load a scenario, run seeds, judge, report. The
+//! `sim-runner` binary is a thin command line over it; tests drive it directly.
+
+pub mod canary;
+pub mod chaos;
+pub mod cli;
+pub mod engine;
+pub mod expect;
+pub mod report;
+pub mod scenarios;
+pub mod story;

@@ -1,0 +1,363 @@
+//! The canonical scenarios: every one passes for seeds 0..100 with its condition-triggered
+//! steps firing; each one's story at seed 0 is snapshotted; each expectation kind can
+//! fail; malformed files are refused with file:line.
+
+use sim::Canaries;
+use sim_runner::engine::{self, RunResult};
+use sim_runner::scenarios::{self, Loaded};
+
+const CANONICAL: [&str; 10] = [
+    "basic",
+    "crash-restart",
+    "leader-crash-1-received",
+    "leader-crash-2-in-wal",
+    "leader-crash-3-some-followers",
+    "leader-crash-4-all-followers",
+    "leader-crash-5-committed",
+    "leader-crash-6-applied",
+    "split-brain",
+    "figure-8",
+];
+
+fn run(loaded: &Loaded, seed: u64) -> RunResult {
+    engine::run(loaded, seed, Canaries::default())
+}
+
+fn explain(r: &RunResult) -> String {
+    r.failures().join("\n")
+}
+
+#[test]
+fn every_canonical_scenario_passes_for_seeds_0_to_100_with_every_step_fired() {
+    for name in CANONICAL {
+        let loaded = scenarios::load(name).unwrap();
+        let steps = loaded.scenario.steps.len();
+        let seeds: Vec<u64> = (0..100).collect();
+        let results = sim::run_many(&seeds, 2, |seed| run(&loaded, seed));
+        for r in results {
+            assert!(r.passed(), "{name} seed {}: {}", r.seed, explain(&r));
+            // Every step fired, the condition-triggered ones included.
+            assert_eq!(r.steps.len(), steps, "{name} seed {}", r.seed);
+            assert!(
+                r.steps.iter().all(|s| s.fired_ns.is_some()),
+                "{name} seed {}",
+                r.seed
+            );
+            assert!(!r.expectations.is_empty(), "{name} has expectations");
+        }
+    }
+}
+
+#[test]
+fn condition_steps_fire_at_the_intended_protocol_point() {
+    use proto::trace::EventKind;
+    // Case 2: when the leader crashes, the marked entry is in its WAL and nowhere else.
+    let loaded = scenarios::load("leader-crash-2-in-wal").unwrap();
+    for seed in 0..20 {
+        let r = run(&loaded, seed);
+        let crash = r
+            .steps
+            .iter()
+            .find(|s| s.label.starts_with("the leader crashes"))
+            .and_then(|s| s.fired_ns)
+            .expect("the crash step fired");
+        let digest = r.marks["w"].digest;
+        let old = r.bindings["old"][0];
+        let holders: Vec<u64> = r
+            .events
+            .iter()
+            .filter(|e| e.time_ns <= crash)
+            .filter_map(|e| match &e.kind {
+                EventKind::LogPersisted { node, entries }
+                    if entries.iter().any(|id| id.digest == digest) =>
+                {
+                    Some(*node)
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            holders,
+            vec![old],
+            "seed {seed}: the entry was on {holders:?} at the crash"
+        );
+    }
+    // Case 3: at the crash the entry is on the leader and on A only.
+    let loaded = scenarios::load("leader-crash-3-some-followers").unwrap();
+    for seed in 0..20 {
+        let r = run(&loaded, seed);
+        let crash = r
+            .steps
+            .iter()
+            .find(|s| s.label.starts_with("the leader crashes"))
+            .unwrap()
+            .fired_ns
+            .unwrap();
+        let digest = r.marks["w"].digest;
+        let mut holders: Vec<u64> = r
+            .events
+            .iter()
+            .filter(|e| e.time_ns <= crash)
+            .filter_map(|e| match &e.kind {
+                EventKind::LogPersisted { node, entries }
+                    if entries.iter().any(|id| id.digest == digest) =>
+                {
+                    Some(*node)
+                }
+                _ => None,
+            })
+            .collect();
+        holders.sort();
+        let mut want = vec![r.bindings["old"][0], r.bindings["A"][0]];
+        want.sort();
+        assert_eq!(holders, want, "seed {seed}");
+    }
+}
+
+#[test]
+fn story_snapshots_at_seed_0() {
+    for name in CANONICAL {
+        let loaded = scenarios::load(name).unwrap();
+        let r = run(&loaded, 0);
+        let rows = sim_runner::story::story(&r);
+        let text: Vec<String> = rows
+            .iter()
+            .map(|row| {
+                format!(
+                    "{:>8} | {:<4} | {:<4} | {}",
+                    row.time, row.node, row.term, row.event
+                )
+            })
+            .collect();
+        let verdicts: Vec<String> = r
+            .expectations
+            .iter()
+            .map(|(label, ok, _)| format!("{} {label}", if *ok { "ok  " } else { "FAIL" }))
+            .collect();
+        insta::assert_snapshot!(
+            name,
+            format!(
+                "{}\n--\n{}\n--\ntrace hash {:016x}",
+                text.join("\n"),
+                verdicts.join("\n"),
+                r.trace_hash
+            )
+        );
+    }
+}
+
+/// Runs scenario text for seed 0 and returns (label, held) of each expectation.
+fn expectations_of(text: &str) -> Vec<(String, bool)> {
+    let scenario = scenarios::parse(text, "test.toml").unwrap_or_else(|e| panic!("{e}"));
+    let loaded = Loaded {
+        source: "test.toml".into(),
+        scenario,
+    };
+    run(&loaded, 0)
+        .expectations
+        .into_iter()
+        .map(|(label, ok, _)| (label, ok))
+        .collect()
+}
+
+/// A run where every expectation kind is set up to fail: each must be judged false.
+#[test]
+fn every_expectation_kind_can_fail() {
+    let text = r#"
+name = "inverted"
+description = "every expectation here is false"
+duration_ms = 5000
+[cluster]
+nodes = 3
+[[step]]
+label = "a leader is elected"
+when = { leader = true }
+action = "note"
+save = "old"
+[[step]]
+label = "a follower"
+after_ms = 300
+action = "note"
+node = "follower:1"
+save = "f"
+[[step]]
+label = "write"
+action = "write"
+node = "$old"
+key = "x"
+mark = "w"
+[[step]]
+label = "read"
+after_ms = 500
+action = "read"
+node = "$old"
+key = "x"
+mark = "r"
+[[step]]
+label = "a follower crashes for good"
+after_ms = 500
+action = "crash"
+node = "$f"
+[[expect]]
+kind = "not-acknowledged"
+mark = "w"
+[[expect]]
+kind = "never-applied"
+mark = "w"
+[[expect]]
+kind = "never-committed-before"
+mark = "w"
+step = "a follower crashes for good"
+[[expect]]
+kind = "truncated"
+mark = "w"
+node = "$old"
+[[expect]]
+kind = "first-leader-after"
+step = "a leader is elected"
+node = "$f"
+[[expect]]
+kind = "stepped-down"
+node = "$old"
+[[expect]]
+kind = "logs-converged"
+[[expect]]
+kind = "read-not-served"
+mark = "r"
+[[expect]]
+kind = "failpoint-fired"
+node = "$old"
+[[expect]]
+kind = "not-persisted-before"
+mark = "w"
+node = "$old"
+step = "read"
+"#;
+    let results = expectations_of(text);
+    assert_eq!(results.len(), 10);
+    for (label, ok) in &results {
+        assert!(!ok, "expectation {label:?} held but must not");
+    }
+    // And "acknowledged" / "applied-once" fail when the write cannot succeed.
+    let text = r#"
+name = "unreachable"
+description = "a write to a crashed member, no retry"
+duration_ms = 3000
+[[step]]
+when = { leader = true }
+action = "crash"
+node = "leader"
+save = "old"
+[[step]]
+action = "write"
+node = "$old"
+key = "x"
+mark = "w"
+retry = false
+[[expect]]
+kind = "acknowledged"
+mark = "w"
+[[expect]]
+kind = "applied-once"
+mark = "w"
+"#;
+    for (label, ok) in expectations_of(text) {
+        assert!(!ok, "expectation {label:?} held but must not");
+    }
+}
+
+#[test]
+fn planted_bugs_make_the_natural_scenarios_fail() {
+    // Figure 8 with the commit rule broken: the earlier-term entry commits and is lost.
+    let loaded = scenarios::load("figure-8").unwrap();
+    let mut c = Canaries::default();
+    c.raft.commit_earlier_term_by_counting = true;
+    let r = engine::run(&loaded, 0, c);
+    assert!(!r.passed());
+    let broken: Vec<&str> = r
+        .verdicts
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(p, _)| p.name())
+        .collect();
+    assert!(broken.contains(&"state machine safety"), "{broken:?}");
+    // Split brain with reads served locally: the cut-off leader answers a read.
+    let loaded = scenarios::load("split-brain").unwrap();
+    let mut c = Canaries::default();
+    c.raft.serve_reads_without_quorum = true;
+    let r = engine::run(&loaded, 0, c);
+    let served = r
+        .expectations
+        .iter()
+        .find(|(l, _, _)| l.contains("served no read"))
+        .unwrap();
+    assert!(!served.1, "the deposed leader's read must be caught");
+    // Case 6 with retries applied twice.
+    let loaded = scenarios::load("leader-crash-6-applied").unwrap();
+    let mut c = Canaries::default();
+    c.node.apply_retries_twice = true;
+    let r = engine::run(&loaded, 0, c);
+    assert!(r
+        .verdicts
+        .iter()
+        .any(|(p, v)| *p == check::Property::ExactlyOnce && !v.is_empty()));
+}
+
+#[test]
+fn malformed_files_are_refused_with_file_and_line() {
+    let cases: [(&str, usize, &str); 6] = [
+        ("name = \"x\"\ndescription = \"d\"\nduration_ms = 10\nbogus = 1\n", 4, "unknown field"),
+        ("name = \"x\"\ndescription = \"d\"\nduration_ms = \"soon\"\n", 3, "invalid type"),
+        (
+            "name = \"x\"\ndescription = \"d\"\nduration_ms = 100\n[[step]]\naction = \"crash\"\nnode = 7\n",
+            4,
+            "node 7 does not exist",
+        ),
+        ("name = \"x\"\ndescription = \"d\"\n[cluster]\nnodes = 3\n", 1, "missing field `duration_ms`"),
+        (
+            "name = \"x\"\ndescription = \"d\"\nduration_ms = 100\n\n[[step]]\nat_ms = 500\naction = \"heal\"\n",
+            5,
+            "after the end of the run",
+        ),
+        (
+            "name = \"x\"\ndescription = \"d\"\nduration_ms = 100\n[[expect]]\nkind = \"truncated\"\nmark = \"nope\"\nnode = 1\n",
+            4,
+            "mark \"nope\" is not defined",
+        ),
+    ];
+    for (text, line, message) in cases {
+        let e = scenarios::parse(text, "bad.toml").expect_err(text);
+        let shown = e.to_string();
+        assert!(
+            shown.starts_with(&format!("bad.toml:{line}:")),
+            "{shown:?} should be at line {line}"
+        );
+        assert!(shown.contains(message), "{shown:?} should say {message:?}");
+    }
+}
+
+#[test]
+fn the_binary_exits_2_with_file_and_line_for_a_bad_scenario_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        "name = \"x\"\ndescription = \"d\"\nduration_ms = 100\n[[step]]\naction = \"explode\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sim-runner"))
+        .args(["--scenario", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.toml:4: unknown action \"explode\""),
+        "{err}"
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sim-runner"))
+        .args(["--scenario", "no-such-scenario"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
