@@ -51,6 +51,14 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../scenarios/split-brain.toml"),
     ),
     ("figure-8", include_str!("../../scenarios/figure-8.toml")),
+    (
+        "stale-read",
+        include_str!("../../scenarios/stale-read.toml"),
+    ),
+    (
+        "double-vote",
+        include_str!("../../scenarios/double-vote.toml"),
+    ),
     ("chaos", include_str!("../../scenarios/chaos.toml")),
 ];
 

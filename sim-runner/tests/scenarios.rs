@@ -6,7 +6,9 @@ use sim::Canaries;
 use sim_runner::engine::{self, RunResult};
 use sim_runner::scenarios::{self, Loaded};
 
-const CANONICAL: [&str; 10] = [
+const CANONICAL: [&str; 12] = [
+    "stale-read",
+    "double-vote",
     "basic",
     "crash-restart",
     "leader-crash-1-received",

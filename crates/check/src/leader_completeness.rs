@@ -2,9 +2,11 @@
 //! the log of every leader of every later term.
 //!
 //! An entry counts as committed when a member reports a commit index at or above it; the
-//! entry is the one that member's log holds at that index. When a member becomes leader,
-//! its log must hold every entry committed so far (except below its snapshot, which only
-//! covers committed entries).
+//! entry is the one that member's log holds at that index, and it was committed in (at the
+//! latest) that member's current term. When a member becomes leader of term T, its log
+//! must hold every entry committed in a term before T (except below its snapshot, which
+//! only covers committed entries). Leaders are judged by term, not by time: a member that
+//! was paused may become leader of an old term after newer terms have begun.
 
 use crate::logs::Logs;
 use crate::{Property, Violation};
@@ -15,9 +17,10 @@ use std::collections::BTreeMap;
 /// Finds leaders that miss a committed entry.
 pub fn check(events: &[Event]) -> Vec<Violation> {
     let mut logs = Logs::default();
-    // index -> (term, digest, member that reported it committed)
-    let mut committed: BTreeMap<Index, (Term, u64, NodeId)> = BTreeMap::new();
+    // index -> (entry term, digest, term it was committed in, member that reported it)
+    let mut committed: BTreeMap<Index, (Term, u64, Term, NodeId)> = BTreeMap::new();
     let mut high: BTreeMap<NodeId, Index> = BTreeMap::new();
+    let mut current_term: BTreeMap<NodeId, Term> = BTreeMap::new();
     let mut out = Vec::new();
     for e in events {
         logs.apply(&e.kind);
@@ -26,29 +29,44 @@ pub fn check(events: &[Event]) -> Vec<Violation> {
                 let Some(log) = logs.logs.get(node) else {
                     continue;
                 };
+                let in_term = current_term.get(node).copied().unwrap_or(0);
                 let from = high.get(node).copied().unwrap_or(0).max(log.base) + 1;
                 for i in from..=(*index).min(log.last_index()) {
                     if let Some(entry) = log.get(i) {
-                        committed
-                            .entry(i)
-                            .or_insert((entry.term, entry.digest, *node));
+                        let first = committed.entry(i).or_insert((
+                            entry.term,
+                            entry.digest,
+                            in_term,
+                            *node,
+                        ));
+                        // The earliest term anyone saw it committed in is the tightest bound.
+                        if in_term < first.2 && (first.0, first.1) == (entry.term, entry.digest) {
+                            first.2 = in_term;
+                            first.3 = *node;
+                        }
                     }
                 }
                 high.insert(*node, *index);
             }
-            EventKind::Recovered { node, .. } | EventKind::SnapshotInstalled { node, .. } => {
+            EventKind::Recovered { node, term, .. } => {
+                high.remove(node);
+                current_term.insert(*node, *term);
+            }
+            EventKind::SnapshotInstalled { node, .. } => {
                 high.remove(node);
             }
-            EventKind::Role {
-                node,
-                role: Role::Leader,
-                term,
-            } => {
+            EventKind::Role { node, role, term } => {
+                current_term.insert(*node, *term);
+                if *role != Role::Leader {
+                    continue;
+                }
                 let Some(log) = logs.logs.get(node) else {
                     continue;
                 };
-                for (&index, &(entry_term, digest, reporter)) in committed.range(log.base + 1..) {
-                    if entry_term >= *term {
+                for (&index, &(entry_term, digest, committed_in, reporter)) in
+                    committed.range(log.base + 1..)
+                {
+                    if committed_in >= *term {
                         continue;
                     }
                     let held = log.get(index);

@@ -1,0 +1,86 @@
+//! The testbed tests itself: each planted bug is caught within 200 seeds of chaos or of
+//! its natural scenario, by the checker (or expectation) that should catch it.
+
+use sim_runner::canary;
+use sim_runner::engine::{self, RunResult};
+use sim_runner::scenarios;
+
+/// (canary, scenario, what must catch it: a checker's name or "expect: <label part>")
+const CASES: [(&str, &str, &str); 7] = [
+    ("commit-earlier-term", "figure-8", "state machine safety"),
+    ("ack-before-fsync", "chaos", "leader completeness"),
+    ("vote-without-persist", "double-vote", "election safety"),
+    ("skip-up-to-date-check", "chaos", "leader completeness"),
+    ("local-reads", "stale-read", "linearizability"),
+    ("apply-retries-twice", "chaos", "exactly-once"),
+    ("skip-truncation", "chaos", "log matching"),
+];
+
+fn caught_by(r: &RunResult, what: &str) -> bool {
+    if let Some(part) = what.strip_prefix("expect: ") {
+        return r
+            .expectations
+            .iter()
+            .any(|(l, ok, _)| !ok && l.contains(part));
+    }
+    r.verdicts
+        .iter()
+        .any(|(p, v)| p.name() == what && !v.is_empty())
+}
+
+#[test]
+fn every_canary_is_caught_within_200_seeds_by_the_right_checker() {
+    for (name, scenario, checker) in CASES {
+        let loaded = scenarios::load(scenario).unwrap();
+        let mut canaries = sim::Canaries::default();
+        canary::enable(&mut canaries, name).unwrap();
+        let mut caught_at = None;
+        // Two seeds at a time; stop at the first catch.
+        'seeds: for batch in (0..200u64).collect::<Vec<_>>().chunks(2) {
+            let results = sim::run_many(batch, 2, |seed| {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    engine::run(&loaded, seed, canaries)
+                }))
+            });
+            for (seed, r) in batch.iter().zip(results) {
+                if let Ok(r) = r {
+                    if caught_by(&r, checker) {
+                        caught_at = Some(*seed);
+                        break 'seeds;
+                    }
+                }
+            }
+        }
+        let seed = caught_at.unwrap_or_else(|| {
+            panic!("canary {name} was not caught by {checker} on {scenario} within 200 seeds")
+        });
+        eprintln!(
+            "canary {name}: caught by {checker} on {scenario} at seed {seed} ({} seeds run)",
+            seed + 1
+        );
+    }
+}
+
+#[test]
+fn without_canaries_the_same_runs_pass() {
+    for (scenario, seeds) in [
+        ("figure-8", 0..3u64),
+        ("double-vote", 0..3),
+        ("stale-read", 0..3),
+        ("chaos", 0..3),
+    ] {
+        let loaded = scenarios::load(scenario).unwrap();
+        for seed in seeds {
+            let r = engine::run(&loaded, seed, sim::Canaries::default());
+            assert!(r.passed(), "{scenario} seed {seed}: {:?}", r.failures());
+        }
+    }
+}
+
+#[test]
+fn an_unknown_canary_is_refused() {
+    let mut c = sim::Canaries::default();
+    assert!(canary::enable(&mut c, "nope")
+        .unwrap_err()
+        .contains("commit-earlier-term"));
+}
