@@ -33,6 +33,26 @@ fn step(at_ms: u64, action: &str, label: String) -> Step {
 /// Draws the fault schedule for `seed`; may also change the cluster size (part of the
 /// swarm draw).
 pub fn plan(seed: u64, chaos: &ChaosSection, config: &mut ClusterConfig) -> Vec<Step> {
+    let (units, finale) = plan_units(seed, chaos, config);
+    flatten(&units, &finale)
+}
+
+/// The schedule's steps in time order.
+pub fn flatten(units: &[Vec<Step>], finale: &[Step]) -> Vec<Step> {
+    let mut out: Vec<Step> = units.iter().flatten().cloned().collect();
+    out.extend(finale.iter().cloned());
+    // Stable sort keeps each fault before its undo when they share a time.
+    out.sort_by_key(|s| s.at_ms);
+    out
+}
+
+/// The schedule as units (a fault and the step that undoes it) and the finale that heals
+/// everything when the faults stop; shrinking removes and shortens units.
+pub fn plan_units(
+    seed: u64,
+    chaos: &ChaosSection,
+    config: &mut ClusterConfig,
+) -> (Vec<Vec<Step>>, Vec<Step>) {
     let mut rng = stream(seed, "chaos", 0);
     if chaos.random_cluster_size {
         config.nodes = if rng.gen_bool(0.5) { 3 } else { 5 };
@@ -45,7 +65,7 @@ pub fn plan(seed: u64, chaos: &ChaosSection, config: &mut ClusterConfig) -> Vec<
     let nodes = config.nodes;
     let until = chaos.faults_until_ms;
     let gap = chaos.mean_gap_ms.unwrap_or(400).max(1);
-    let mut out: Vec<Step> = Vec::new();
+    let mut units: Vec<Vec<Step>> = Vec::new();
     // Per node: busy (crashed or paused) until this time.
     let mut busy_until = vec![0u64; nodes as usize + 1];
     let mut t = rng.gen_range(200..1_000);
@@ -54,6 +74,7 @@ pub fn plan(seed: u64, chaos: &ChaosSection, config: &mut ClusterConfig) -> Vec<
         let lasts = rng.gen_range(100..3_000u64);
         let end = (t + lasts).min(until);
         let node = rng.gen_range(1..=nodes);
+        let mut out: Vec<Step> = Vec::new();
         match kind {
             "partition" => {
                 let mut members: Vec<u64> = (1..=nodes).collect();
@@ -130,23 +151,24 @@ pub fn plan(seed: u64, chaos: &ChaosSection, config: &mut ClusterConfig) -> Vec<
             }
             _ => unreachable!("every fault kind is handled"),
         }
+        if !out.is_empty() {
+            units.push(out);
+        }
         t += rng.gen_range(1..=2 * gap);
     }
     // Faults stop: heal everything so liveness can be judged.
-    out.push(step(until, "heal", "chaos: faults stop, heal".into()));
+    let mut finale = vec![step(until, "heal", "chaos: faults stop, heal".into())];
     let mut restore = step(until, "network", "chaos: network restored".into());
     restore.loss_ppm = Some(0);
     restore.duplicate_ppm = Some(0);
     restore.latency_min_us = Some(1_000);
     restore.latency_max_us = Some(5_000);
-    out.push(restore);
+    finale.push(restore);
     let mut disk = step(until, "disk", "chaos: disks back to normal".into());
     disk.slow_sync_ppm = Some(0);
-    out.push(disk);
+    finale.push(disk);
     let mut recover = step(until, "recover", "chaos: every member up".into());
     recover.node = Some(NodeRef::Name("all".into()));
-    out.push(recover);
-    // Stable sort keeps each fault before its undo when they share a time.
-    out.sort_by_key(|s| s.at_ms);
-    out
+    finale.push(recover);
+    (units, finale)
 }

@@ -1,5 +1,6 @@
 //! Command-line parsing and the top-level commands.
 
+use crate::artifacts::{self, SeedSummary, SweepReport};
 use crate::engine::{self, RunResult};
 use crate::scenarios::{self, Loaded};
 use crate::{canary, report};
@@ -45,6 +46,18 @@ pub struct Args {
     /// List the scenarios and canaries.
     #[arg(long)]
     pub list: bool,
+    /// Write report.json, summary.md and SVG timelines (of the single run, or of up to 10
+    /// failing seeds) into this directory.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Run only part K of N of the seed range (K from 1), for sweeps split across
+    /// machines; `sim-runner merge` joins the parts' report.json files.
+    #[arg(long, value_parser = parse_shard)]
+    pub shard: Option<(u64, u64)>,
+    /// On a failing chaos seed, minimise its fault schedule and write the smallest one that
+    /// still fails as a scenario file under reports/.
+    #[arg(long)]
+    pub shrink: bool,
     /// Other commands.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -58,6 +71,15 @@ pub enum Command {
     CheckHistory {
         /// The file.
         file: PathBuf,
+    },
+    /// Join the report.json files of a sharded sweep and print the whole sweep's summary.
+    /// Exit 0 if every seed passed, 1 if any failed.
+    Merge {
+        /// The parts' report.json files.
+        files: Vec<PathBuf>,
+        /// Also write the merged report.json and summary.md here.
+        #[arg(long)]
+        report: Option<PathBuf>,
     },
 }
 
@@ -94,6 +116,31 @@ pub enum InputError {
     Other(String),
 }
 
+fn parse_shard(text: &str) -> Result<(u64, u64), String> {
+    let (k, n) = text
+        .split_once('/')
+        .ok_or_else(|| format!("expected K/N such as 2/8, got {text:?}"))?;
+    let k: u64 = k
+        .parse()
+        .map_err(|_| format!("shard {k:?} is not a number"))?;
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("shard count {n:?} is not a number"))?;
+    if n == 0 || k == 0 || k > n {
+        return Err(format!("shard {text:?}: need 1 <= K <= N"));
+    }
+    Ok((k, n))
+}
+
+/// The seeds of `range` that shard `k` of `n` runs: every n-th seed, starting at the
+/// (k-1)-th. The shards together cover the range exactly once.
+pub fn shard_seeds(range: Range<u64>, shard: Option<(u64, u64)>) -> Vec<u64> {
+    match shard {
+        None => range.collect(),
+        Some((k, n)) => range.filter(|s| s % n == k - 1).collect(),
+    }
+}
+
 fn parse_range(text: &str) -> Result<Range<u64>, String> {
     let (a, b) = text
         .split_once("..")
@@ -114,8 +161,10 @@ fn parse_range(text: &str) -> Result<Range<u64>, String> {
 
 /// Runs the command; `Ok(true)` when every check held.
 pub fn execute(args: Args) -> Result<bool, InputError> {
-    if let Some(Command::CheckHistory { file }) = &args.command {
-        return check_history(file);
+    match &args.command {
+        Some(Command::CheckHistory { file }) => return check_history(file),
+        Some(Command::Merge { files, report }) => return merge(files, report.as_ref()),
+        None => {}
     }
     if args.list {
         report::list();
@@ -127,35 +176,171 @@ pub fn execute(args: Args) -> Result<bool, InputError> {
         canary::enable(&mut canaries, name).map_err(InputError::Other)?;
     }
     let seeds: Vec<u64> = match (&args.seeds, args.seed) {
-        (Some(range), _) => range.clone().collect(),
+        (Some(range), _) => shard_seeds(range.clone(), args.shard),
         (None, Some(seed)) => vec![seed],
         (None, None) => vec![0],
     };
+    if args.shard.is_some() && args.seeds.is_none() {
+        return Err(InputError::Other("--shard splits a --seeds range".into()));
+    }
     if args.trace.is_some() && seeds.len() != 1 {
         return Err(InputError::Other(
             "--trace writes one run's trace: use it with --seed, not --seeds".into(),
         ));
     }
+    if args.shrink && seeds.len() != 1 {
+        return Err(InputError::Other(
+            "--shrink works on one failing seed: use --seed".into(),
+        ));
+    }
     if args.jobs == 0 {
         return Err(InputError::Other("--jobs must be at least 1".into()));
-    }
-    let outcomes = sim::run_many(&seeds, args.jobs, |seed| {
-        run_checked(&loaded, seed, canaries, args.check_determinism)
-    });
-    if let Some(path) = &args.trace {
-        write_trace(path, &outcomes[0])?;
     }
     let canary_flags: String = args
         .canaries
         .iter()
         .map(|c| format!(" --canary {c}"))
         .collect();
-    if outcomes.len() == 1 {
-        report::single(&loaded, &outcomes[0], &canary_flags);
-    } else {
-        report::sweep(&loaded, &outcomes, &canary_flags);
+    let single = seeds.len() == 1;
+    let keep_failures = args.report.is_some();
+    let progress = (!single).then(|| {
+        let bar = indicatif::ProgressBar::new(seeds.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} seeds · {per_sec} · eta {eta}",
+            )
+            .expect("a valid template"),
+        );
+        bar
+    });
+    if !single {
+        // A panicking seed is recorded, not printed with a backtrace in the middle of the
+        // progress bar.
+        std::panic::set_hook(Box::new(|_| {}));
     }
-    Ok(outcomes.iter().all(|o| o.passed()))
+    // Each worker summarises its run at once and keeps the full result (with its trace)
+    // only when needed, so a long sweep's memory stays flat.
+    let results: Vec<(SeedSummary, Option<Outcome>)> = sim::run_many(&seeds, args.jobs, |seed| {
+        let outcome = run_checked(&loaded, seed, canaries, args.check_determinism);
+        let summary = artifacts::summarize(&outcome, report::repro(&loaded, seed, &canary_flags));
+        if let Some(bar) = &progress {
+            bar.inc(1);
+        }
+        let keep = single || (keep_failures && !summary.passed);
+        (summary, keep.then_some(outcome))
+    });
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+        let _ = std::panic::take_hook();
+    }
+    let sweep = SweepReport {
+        scenario: loaded.scenario.name.clone(),
+        source: loaded.source.clone(),
+        canaries: args.canaries.clone(),
+        seeds: results.iter().map(|(s, _)| s.clone()).collect(),
+    };
+    let kept: Vec<&Outcome> = results.iter().filter_map(|(_, o)| o.as_ref()).collect();
+    if let Some(path) = &args.trace {
+        write_trace(path, kept[0])?;
+    }
+    if single {
+        report::single(&loaded, kept[0], &canary_flags);
+    } else {
+        report::sweep(&sweep);
+    }
+    if let Some(dir) = &args.report {
+        write_report(dir, &sweep, &kept)?;
+    }
+    if args.shrink {
+        match kept[0] {
+            Outcome::Ran(run) if !run.passed() => {
+                let path =
+                    crate::shrink::shrink(&loaded, run, canaries).map_err(InputError::Other)?;
+                println!(
+                    "shrunk schedule written to {path}; reproduce: cargo run --release -- --scenario {path} --seed {}{canary_flags}",
+                    run.seed
+                );
+            }
+            Outcome::Ran(_) => println!("--shrink: the seed passed, nothing to shrink"),
+            Outcome::Panicked { .. } => {
+                println!("--shrink: the seed panicked; shrinking needs a judged failure")
+            }
+        }
+    }
+    Ok(sweep.seeds.iter().all(|s| s.passed))
+}
+
+fn write_file(path: &std::path::Path, text: &str) -> Result<(), InputError> {
+    std::fs::write(path, text).map_err(|e| InputError::Write {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
+}
+
+fn write_report(dir: &PathBuf, sweep: &SweepReport, kept: &[&Outcome]) -> Result<(), InputError> {
+    std::fs::create_dir_all(dir).map_err(|e| InputError::Write {
+        path: dir.display().to_string(),
+        message: e.to_string(),
+    })?;
+    let json = serde_json::to_string_pretty(sweep).expect("a report serializes");
+    write_file(&dir.join("report.json"), &json)?;
+    let mut timelines = Vec::new();
+    for outcome in kept.iter().take(10) {
+        if let Outcome::Ran(run) = outcome {
+            let name = format!("timeline-seed-{}.svg", run.seed);
+            write_file(&dir.join(&name), &artifacts::timeline_svg(run))?;
+            timelines.push((run.seed, name));
+        }
+    }
+    write_file(
+        &dir.join("summary.md"),
+        &artifacts::markdown(sweep, &timelines),
+    )?;
+    println!("report written to {}", dir.display());
+    Ok(())
+}
+
+fn merge(files: &[PathBuf], out: Option<&PathBuf>) -> Result<bool, InputError> {
+    if files.is_empty() {
+        return Err(InputError::Other(
+            "merge needs at least one report.json".into(),
+        ));
+    }
+    let mut merged: Option<SweepReport> = None;
+    for f in files {
+        let path = f.display().to_string();
+        let text = std::fs::read_to_string(f).map_err(|e| InputError::Read {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        let part: SweepReport = serde_json::from_str(&text)
+            .map_err(|e| InputError::Other(format!("{path}: not a sweep report: {e}")))?;
+        match &mut merged {
+            None => merged = Some(part),
+            Some(m) => {
+                if m.scenario != part.scenario || m.canaries != part.canaries {
+                    return Err(InputError::Other(format!(
+                        "{path}: scenario {} {:?} does not match {} {:?}",
+                        part.scenario, part.canaries, m.scenario, m.canaries
+                    )));
+                }
+                m.seeds.extend(part.seeds);
+            }
+        }
+    }
+    let mut merged = merged.expect("at least one file");
+    merged.seeds.sort_by_key(|s| s.seed);
+    if let Some(w) = merged.seeds.windows(2).find(|w| w[0].seed == w[1].seed) {
+        return Err(InputError::Other(format!(
+            "seed {} appears in two parts",
+            w[0].seed
+        )));
+    }
+    report::sweep(&merged);
+    if let Some(dir) = out {
+        write_report(dir, &merged, &[])?;
+    }
+    Ok(merged.seeds.iter().all(|s| s.passed))
 }
 
 /// Runs one seed (twice with `determinism`), turning a panic into a recorded failure.
@@ -192,9 +377,12 @@ pub fn run_checked(loaded: &Loaded, seed: u64, canaries: Canaries, determinism: 
 }
 
 fn run_catching(loaded: &Loaded, seed: u64, canaries: Canaries) -> Outcome {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        engine::run(loaded, seed, canaries)
-    })) {
+    catch(seed, || engine::run(loaded, seed, canaries))
+}
+
+/// Runs `f` for `seed`; a panic becomes a recorded failure instead of ending the sweep.
+pub fn catch(seed: u64, f: impl FnOnce() -> RunResult) -> Outcome {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(r) => Outcome::Ran(Box::new(r)),
         Err(payload) => {
             let message = payload

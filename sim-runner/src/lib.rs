@@ -1,6 +1,7 @@
 //! The testbed's runner as a library: load a scenario, run seeds, judge, report. The
 //! `sim-runner` binary is a thin command line over it; tests drive it directly.
 
+pub mod artifacts;
 pub mod canary;
 pub mod chaos;
 pub mod cli;
@@ -8,4 +9,5 @@ pub mod engine;
 pub mod expect;
 pub mod report;
 pub mod scenarios;
+pub mod shrink;
 pub mod story;

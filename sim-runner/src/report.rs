@@ -1,6 +1,7 @@
 //! What the runner prints: the scenario list, one run's story and verdicts, a sweep's
 //! summary.
 
+use crate::artifacts::{SeedSummary, SweepReport};
 use crate::cli::Outcome;
 use crate::engine::RunResult;
 use crate::scenarios::{self, Loaded};
@@ -225,71 +226,45 @@ struct SweepRow {
     faults: String,
 }
 
-/// Prints a sweep's summary and one line per failing seed.
-pub fn sweep(loaded: &Loaded, outcomes: &[Outcome], canaries: &str) {
-    let mut simulated = 0.0;
-    let mut ops = 0;
-    let mut elections = 0;
-    let mut faults: BTreeMap<&'static str, usize> = BTreeMap::new();
-    for o in outcomes {
-        if let Outcome::Ran(r) = o {
-            simulated += r.end_ns as f64 / 1e9;
-            ops += r.history.len();
-            for e in &r.events {
-                let kind = match e.kind {
-                    EventKind::Role {
-                        role: Role::Leader, ..
-                    } => {
-                        elections += 1;
-                        continue;
-                    }
-                    EventKind::Partition { .. } => "partition",
-                    EventKind::CutLink { .. } => "cut",
-                    EventKind::Crash { .. } => "crash",
-                    EventKind::DiskCrash { .. } => "power loss",
-                    EventKind::Pause { .. } => "pause",
-                    EventKind::NetworkConfig { .. } => "network",
-                    EventKind::Failpoint { .. } => "failpoint",
-                    _ => continue,
-                };
-                *faults.entry(kind).or_default() += 1;
-            }
+/// Prints a sweep's summary and one line per failing seed with its repro command.
+pub fn sweep(report: &SweepReport) {
+    let mut faults: BTreeMap<&str, usize> = BTreeMap::new();
+    for s in &report.seeds {
+        for (k, n) in &s.faults {
+            *faults.entry(k).or_default() += n;
         }
     }
-    let failed: Vec<&Outcome> = outcomes.iter().filter(|o| !o.passed()).collect();
+    let failed: Vec<&SeedSummary> = report.seeds.iter().filter(|s| !s.passed).collect();
     let row = SweepRow {
-        seeds: outcomes.len(),
-        passed: outcomes.len() - failed.len(),
+        seeds: report.seeds.len(),
+        passed: report.seeds.len() - failed.len(),
         failed: failed.len(),
-        simulated: format!("{simulated:.0}"),
-        ops,
-        elections,
+        simulated: format!(
+            "{:.0}",
+            report.seeds.iter().map(|s| s.simulated_secs).sum::<f64>()
+        ),
+        ops: report.seeds.iter().map(|s| s.client_ops).sum(),
+        elections: report.seeds.iter().map(|s| s.elections).sum(),
         faults: faults
             .iter()
             .map(|(k, n)| format!("{k} {n}"))
             .collect::<Vec<_>>()
             .join(", "),
     };
-    println!(
-        "Scenario {}: {}",
-        loaded.scenario.name, loaded.scenario.description
-    );
+    println!("Scenario {}", report.scenario);
     println!("{}", Table::new([row]).with(Style::sharp()));
-    for o in failed {
-        let why = match o {
-            Outcome::Ran(r) => r.failures().first().cloned().unwrap_or_default(),
-            Outcome::Panicked { message, .. } => format!("panicked: {message}"),
-        };
+    for s in failed {
         println!(
-            "seed {} FAILED: {why}\n    reproduce: {}",
-            o.seed(),
-            repro(loaded, o.seed(), canaries)
+            "seed {} FAILED: {}\n    reproduce: {}",
+            s.seed,
+            s.failures.first().cloned().unwrap_or_default(),
+            s.repro
         );
     }
     println!(
         "{} seeds run, {} passed, {} failed",
-        outcomes.len(),
-        outcomes.iter().filter(|o| o.passed()).count(),
-        outcomes.iter().filter(|o| !o.passed()).count()
+        report.seeds.len(),
+        report.seeds.iter().filter(|s| s.passed).count(),
+        report.seeds.iter().filter(|s| !s.passed).count()
     );
 }

@@ -13,6 +13,8 @@ pub struct Loaded {
     pub source: String,
     /// The parsed scenario.
     pub scenario: Scenario,
+    /// The file's text.
+    pub text: String,
 }
 
 /// The built-in scenarios: (name, file text).
@@ -92,6 +94,7 @@ pub fn load(name_or_path: &str) -> Result<Loaded, InputError> {
     Ok(Loaded {
         source: name_or_path.to_string(),
         scenario: parse(&text, &file)?,
+        text,
     })
 }
 

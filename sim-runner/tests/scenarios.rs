@@ -154,6 +154,7 @@ fn expectations_of(text: &str) -> Vec<(String, bool)> {
     let loaded = Loaded {
         source: "test.toml".into(),
         scenario,
+        text: text.to_string(),
     };
     run(&loaded, 0)
         .expectations

@@ -1,0 +1,120 @@
+//! Sweeps: a panicking seed is recorded and the sweep goes on; shards cover a range once
+//! and merge back; shrinking keeps a failure with no more faults than the original.
+
+use sim_runner::cli::{self, Outcome};
+use sim_runner::{engine, scenarios};
+use std::process::Command;
+
+#[test]
+fn a_seed_that_panics_is_a_recorded_failure_and_the_sweep_goes_on() {
+    let loaded = scenarios::load("leader-crash-1-received").unwrap();
+    let seeds: Vec<u64> = (0..6).collect();
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let outcomes = sim::run_many(&seeds, 2, |seed| {
+        cli::catch(seed, || {
+            if seed == 3 {
+                panic!("planted panic in seed {seed}");
+            }
+            engine::run(&loaded, seed, sim::Canaries::default())
+        })
+    });
+    std::panic::set_hook(previous);
+    for o in &outcomes {
+        match o {
+            Outcome::Panicked { seed, message } => {
+                assert_eq!(seed, &3);
+                assert!(message.contains("planted panic"));
+                assert!(!o.passed());
+            }
+            Outcome::Ran(r) => assert!(r.passed(), "seed {}", r.seed),
+        }
+    }
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| matches!(o, Outcome::Panicked { .. }))
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn shards_cover_the_range_exactly_once() {
+    for n in 1..6u64 {
+        let mut all: Vec<u64> = (1..=n)
+            .flat_map(|k| cli::shard_seeds(10..47, Some((k, n))))
+            .collect();
+        all.sort_unstable();
+        assert_eq!(all, (10..47).collect::<Vec<_>>(), "{n} shards");
+    }
+}
+
+#[test]
+fn sharded_reports_merge_into_the_whole_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_sim-runner");
+    let mut parts = Vec::new();
+    for k in 1..=2 {
+        let out = dir.path().join(format!("part{k}"));
+        let status = Command::new(bin)
+            .args([
+                "--scenario",
+                "split-brain",
+                "--seeds",
+                "0..6",
+                "--shard",
+                &format!("{k}/2"),
+                "--report",
+            ])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert_eq!(
+            status.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+        parts.push(out.join("report.json"));
+    }
+    let merged = Command::new(bin)
+        .arg("merge")
+        .args(&parts)
+        .output()
+        .unwrap();
+    assert_eq!(merged.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&merged.stdout);
+    assert!(text.contains("6 seeds run, 6 passed, 0 failed"), "{text}");
+    // The same part twice is refused: a seed would be counted twice.
+    let twice = Command::new(bin)
+        .arg("merge")
+        .args([&parts[0], &parts[0]])
+        .output()
+        .unwrap();
+    assert_eq!(twice.status.code(), Some(2));
+}
+
+#[test]
+fn shrinking_a_known_failure_keeps_it_failing_with_no_more_faults() {
+    let loaded = scenarios::load("chaos").unwrap();
+    let mut canaries = sim::Canaries::default();
+    sim_runner::canary::enable(&mut canaries, "ack-before-fsync").unwrap();
+    let run = engine::run(&loaded, 2, canaries);
+    assert!(
+        !run.passed(),
+        "seed 2 with ack-before-fsync is the known failure"
+    );
+    let original_steps = run.steps.len();
+    let path = sim_runner::shrink::shrink(&loaded, &run, canaries).unwrap();
+    let shrunk = scenarios::load(&path).unwrap();
+    std::fs::remove_file(&path).ok();
+    assert!(shrunk.scenario.steps.len() <= original_steps);
+    let again = engine::run(&shrunk, 2, canaries);
+    assert!(!again.passed(), "the shrunk schedule must still fail");
+    let wanted = run.verdicts.iter().find(|(_, v)| !v.is_empty()).unwrap().0;
+    assert!(again
+        .verdicts
+        .iter()
+        .any(|(p, v)| *p == wanted && !v.is_empty()));
+}
