@@ -72,6 +72,24 @@ pub enum Command {
         /// The file.
         file: PathBuf,
     },
+    /// Measure the testbed's speed and write reports/BENCHMARKS.md.
+    Bench {
+        /// Runs per median.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Seeds in the sweep whose rate is measured.
+        #[arg(long, default_value_t = 200)]
+        sweep_seeds: u64,
+        /// Seeds run in one process to watch memory.
+        #[arg(long, default_value_t = 2000)]
+        memory_seeds: u64,
+        /// Small workloads, for a smoke test of the command itself.
+        #[arg(long)]
+        quick: bool,
+        /// Where to write the report.
+        #[arg(long, default_value = "reports/BENCHMARKS.md")]
+        output: PathBuf,
+    },
     /// Join the report.json files of a sharded sweep and print the whole sweep's summary.
     /// Exit 0 if every seed passed, 1 if any failed.
     Merge {
@@ -114,6 +132,12 @@ pub enum InputError {
     /// Other bad input.
     #[error("{0}")]
     Other(String),
+}
+
+impl From<scenario::ScenarioError> for InputError {
+    fn from(e: scenario::ScenarioError) -> Self {
+        InputError::Scenario(e)
+    }
 }
 
 fn parse_shard(text: &str) -> Result<(u64, u64), String> {
@@ -164,6 +188,22 @@ pub fn execute(args: Args) -> Result<bool, InputError> {
     match &args.command {
         Some(Command::CheckHistory { file }) => return check_history(file),
         Some(Command::Merge { files, report }) => return merge(files, report.as_ref()),
+        Some(Command::Bench {
+            runs,
+            sweep_seeds,
+            memory_seeds,
+            quick,
+            output,
+        }) => {
+            let options = crate::bench::BenchOptions {
+                runs: (*runs).max(1),
+                sweep_seeds: *sweep_seeds,
+                memory_seeds: *memory_seeds,
+                quick: *quick,
+            };
+            crate::bench::run(options, output)?;
+            return Ok(true);
+        }
         None => {}
     }
     if args.list {

@@ -2,6 +2,7 @@
 //! `sim-runner` binary is a thin command line over it; tests drive it directly.
 
 pub mod artifacts;
+pub mod bench;
 pub mod canary;
 pub mod chaos;
 pub mod cli;

@@ -4,8 +4,6 @@
 //! Run with `cargo bench -p check`.
 #![allow(missing_docs)]
 
-#[path = "../tests/common/mod.rs"]
-mod common;
 
 fn peak_rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -20,7 +18,7 @@ fn peak_rss_mib() -> f64 {
 fn case(name: &str, ops: usize, keys: u64) {
     let mut times = Vec::new();
     for seed in 0..5 {
-        let history = common::generate(seed, ops, 16, keys, 50_000);
+        let history = check::generate::generate(seed, ops, 16, keys, 50_000);
         // Wall-clock timing is the point of a benchmark; it is outside any simulation.
         #[allow(clippy::disallowed_methods)]
         let start = std::time::Instant::now();

@@ -17,6 +17,7 @@
 pub mod durability;
 pub mod election_safety;
 pub mod exactly_once;
+pub mod generate;
 pub mod history_file;
 pub mod leader_completeness;
 pub mod linearizability;

@@ -1,6 +1,5 @@
 //! Every checker rejects hand-built bad inputs and accepts valid ones.
 
-mod common;
 
 use check::{FinalState, LivenessBounds, Property};
 use proto::history::{HistoryOp, Outcome};
@@ -104,7 +103,7 @@ fn linearizability_accepts_concurrent_and_timed_out_writes() {
 #[test]
 fn linearizability_accepts_generated_valid_histories_with_many_timeouts() {
     for seed in 0..20 {
-        let h = common::generate(seed, 2_000, 16, 4, 100_000);
+        let h = check::generate::generate(seed, 2_000, 16, 4, 100_000);
         let r = check::linearizability::check(&h);
         assert!(r.linearizable(), "seed {seed}: {:?}", r.failures.first());
     }
@@ -113,7 +112,7 @@ fn linearizability_accepts_generated_valid_histories_with_many_timeouts() {
 #[test]
 fn linearizability_rejects_a_mutated_generated_history() {
     // Change one read's answer to a value written later: it is seen before it exists.
-    let mut h = common::generate(7, 500, 4, 1, 0);
+    let mut h = check::generate::generate(7, 500, 4, 1, 0);
     let (i, later) = h
         .iter()
         .enumerate()

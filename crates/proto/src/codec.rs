@@ -35,6 +35,12 @@ impl Writer {
     pub fn new() -> Writer {
         Writer::default()
     }
+    /// An empty writer with room for `bytes` bytes.
+    pub fn with_capacity(bytes: usize) -> Writer {
+        Writer {
+            bytes: Vec::with_capacity(bytes),
+        }
+    }
     /// Writes one byte.
     pub fn u8(&mut self, value: u8) {
         self.bytes.push(value);

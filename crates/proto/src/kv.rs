@@ -115,7 +115,7 @@ pub struct Command {
 impl Command {
     /// Encodes the command for a log entry.
     pub fn encode(&self) -> Vec<u8> {
-        let mut w = Writer::new();
+        let mut w = Writer::with_capacity(64);
         w.u64(self.client_id);
         w.u64(self.seq);
         match &self.op {

@@ -157,6 +157,8 @@ pub struct MemberStatus {
     pub metrics: Metrics,
     /// Set when a storage error stopped the member.
     pub stopped: Option<String>,
+    /// The applied index `store_digest` was computed at.
+    pub digest_applied: Option<Index>,
 }
 
 type Board = Arc<Mutex<BTreeMap<NodeId, MemberStatus>>>;
@@ -313,6 +315,9 @@ impl Cluster {
     }
 }
 
+/// How often (in ticks) a member republishes its metrics, which cost a copy.
+const METRICS_EVERY_TICKS: u64 = 50;
+
 fn publish<D: disk::Disk>(board: &Board, node: &Node<D>, with_digest: bool) {
     let s = node.status();
     let mut board = board.lock().unwrap_or_else(|p| p.into_inner());
@@ -324,10 +329,16 @@ fn publish<D: disk::Disk>(board: &Board, node: &Node<D>, with_digest: bool) {
     entry.applied = s.applied;
     entry.last_index = s.last_index;
     entry.revision = node.store().revision();
-    if with_digest {
+    // The digest serializes the whole store: recompute it only when the store changed.
+    if with_digest && entry.digest_applied != Some(s.applied) {
         entry.store_digest = node.store().digest();
-        entry.metrics = node.metrics().clone();
+        entry.digest_applied = Some(s.applied);
     }
+}
+
+fn publish_metrics<D: disk::Disk>(board: &Board, node: &Node<D>) {
+    let mut board = board.lock().unwrap_or_else(|p| p.into_inner());
+    board.entry(node.id()).or_default().metrics = node.metrics().clone();
 }
 
 /// The process of one member: recover, then loop over ticks and messages.
@@ -350,8 +361,10 @@ async fn member_actor(
     }
     ep.pay_disk_latency().await;
     publish(&board, &node, true);
+    publish_metrics(&board, &node);
     let time = TimeHandle::current();
     let mut next_tick = time.now_instant() + tick;
+    let mut ticks = 0u64;
     loop {
         let mut out = Output::default();
         let result = {
@@ -374,8 +387,12 @@ async fn member_actor(
                 }
                 futures_util::future::Either::Right(_) => {
                     next_tick += tick;
+                    ticks += 1;
                     let r = node.tick(ep.now_ns(), &mut out);
                     publish(&board, &node, true);
+                    if ticks % METRICS_EVERY_TICKS == 0 {
+                        publish_metrics(&board, &node);
+                    }
                     r
                 }
             }

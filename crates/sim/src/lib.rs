@@ -12,6 +12,7 @@
 
 pub mod client;
 pub mod cluster;
+pub mod floor;
 pub mod net;
 pub mod ping;
 pub mod rng;

@@ -78,7 +78,11 @@ pub enum Record {
 /// Appends one framed record to `out`, chaining its checksum from `previous_crc`, and
 /// returns the new chained checksum.
 pub fn encode(out: &mut Vec<u8>, record: &Record, previous_crc: u32) -> u32 {
-    let mut w = Writer::new();
+    let capacity = match record {
+        Record::Entries(entries) => 4 + entries.iter().map(|e| 21 + e.data.len()).sum::<usize>(),
+        _ => 32,
+    };
+    let mut w = Writer::with_capacity(capacity);
     let kind = match record {
         Record::Metadata(m) => {
             w.u64(m.sequence);
@@ -119,6 +123,7 @@ pub fn encode(out: &mut Vec<u8>, record: &Record, previous_crc: u32) -> u32 {
         payload.len()
     );
     let crc = checksum(previous_crc, kind as u8, &payload);
+    out.reserve(HEADER_BYTES + payload.len());
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     out.push(kind as u8);
     out.extend_from_slice(&crc.to_le_bytes());

@@ -1,7 +1,7 @@
-//! Generated histories that are linearizable by construction: clients call, the operation
-//! takes effect at a random point inside its interval against a true model, and returns
-//! later. Some operations time out: they take effect or not, and never return.
-#![allow(dead_code)]
+//! Generated histories that are linearizable by construction, for tests and benchmarks:
+//! clients call, the operation takes effect at a random point inside its interval against
+//! a true model, and returns later. Some operations time out: they take effect or not, and
+//! never return.
 
 use proto::history::{HistoryOp, Outcome};
 use proto::kv::{Compare, Op, OpResult};
@@ -9,6 +9,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 
+/// A valid history of `ops` operations by `clients` clients over `keys` keys, where a
+/// request times out with probability `timeout_ppm` (parts per million).
 pub fn generate(
     seed: u64,
     ops: usize,

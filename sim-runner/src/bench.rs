@@ -1,0 +1,260 @@
+//! `sim-runner bench`: the testbed's speed, as medians over several runs with min and max,
+//! written to `reports/BENCHMARKS.md`. Every figure comes from this run on this machine.
+
+use crate::artifacts;
+use crate::cli::{self, InputError};
+use crate::engine;
+use crate::scenarios::{self, Loaded};
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// The standard chaos run: 5 members, 16 clients, faults on, 60 simulated seconds.
+const STANDARD_CHAOS: &str = r#"
+name = "bench-chaos"
+description = "the standard chaos run of the benchmarks"
+duration_ms = 60000
+[cluster]
+nodes = 5
+snapshot_every = 500
+[workload]
+clients = 16
+keys = 16
+stop_ms = 57000
+[chaos]
+faults_until_ms = 50000
+mean_gap_ms = 400
+[liveness]
+leader_within_ms = 5000
+op_within_ms = 5000
+"#;
+
+/// How much to measure.
+#[derive(Clone, Copy, Debug)]
+pub struct BenchOptions {
+    /// Runs per median.
+    pub runs: usize,
+    /// Seeds in the sweep whose rate is measured.
+    pub sweep_seeds: u64,
+    /// Seeds run in one process to watch memory.
+    pub memory_seeds: u64,
+    /// Scale down the fixed workloads (checker, Raft, WAL) for a smoke test.
+    pub quick: bool,
+}
+
+fn median(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
+    (v[v.len() / 2], v[0], v[v.len() - 1])
+}
+
+fn fmt3(m: (f64, f64, f64)) -> String {
+    format!("{:.0} (min {:.0}, max {:.0})", m.0, m.1, m.2)
+}
+
+fn fmt3f(m: (f64, f64, f64)) -> String {
+    format!("{:.2} (min {:.2}, max {:.2})", m.0, m.1, m.2)
+}
+
+/// Wall-clock seconds `f` takes. Benchmarks time themselves; this is outside any
+/// simulation.
+fn timed<T>(f: impl FnOnce() -> T) -> (T, f64) {
+    #[allow(clippy::disallowed_methods)]
+    let start = std::time::Instant::now();
+    let out = f();
+    (out, start.elapsed().as_secs_f64())
+}
+
+fn proc_status_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with(field))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .map_or("unknown CPU".to_string(), |s| s.trim().to_string());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(0, |kib| kib / 1024 / 1024);
+    format!("{cpu}, {cores} cores, {mem} GiB")
+}
+
+/// Runs the benchmarks and writes the report to `output`.
+pub fn run(options: BenchOptions, output: &Path) -> Result<(), InputError> {
+    let mut md = String::new();
+    let _ = writeln!(md, "# Benchmarks\n");
+    let _ = writeln!(md, "Machine: {}. Regenerate with `cargo run --release -- bench` (about ten minutes on 2 cores).\n", machine());
+    let _ = writeln!(md, "Medians over {} runs, with min and max. Wall times are real seconds on this machine; simulated time is what the runs covered.\n", options.runs);
+
+    // 1. The standard chaos run, one core.
+    let scenario = scenarios::parse(STANDARD_CHAOS, "bench-chaos.toml")?;
+    let loaded = Loaded {
+        source: "bench-chaos".into(),
+        scenario,
+        text: STANDARD_CHAOS.into(),
+    };
+    let mut sim_rate = Vec::new();
+    let mut ops_rate = Vec::new();
+    let mut msg_rate = Vec::new();
+    let mut us_per_msg = Vec::new();
+    for seed in 0..options.runs as u64 {
+        let (r, wall) = timed(|| engine::run(&loaded, seed, sim::Canaries::default()));
+        eprintln!("standard chaos seed {seed}: {:.2} s wall, passed {}", wall, r.passed());
+        sim_rate.push(r.end_ns as f64 / 1e9 / wall);
+        ops_rate.push(r.history.len() as f64 / wall);
+        msg_rate.push(r.network.delivered as f64 / wall);
+        us_per_msg.push(wall * 1e6 / r.network.delivered.max(1) as f64);
+    }
+    let peak_mib = proc_status_kib("VmHWM:") as f64 / 1024.0;
+    // 2. The simulator's own floor, in the same process.
+    let mut floor_us = Vec::new();
+    let mut floor_rate = Vec::new();
+    for seed in 0..options.runs as u64 {
+        let (delivered, wall) = timed(|| sim::run(seed, || sim::floor::bare_madsim(5, 60_000)));
+        floor_us.push(wall * 1e6 / delivered.max(1) as f64);
+        floor_rate.push(delivered as f64 / wall);
+    }
+    let testbed = median(us_per_msg.clone());
+    let floor = median(floor_us.clone());
+    let ratio = testbed.0 / floor.0;
+    let _ = writeln!(md, "## The standard chaos run (5 members, 16 clients, faults on, 60 simulated s, one core)\n");
+    let _ = writeln!(md, "| figure | median (min, max) |\n|---|---|");
+    let _ = writeln!(md, "| simulated seconds per wall second | {} |", fmt3f(median(sim_rate.clone())));
+    let _ = writeln!(md, "| client operations per wall second | {} |", fmt3(median(ops_rate)));
+    let _ = writeln!(md, "| delivered messages per wall second | {} |", fmt3(median(msg_rate)));
+    let _ = writeln!(md, "| wall µs per delivered message (everything: member, WAL, KV, trace, checkers) | {} |", fmt3f(testbed));
+    let _ = writeln!(md, "| bare madsim, 5 nodes, no Raft: wall µs per delivered message | {} |", fmt3f(floor));
+    let _ = writeln!(md, "| bare madsim: delivered messages per wall second | {} |", fmt3(median(floor_rate)));
+    let _ = writeln!(md, "| peak resident memory of the process | {peak_mib:.0} MiB |\n");
+    let _ = writeln!(
+        md,
+        "Testbed cost per message: **{ratio:.2}×** the bare simulator's (target ≤ 2×). Simulated seconds per wall second: **{:.0}** (target ≥ 100).\n",
+        median(sim_rate).0
+    );
+    // 3. Seeds per minute of a chaos sweep on all cores.
+    let chaos = scenarios::load("chaos")?;
+    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let seeds: Vec<u64> = (0..options.sweep_seeds).collect();
+    let (passed, wall) = timed(|| {
+        sim::run_many(&seeds, jobs, |seed| {
+            let o = cli::run_checked(&chaos, seed, sim::Canaries::default(), false);
+            artifacts::summarize(&o, String::new()).passed
+        })
+    });
+    let _ = writeln!(md, "## Sweep rate\n");
+    let _ = writeln!(
+        md,
+        "`chaos` scenario (20 simulated s, 3 or 5 members, 6 clients), {} seeds on {jobs} cores: **{:.0} seeds per minute** ({} passed).\n",
+        seeds.len(),
+        seeds.len() as f64 * 60.0 / wall,
+        passed.iter().filter(|p| **p).count()
+    );
+    // 4. Memory across many seeds in one process.
+    let n = options.memory_seeds;
+    let tenth = (n / 10).max(1);
+    let all: Vec<u64> = (10_000..10_000 + n).collect();
+    sim::run_many(&all[..tenth as usize], jobs, |seed| cli::run_checked(&chaos, seed, sim::Canaries::default(), false).passed());
+    let rss_tenth = proc_status_kib("VmRSS:");
+    sim::run_many(&all[tenth as usize..], jobs, |seed| cli::run_checked(&chaos, seed, sim::Canaries::default(), false).passed());
+    let rss_end = proc_status_kib("VmRSS:");
+    let _ = writeln!(md, "## Memory over a long sweep in one process\n");
+    let _ = writeln!(
+        md,
+        "{n} `chaos` seeds: resident memory {:.0} MiB after {tenth} seeds, {:.0} MiB after all {n}.\n",
+        rss_tenth as f64 / 1024.0,
+        rss_end as f64 / 1024.0
+    );
+    // 5. Checkers.
+    let _ = writeln!(md, "## Linearizability checker (generated valid histories, 16 clients, 5% timeouts)\n");
+    let _ = writeln!(md, "| history | median seconds (min, max) |\n|---|---|");
+    let scale = if options.quick { 10 } else { 1 };
+    for (name, ops, keys) in [("1,000 ops on one key", 1_000, 1), ("10,000 ops on one key", 10_000, 1), ("100,000 ops over 1,000 keys", 100_000, 1_000)] {
+        let ops = ops / scale;
+        let mut times = Vec::new();
+        for seed in 0..options.runs as u64 {
+            let history = check::generate::generate(seed, ops, 16, keys, 50_000);
+            let (report, wall) = timed(|| check::linearizability::check(&history));
+            assert!(report.linearizable(), "a generated valid history was rejected");
+            times.push(wall);
+        }
+        let m = median(times);
+        let _ = writeln!(md, "| {name} | {:.4} ({:.4}, {:.4}) |", m.0, m.1, m.2);
+    }
+    let _ = writeln!(md, "\nPeak resident memory of the whole process after the checker runs: {:.0} MiB.\n", proc_status_kib("VmHWM:") as f64 / 1024.0);
+    // 6. The Raft core in memory, and the WAL on real files.
+    let _ = writeln!(md, "## Raft core in memory (3 members, no I/O)\n");
+    for (name, total, batch) in [("one proposal per round trip", 20_000u64, 1u64), ("256 proposals per round trip", 200_000, 256)] {
+        let total = total / scale as u64;
+        let rates: Vec<f64> = (0..options.runs).map(|_| total as f64 / raft_commit(total, batch)).collect();
+        let _ = writeln!(md, "- {name}: {} entries committed per second", fmt3(median(rates)));
+    }
+    let _ = writeln!(md, "\n## WAL on real files (save + fsync, 100-byte entries)\n");
+    for batch in [1u64, 16, 256] {
+        let syncs = if options.quick { 50 } else { 500 };
+        let mut entries = Vec::new();
+        let mut fsyncs = Vec::new();
+        for _ in 0..options.runs {
+            let (e, f) = wal_rate(batch, syncs).map_err(InputError::Other)?;
+            entries.push(e);
+            fsyncs.push(f);
+        }
+        let _ = writeln!(md, "- batch of {batch}: {} entries/s, {} fsyncs/s", fmt3(median(entries)), fmt3(median(fsyncs)));
+    }
+    md.push('\n');
+    std::fs::write(output, &md).map_err(|e| InputError::Write {
+        path: output.display().to_string(),
+        message: e.to_string(),
+    })?;
+    print!("{md}");
+    println!("written to {}", output.display());
+    Ok(())
+}
+
+fn raft_commit(total: u64, batch: u64) -> f64 {
+    node::raft::bench::commit_seconds(total, batch)
+}
+
+fn wal_rate(batch: u64, syncs: u64) -> Result<(f64, f64), String> {
+    use proto::raft::{Entry, EntryKind, HardState};
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let disk = disk::FsDisk::new(dir.path()).map_err(|e| e.to_string())?;
+    let (mut w, _) = wal::Wal::open(disk, wal::WalOptions::default()).map_err(|e| e.to_string())?;
+    let mut index = 0;
+    let (result, secs) = timed(|| -> Result<(), String> {
+        for _ in 0..syncs {
+            let entries: Vec<Entry> = (0..batch)
+                .map(|_| {
+                    index += 1;
+                    Entry {
+                        index,
+                        term: 1,
+                        kind: EntryKind::Normal,
+                        data: vec![7u8; 100],
+                    }
+                })
+                .collect();
+            let hs = HardState {
+                term: 1,
+                vote: 1,
+                commit: index,
+            };
+            w.save(Some(&hs), &entries).map_err(|e| e.to_string())?;
+            w.sync().map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    });
+    result?;
+    Ok(((syncs * batch) as f64 / secs, syncs as f64 / secs))
+}
