@@ -111,7 +111,11 @@ pub fn run(options: BenchOptions, output: &Path) -> Result<(), InputError> {
     let mut us_per_msg = Vec::new();
     for seed in 0..options.runs as u64 {
         let (r, wall) = timed(|| engine::run(&loaded, seed, sim::Canaries::default()));
-        eprintln!("standard chaos seed {seed}: {:.2} s wall, passed {}", wall, r.passed());
+        eprintln!(
+            "standard chaos seed {seed}: {:.2} s wall, passed {}",
+            wall,
+            r.passed()
+        );
         sim_rate.push(r.end_ns as f64 / 1e9 / wall);
         ops_rate.push(r.history.len() as f64 / wall);
         msg_rate.push(r.network.delivered as f64 / wall);
@@ -129,15 +133,45 @@ pub fn run(options: BenchOptions, output: &Path) -> Result<(), InputError> {
     let testbed = median(us_per_msg.clone());
     let floor = median(floor_us.clone());
     let ratio = testbed.0 / floor.0;
-    let _ = writeln!(md, "## The standard chaos run (5 members, 16 clients, faults on, 60 simulated s, one core)\n");
+    let _ = writeln!(
+        md,
+        "## The standard chaos run (5 members, 16 clients, faults on, 60 simulated s, one core)\n"
+    );
     let _ = writeln!(md, "| figure | median (min, max) |\n|---|---|");
-    let _ = writeln!(md, "| simulated seconds per wall second | {} |", fmt3f(median(sim_rate.clone())));
-    let _ = writeln!(md, "| client operations per wall second | {} |", fmt3(median(ops_rate)));
-    let _ = writeln!(md, "| delivered messages per wall second | {} |", fmt3(median(msg_rate)));
-    let _ = writeln!(md, "| wall µs per delivered message (everything: member, WAL, KV, trace, checkers) | {} |", fmt3f(testbed));
-    let _ = writeln!(md, "| bare madsim, 5 nodes, no Raft: wall µs per delivered message | {} |", fmt3f(floor));
-    let _ = writeln!(md, "| bare madsim: delivered messages per wall second | {} |", fmt3(median(floor_rate)));
-    let _ = writeln!(md, "| peak resident memory of the process | {peak_mib:.0} MiB |\n");
+    let _ = writeln!(
+        md,
+        "| simulated seconds per wall second | {} |",
+        fmt3f(median(sim_rate.clone()))
+    );
+    let _ = writeln!(
+        md,
+        "| client operations per wall second | {} |",
+        fmt3(median(ops_rate))
+    );
+    let _ = writeln!(
+        md,
+        "| delivered messages per wall second | {} |",
+        fmt3(median(msg_rate))
+    );
+    let _ = writeln!(
+        md,
+        "| wall µs per delivered message (everything: member, WAL, KV, trace, checkers) | {} |",
+        fmt3f(testbed)
+    );
+    let _ = writeln!(
+        md,
+        "| bare madsim, 5 nodes, no Raft: wall µs per delivered message | {} |",
+        fmt3f(floor)
+    );
+    let _ = writeln!(
+        md,
+        "| bare madsim: delivered messages per wall second | {} |",
+        fmt3(median(floor_rate))
+    );
+    let _ = writeln!(
+        md,
+        "| peak resident memory of the process | {peak_mib:.0} MiB |\n"
+    );
     let _ = writeln!(
         md,
         "Testbed cost per message: **{ratio:.2}×** the bare simulator's (target ≤ 2×). Simulated seconds per wall second: **{:.0}** (target ≥ 100).\n",
@@ -165,9 +199,13 @@ pub fn run(options: BenchOptions, output: &Path) -> Result<(), InputError> {
     let n = options.memory_seeds;
     let tenth = (n / 10).max(1);
     let all: Vec<u64> = (10_000..10_000 + n).collect();
-    sim::run_many(&all[..tenth as usize], jobs, |seed| cli::run_checked(&chaos, seed, sim::Canaries::default(), false).passed());
+    sim::run_many(&all[..tenth as usize], jobs, |seed| {
+        cli::run_checked(&chaos, seed, sim::Canaries::default(), false).passed()
+    });
     let rss_tenth = proc_status_kib("VmRSS:");
-    sim::run_many(&all[tenth as usize..], jobs, |seed| cli::run_checked(&chaos, seed, sim::Canaries::default(), false).passed());
+    sim::run_many(&all[tenth as usize..], jobs, |seed| {
+        cli::run_checked(&chaos, seed, sim::Canaries::default(), false).passed()
+    });
     let rss_end = proc_status_kib("VmRSS:");
     let _ = writeln!(md, "## Memory over a long sweep in one process\n");
     let _ = writeln!(
@@ -177,30 +215,56 @@ pub fn run(options: BenchOptions, output: &Path) -> Result<(), InputError> {
         rss_end as f64 / 1024.0
     );
     // 5. Checkers.
-    let _ = writeln!(md, "## Linearizability checker (generated valid histories, 16 clients, 5% timeouts)\n");
+    let _ = writeln!(
+        md,
+        "## Linearizability checker (generated valid histories, 16 clients, 5% timeouts)\n"
+    );
     let _ = writeln!(md, "| history | median seconds (min, max) |\n|---|---|");
     let scale = if options.quick { 10 } else { 1 };
-    for (name, ops, keys) in [("1,000 ops on one key", 1_000, 1), ("10,000 ops on one key", 10_000, 1), ("100,000 ops over 1,000 keys", 100_000, 1_000)] {
+    for (name, ops, keys) in [
+        ("1,000 ops on one key", 1_000, 1),
+        ("10,000 ops on one key", 10_000, 1),
+        ("100,000 ops over 1,000 keys", 100_000, 1_000),
+    ] {
         let ops = ops / scale;
         let mut times = Vec::new();
         for seed in 0..options.runs as u64 {
             let history = check::generate::generate(seed, ops, 16, keys, 50_000);
             let (report, wall) = timed(|| check::linearizability::check(&history));
-            assert!(report.linearizable(), "a generated valid history was rejected");
+            assert!(
+                report.linearizable(),
+                "a generated valid history was rejected"
+            );
             times.push(wall);
         }
         let m = median(times);
         let _ = writeln!(md, "| {name} | {:.4} ({:.4}, {:.4}) |", m.0, m.1, m.2);
     }
-    let _ = writeln!(md, "\nPeak resident memory of the whole process after the checker runs: {:.0} MiB.\n", proc_status_kib("VmHWM:") as f64 / 1024.0);
+    let _ = writeln!(
+        md,
+        "\nPeak resident memory of the whole process after the checker runs: {:.0} MiB.\n",
+        proc_status_kib("VmHWM:") as f64 / 1024.0
+    );
     // 6. The Raft core in memory, and the WAL on real files.
     let _ = writeln!(md, "## Raft core in memory (3 members, no I/O)\n");
-    for (name, total, batch) in [("one proposal per round trip", 20_000u64, 1u64), ("256 proposals per round trip", 200_000, 256)] {
+    for (name, total, batch) in [
+        ("one proposal per round trip", 20_000u64, 1u64),
+        ("256 proposals per round trip", 200_000, 256),
+    ] {
         let total = total / scale as u64;
-        let rates: Vec<f64> = (0..options.runs).map(|_| total as f64 / raft_commit(total, batch)).collect();
-        let _ = writeln!(md, "- {name}: {} entries committed per second", fmt3(median(rates)));
+        let rates: Vec<f64> = (0..options.runs)
+            .map(|_| total as f64 / raft_commit(total, batch))
+            .collect();
+        let _ = writeln!(
+            md,
+            "- {name}: {} entries committed per second",
+            fmt3(median(rates))
+        );
     }
-    let _ = writeln!(md, "\n## WAL on real files (save + fsync, 100-byte entries)\n");
+    let _ = writeln!(
+        md,
+        "\n## WAL on real files (save + fsync, 100-byte entries)\n"
+    );
     for batch in [1u64, 16, 256] {
         let syncs = if options.quick { 50 } else { 500 };
         let mut entries = Vec::new();
@@ -210,7 +274,12 @@ pub fn run(options: BenchOptions, output: &Path) -> Result<(), InputError> {
             entries.push(e);
             fsyncs.push(f);
         }
-        let _ = writeln!(md, "- batch of {batch}: {} entries/s, {} fsyncs/s", fmt3(median(entries)), fmt3(median(fsyncs)));
+        let _ = writeln!(
+            md,
+            "- batch of {batch}: {} entries/s, {} fsyncs/s",
+            fmt3(median(entries)),
+            fmt3(median(fsyncs))
+        );
     }
     md.push('\n');
     std::fs::write(output, &md).map_err(|e| InputError::Write {
@@ -227,34 +296,7 @@ fn raft_commit(total: u64, batch: u64) -> f64 {
 }
 
 fn wal_rate(batch: u64, syncs: u64) -> Result<(f64, f64), String> {
-    use proto::raft::{Entry, EntryKind, HardState};
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let disk = disk::FsDisk::new(dir.path()).map_err(|e| e.to_string())?;
-    let (mut w, _) = wal::Wal::open(disk, wal::WalOptions::default()).map_err(|e| e.to_string())?;
-    let mut index = 0;
-    let (result, secs) = timed(|| -> Result<(), String> {
-        for _ in 0..syncs {
-            let entries: Vec<Entry> = (0..batch)
-                .map(|_| {
-                    index += 1;
-                    Entry {
-                        index,
-                        term: 1,
-                        kind: EntryKind::Normal,
-                        data: vec![7u8; 100],
-                    }
-                })
-                .collect();
-            let hs = HardState {
-                term: 1,
-                vote: 1,
-                commit: index,
-            };
-            w.save(Some(&hs), &entries).map_err(|e| e.to_string())?;
-            w.sync().map_err(|e| e.to_string())?;
-        }
-        Ok(())
-    });
-    result?;
-    Ok(((syncs * batch) as f64 / secs, syncs as f64 / secs))
+    wal::bench::save_rate(disk, batch, syncs).map_err(|e| e.to_string())
 }

@@ -124,13 +124,35 @@ fn the_bench_command_writes_its_report() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("BENCHMARKS.md");
     let status = Command::new(env!("CARGO_BIN_EXE_sim-runner"))
-        .args(["bench", "--quick", "--runs", "1", "--sweep-seeds", "2", "--memory-seeds", "2", "--output"])
+        .args([
+            "bench",
+            "--quick",
+            "--runs",
+            "1",
+            "--sweep-seeds",
+            "2",
+            "--memory-seeds",
+            "2",
+            "--output",
+        ])
         .arg(&out)
         .output()
         .unwrap();
-    assert_eq!(status.status.code(), Some(0), "{}", String::from_utf8_lossy(&status.stderr));
+    assert_eq!(
+        status.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
     let text = std::fs::read_to_string(&out).unwrap();
-    for section in ["standard chaos run", "bare madsim", "seeds per minute", "Linearizability checker", "Raft core", "WAL on real files"] {
+    for section in [
+        "standard chaos run",
+        "bare madsim",
+        "seeds per minute",
+        "Linearizability checker",
+        "Raft core",
+        "WAL on real files",
+    ] {
         assert!(text.contains(section), "missing {section:?}");
     }
 }

@@ -4,7 +4,6 @@
 //! Run with `cargo bench -p check`.
 #![allow(missing_docs)]
 
-
 fn peak_rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status

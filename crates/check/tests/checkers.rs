@@ -1,6 +1,5 @@
 //! Every checker rejects hand-built bad inputs and accepts valid ones.
 
-
 use check::{FinalState, LivenessBounds, Property};
 use proto::history::{HistoryOp, Outcome};
 use proto::kv::{Op, OpResult};

@@ -540,14 +540,7 @@ impl<D: Disk> Node<D> {
             // leader (the client must retry to learn which); pending reads were not served.
             for (_, w) in std::mem::take(&mut self.pending_writes) {
                 self.metrics.add("proposals_failed_total", 1);
-                out.messages.push(Outgoing::Reply {
-                    to: w.client,
-                    response: ClientResponse {
-                        client_id: w.client_id,
-                        seq: w.seq,
-                        result: Err(ClientError::Unknown),
-                    },
-                });
+                out.messages.push(unknown_reply(w));
             }
             let reads = std::mem::take(&mut self.pending_reads).into_values().chain(
                 std::mem::take(&mut self.waiting_reads)
@@ -588,14 +581,7 @@ impl<D: Disk> Node<D> {
             .collect();
         for i in covered {
             let w = self.pending_writes.remove(&i).expect("listed above");
-            out.messages.push(Outgoing::Reply {
-                to: w.client,
-                response: ClientResponse {
-                    client_id: w.client_id,
-                    seq: w.seq,
-                    result: Err(ClientError::Unknown),
-                },
-            });
+            out.messages.push(unknown_reply(w));
         }
         out.events.push(EventKind::SnapshotInstalled {
             node: self.id,
@@ -727,6 +713,18 @@ impl<D: Disk> Node<D> {
             vote: s.vote,
             commit: s.committed,
         }
+    }
+}
+
+/// The answer to a write whose fate this member can no longer tell.
+fn unknown_reply(w: PendingWrite) -> Outgoing {
+    Outgoing::Reply {
+        to: w.client,
+        response: ClientResponse {
+            client_id: w.client_id,
+            seq: w.seq,
+            result: Err(ClientError::Unknown),
+        },
     }
 }
 

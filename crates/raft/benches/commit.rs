@@ -5,7 +5,9 @@
 #![allow(missing_docs)]
 
 fn report(name: &str, total: u64, batch: u64) {
-    let mut rates: Vec<f64> = (0..5).map(|_| total as f64 / raft::bench::commit_seconds(total, batch)).collect();
+    let mut rates: Vec<f64> = (0..5)
+        .map(|_| total as f64 / raft::bench::commit_seconds(total, batch))
+        .collect();
     rates.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
     println!(
         "{name:>10}: median {:>10.0} entries/s (min {:.0}, max {:.0}) over 5 runs of {total}",

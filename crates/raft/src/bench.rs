@@ -13,7 +13,14 @@ pub fn commit_seconds(total: u64, batch: u64) -> f64 {
     let voters: Vec<NodeId> = vec![1, 2, 3];
     let mut nodes: Vec<RawNode> = voters
         .iter()
-        .map(|id| RawNode::new(Config::new(*id, voters.clone(), *id), HardState::default(), None, vec![]))
+        .map(|id| {
+            RawNode::new(
+                Config::new(*id, voters.clone(), *id),
+                HardState::default(),
+                None,
+                vec![],
+            )
+        })
         .collect();
     let mut queue: VecDeque<Message> = VecDeque::new();
     let settle = |nodes: &mut Vec<RawNode>, queue: &mut VecDeque<Message>| loop {
@@ -49,6 +56,10 @@ pub fn commit_seconds(total: u64, batch: u64) -> f64 {
         settle(&mut nodes, &mut queue);
     }
     let secs = start.elapsed().as_secs_f64();
-    assert_eq!(nodes[0].status().committed, total + 1, "every proposal committed");
+    assert_eq!(
+        nodes[0].status().committed,
+        total + 1,
+        "every proposal committed"
+    );
     secs
 }

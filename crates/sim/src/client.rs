@@ -186,24 +186,7 @@ pub async fn client_actor(
                 _ => {}
             }
         }
-        ep.record(EventKind::ClientDone {
-            client: id,
-            seq,
-            status: match outcome {
-                Outcome::Ok(_) => "ok",
-                Outcome::Failed => "failed",
-                Outcome::Unknown => "unknown",
-            }
-            .into(),
-        });
-        history.push(HistoryOp {
-            client: id,
-            seq,
-            op,
-            call_ns,
-            return_ns: returned.then(|| ep.now_ns()),
-            outcome,
-        });
+        finish(&ep, &history, seq, op, call_ns, outcome, returned);
     }
 }
 
@@ -251,9 +234,22 @@ pub async fn scripted_actor(
         &request.op,
     )
     .await;
+    finish(&ep, &history, 1, request.op, call_ns, outcome, returned);
+}
+
+/// Records the end of an operation in the trace and the history.
+fn finish(
+    ep: &Endpoint<Wire>,
+    history: &History,
+    seq: u64,
+    op: Op,
+    call_ns: u64,
+    outcome: Outcome,
+    returned: bool,
+) {
     ep.record(EventKind::ClientDone {
         client: ep.id(),
-        seq: 1,
+        seq,
         status: match outcome {
             Outcome::Ok(_) => "ok",
             Outcome::Failed => "failed",
@@ -263,8 +259,8 @@ pub async fn scripted_actor(
     });
     history.push(HistoryOp {
         client: ep.id(),
-        seq: 1,
-        op: request.op,
+        seq,
+        op,
         call_ns,
         return_ns: returned.then(|| ep.now_ns()),
         outcome,

@@ -390,7 +390,7 @@ async fn member_actor(
                     ticks += 1;
                     let r = node.tick(ep.now_ns(), &mut out);
                     publish(&board, &node, true);
-                    if ticks % METRICS_EVERY_TICKS == 0 {
+                    if ticks.is_multiple_of(METRICS_EVERY_TICKS) {
                         publish_metrics(&board, &node);
                     }
                     r

@@ -4,40 +4,6 @@
 #![allow(missing_docs)]
 
 use disk::FsDisk;
-use proto::raft::{Entry, EntryKind, HardState};
-use wal::{Wal, WalOptions};
-
-fn run(batch: u64, syncs: u64) -> (f64, f64) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (mut w, _) =
-        Wal::open(FsDisk::new(dir.path()).expect("dir"), WalOptions::default()).expect("open");
-    let mut index = 0;
-    // Wall-clock timing is the point of a benchmark; it is outside any simulation.
-    #[allow(clippy::disallowed_methods)]
-    let start = std::time::Instant::now();
-    for _ in 0..syncs {
-        let entries: Vec<Entry> = (0..batch)
-            .map(|_| {
-                index += 1;
-                Entry {
-                    index,
-                    term: 1,
-                    kind: EntryKind::Normal,
-                    data: vec![7u8; 100],
-                }
-            })
-            .collect();
-        let hs = HardState {
-            term: 1,
-            vote: 1,
-            commit: index,
-        };
-        w.save(Some(&hs), &entries).expect("save");
-        w.sync().expect("sync");
-    }
-    let secs = start.elapsed().as_secs_f64();
-    (index as f64 / secs, syncs as f64 / secs)
-}
 
 fn median(mut v: Vec<f64>) -> (f64, f64, f64) {
     v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
@@ -46,7 +12,13 @@ fn median(mut v: Vec<f64>) -> (f64, f64, f64) {
 
 fn main() {
     for batch in [1u64, 16, 256] {
-        let runs: Vec<(f64, f64)> = (0..5).map(|_| run(batch, 500)).collect();
+        let runs: Vec<(f64, f64)> = (0..5)
+            .map(|_| {
+                let dir = tempfile::tempdir().expect("temp dir");
+                wal::bench::save_rate(FsDisk::new(dir.path()).expect("dir"), batch, 500)
+                    .expect("save")
+            })
+            .collect();
         let (e, e_min, e_max) = median(runs.iter().map(|r| r.0).collect());
         let (s, s_min, s_max) = median(runs.iter().map(|r| r.1).collect());
         println!(
