@@ -95,7 +95,12 @@ fn machine() -> String {
 pub fn run(options: BenchOptions, output: &Path) -> Result<(), InputError> {
     let mut md = String::new();
     let _ = writeln!(md, "# Benchmarks\n");
-    let _ = writeln!(md, "Machine: {}. Regenerate with `cargo run --release -- bench` (about ten minutes on 2 cores).\n", machine());
+    let _ = writeln!(
+        md,
+        "Machine: {}. Regenerate with `cargo run --release -- bench --memory-seeds {}` on an otherwise idle machine.\n",
+        machine(),
+        options.memory_seeds
+    );
     let _ = writeln!(md, "Medians over {} runs, with min and max. Wall times are real seconds on this machine; simulated time is what the runs covered.\n", options.runs);
 
     // 1. The standard chaos run, one core.

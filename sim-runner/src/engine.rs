@@ -389,7 +389,8 @@ impl Timeline {
                 }
             }
             "heal" => world.heal(),
-            "drop" => {
+            "release" => world.release(),
+            "drop" | "hold" => {
                 let kind = step.kind.as_deref().and_then(MessageType::from_name);
                 let froms: Vec<Option<NodeId>> = match &step.from {
                     Some(r) => self.resolve(r)?.into_iter().map(Some).collect(),
@@ -408,6 +409,7 @@ impl Timeline {
                             remaining: step.count,
                             current_term_entries: step.current_term_entries.unwrap_or(false),
                             pass_first: step.pass_first.unwrap_or(0),
+                            hold: step.action == "hold",
                         });
                     }
                 }

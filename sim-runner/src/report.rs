@@ -202,6 +202,27 @@ fn summary(run: &RunResult) {
     println!(
         "Client operations: {ok} ok, {failed} failed, {unknown} unknown (timed out) · highest commit index {commits}"
     );
+    let mut metrics = node::Metrics::default();
+    for s in run.members.values() {
+        metrics.merge(&s.metrics);
+    }
+    let p99 = |name: &str| {
+        metrics
+            .histograms
+            .get(name)
+            .map_or(0, |h| h.quantile_upper_bound(0.99))
+    };
+    println!(
+        "Metrics (all members): {} leader changes seen, {} proposals committed, {} failed, {} WAL fsyncs (p99 ≤ {} µs), commit latency p99 ≤ {} µs, {} snapshots taken, {} installed",
+        metrics.get("leader_changes_seen_total"),
+        metrics.get("proposals_committed_total"),
+        metrics.get("proposals_failed_total"),
+        metrics.get("wal_fsyncs_total"),
+        p99("wal_fsync_duration_us"),
+        p99("commit_latency_us"),
+        metrics.get("snapshots_total"),
+        metrics.get("snapshots_installed_total"),
+    );
     if let Some(healed) = run.healed_ns {
         println!(
             "Faults stopped at {:.3}s; liveness is judged from there.",

@@ -84,6 +84,12 @@ pub fn story(run: &RunResult) -> Vec<Row> {
                 out.push(row(t, format!("link {from} -> {to} cut"), None, None))
             }
             EventKind::Heal => out.push(row(t, "network healed".into(), None, None)),
+            EventKind::Released { count } => out.push(row(
+                t,
+                format!("{count} held messages released"),
+                None,
+                None,
+            )),
             EventKind::NetworkConfig {
                 loss_ppm,
                 duplicate_ppm,

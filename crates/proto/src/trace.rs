@@ -292,6 +292,20 @@ pub enum EventKind {
         /// The text.
         text: String,
     },
+    /// A message was held back by a filter, to be delivered when released.
+    Held {
+        /// Sender.
+        from: NodeId,
+        /// Receiver.
+        to: NodeId,
+        /// What was held.
+        msg: MessageSummary,
+    },
+    /// Held messages were released into the network.
+    Released {
+        /// How many.
+        count: u32,
+    },
 }
 
 /// One trace event with its simulated time.

@@ -183,7 +183,8 @@ pub struct Step {
     pub timeout_ms: Option<u64>,
     /// What to do: crash, power-loss (unsynced writes lost), torn-crash (unsynced writes
     /// torn), recover (restart if down, resume if paused), restart, pause, resume,
-    /// partition, cut, heal, drop, clear-drops, failpoint, disarm, network, disk (latency
+    /// partition, cut, heal, drop, hold (like drop, but the messages wait), release (send
+    /// the held messages), clear-drops, failpoint, disarm, network, disk (latency
     /// and slow syncs of every member's disk), write, read, campaign, transfer, note.
     pub action: String,
     /// The member acted on.

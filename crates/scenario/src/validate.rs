@@ -16,7 +16,9 @@ pub struct ScenarioError {
 }
 
 /// The actions a step may take.
-pub const ACTIONS: [&str; 21] = [
+pub const ACTIONS: [&str; 23] = [
+    "hold",
+    "release",
     "disk",
     "crash",
     "power-loss",
@@ -257,7 +259,7 @@ fn validate_step(
                 )));
             }
         }
-        "drop" => {
+        "drop" | "hold" => {
             if let Some(kind) = &s.kind {
                 if proto::raft::MessageType::from_name(kind).is_none() {
                     let all: Vec<&str> = proto::raft::MessageType::ALL

@@ -55,6 +55,9 @@ pub struct Filter {
     /// Lets this many matching messages through before dropping.
     #[serde(default)]
     pub pass_first: u64,
+    /// Hold matching messages (delivered when released) instead of dropping them.
+    #[serde(default)]
+    pub hold: bool,
 }
 
 impl Filter {
@@ -73,6 +76,8 @@ pub enum Verdict {
     Deliver(u32),
     /// Do not deliver.
     Drop(DropReason),
+    /// Keep it until the held messages are released.
+    Hold,
 }
 
 /// Counters of what the network did.
@@ -174,6 +179,7 @@ impl NetState {
         match verdict {
             Verdict::Deliver(copies) => self.stats.duplicated += u64::from(copies - 1),
             Verdict::Drop(_) => self.stats.dropped += 1,
+            Verdict::Hold => {}
         }
         verdict
     }
@@ -188,13 +194,18 @@ impl NetState {
                 filter.pass_first -= 1;
                 return self.random_faults();
             }
+            let hold = filter.hold;
             if let Some(left) = filter.remaining.as_mut() {
                 *left -= 1;
                 if *left == 0 {
                     self.filters.remove(i);
                 }
             }
-            return Verdict::Drop(DropReason::Filter);
+            return if hold {
+                Verdict::Hold
+            } else {
+                Verdict::Drop(DropReason::Filter)
+            };
         }
         self.random_faults()
     }
@@ -302,6 +313,7 @@ mod tests {
             remaining: Some(2),
             current_term_entries: false,
             pass_first: 0,
+            hold: false,
         });
         let mut other = summary();
         other.kind = Some(MessageType::Heartbeat);

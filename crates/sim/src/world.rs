@@ -38,6 +38,8 @@ struct State<M> {
     trace: Trace,
     net: NetState,
     nodes: BTreeMap<NodeId, Slot<M>>,
+    /// Messages a hold filter kept back: (from, to, message, summary).
+    held: Vec<(NodeId, NodeId, M, MessageSummary)>,
 }
 
 struct Inner<M> {
@@ -89,6 +91,7 @@ impl<M: Payload> World<M> {
                     trace: Trace::default(),
                     net: NetState::new(network, stream(seed, "network", 0)),
                     nodes: BTreeMap::new(),
+                    held: Vec::new(),
                 }),
             }),
         }
@@ -347,6 +350,18 @@ impl<M: Payload> World<M> {
             },
         );
         let copies = match state.net.decide(from, to, &summary) {
+            Verdict::Hold => {
+                state.trace.record(
+                    now,
+                    EventKind::Held {
+                        from,
+                        to,
+                        msg: summary.clone(),
+                    },
+                );
+                state.held.push((from, to, msg, summary));
+                return;
+            }
             Verdict::Drop(reason) => {
                 state.trace.record(
                     now,
@@ -373,18 +388,46 @@ impl<M: Payload> World<M> {
         }
         let mut msg = Some(msg);
         for copy in 0..copies {
-            let latency = Duration::from_micros(state.net.latency_us());
             let payload = if copy + 1 == copies {
                 msg.take().expect("the last copy takes the message")
             } else {
                 msg.clone().expect("message present until the last copy")
             };
-            let world = self.clone();
-            let summary = summary.clone();
-            self.inner.router.spawn(async move {
-                madsim::time::sleep(latency).await;
-                world.deliver(from, to, payload, summary);
-            });
+            self.schedule(state, from, to, payload, summary.clone());
+        }
+    }
+
+    /// Delivers `msg` after a latency drawn from the network stream.
+    fn schedule(
+        &self,
+        state: &mut State<M>,
+        from: NodeId,
+        to: NodeId,
+        msg: M,
+        summary: MessageSummary,
+    ) {
+        let latency = Duration::from_micros(state.net.latency_us());
+        let world = self.clone();
+        self.inner.router.spawn(async move {
+            madsim::time::sleep(latency).await;
+            world.deliver(from, to, msg, summary);
+        });
+    }
+
+    /// Sends every message a hold filter kept back, in the order they were held.
+    pub fn release(&self) {
+        let now = self.now_ns();
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let held = std::mem::take(&mut state.held);
+        state.trace.record(
+            now,
+            EventKind::Released {
+                count: held.len() as u32,
+            },
+        );
+        for (from, to, msg, summary) in held {
+            self.schedule(state, from, to, msg, summary);
         }
     }
 

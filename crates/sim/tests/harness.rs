@@ -161,6 +161,7 @@ fn filter_drops_matching_messages_only() {
             remaining: Some(1),
             current_term_entries: false,
             pass_first: 0,
+            hold: false,
         });
         send(&world, 0, 1, 1); // from 101: dropped by the filter
         send(&world, 0, 2, 2); // from 102: delivered
@@ -207,4 +208,47 @@ fn ping_runs_boot_again_after_every_restart() {
         .count();
     assert_eq!(boots, 3 + restarts);
     assert!(record.network.delivered > 100);
+}
+
+#[test]
+fn a_hold_filter_keeps_messages_until_released() {
+    let record = run(7, || async {
+        let world = quiet_world(7, 2, NetworkFaults::default());
+        world.add_filter(Filter {
+            kind: None,
+            from: None,
+            to: Some(1),
+            remaining: None,
+            current_term_entries: false,
+            pass_first: 0,
+            hold: true,
+        });
+        send(&world, 0, 1, 1); // held
+        send(&world, 0, 2, 2); // delivered
+        madsim::time::sleep(Duration::from_millis(100)).await;
+        world.record(EventKind::Note {
+            node: 0,
+            text: "releasing".into(),
+        });
+        world.clear_filters();
+        world.release();
+        madsim::time::sleep(Duration::from_millis(100)).await;
+        world.shutdown()
+    });
+    let notes: Vec<String> = record
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Note { node, text } => Some(format!("{node}: {text}")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        notes,
+        vec![
+            "2: got Ping(2) from 102",
+            "0: releasing",
+            "1: got Ping(1) from 101"
+        ]
+    );
 }
