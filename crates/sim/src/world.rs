@@ -40,12 +40,14 @@ struct State<M> {
     nodes: BTreeMap<NodeId, Slot<M>>,
     /// Messages a hold filter kept back: (from, to, message, summary).
     held: Vec<(NodeId, NodeId, M, MessageSummary)>,
+    /// The node whose tasks carry messages in flight. Taken at shutdown: its handle holds
+    /// the runtime's task queue, whose tasks hold this world, so keeping it would leak
+    /// the world of every run.
+    router: Option<NodeHandle>,
 }
 
 struct Inner<M> {
     seed: u64,
-    time: TimeHandle,
-    router: NodeHandle,
     disk_faults: DiskFaults,
     state: Mutex<State<M>>,
 }
@@ -84,14 +86,13 @@ impl<M: Payload> World<M> {
         World {
             inner: Arc::new(Inner {
                 seed,
-                time: TimeHandle::current(),
-                router,
                 disk_faults,
                 state: Mutex::new(State {
                     trace: Trace::default(),
                     net: NetState::new(network, stream(seed, "network", 0)),
                     nodes: BTreeMap::new(),
                     held: Vec::new(),
+                    router: Some(router),
                 }),
             }),
         }
@@ -111,7 +112,9 @@ impl<M: Payload> World<M> {
 
     /// Simulated nanoseconds since the run began.
     pub fn now_ns(&self) -> u64 {
-        self.inner.time.elapsed().as_nanos() as u64
+        // Looked up each time rather than kept: a kept handle would hold the runtime's
+        // timers (and through them this world) alive after the run.
+        TimeHandle::current().elapsed().as_nanos() as u64
     }
 
     /// Records an event in the trace at the current simulated time.
@@ -407,8 +410,11 @@ impl<M: Payload> World<M> {
         summary: MessageSummary,
     ) {
         let latency = Duration::from_micros(state.net.latency_us());
+        let Some(router) = &state.router else {
+            return; // the world is shut down
+        };
         let world = self.clone();
-        self.inner.router.spawn(async move {
+        router.spawn(async move {
             madsim::time::sleep(latency).await;
             world.deliver(from, to, msg, summary);
         });
@@ -492,7 +498,10 @@ impl<M: Payload> World<M> {
         for h in &handles {
             runtime.kill(h.id());
         }
-        runtime.kill(self.inner.router.id());
+        let router = self.lock().router.take();
+        if let Some(router) = router {
+            runtime.kill(router.id());
+        }
         let end_ns = self.now_ns();
         let mut state = self.lock();
         let record = RunRecord {
@@ -501,8 +510,10 @@ impl<M: Payload> World<M> {
             network: state.net.stats.clone(),
             end_ns,
         };
-        // Drop the slots so that no handle keeps the killed nodes' memory alive.
+        // Drop the slots and held messages so that nothing keeps the killed nodes'
+        // memory alive.
         state.nodes.clear();
+        state.held.clear();
         record
     }
 }
