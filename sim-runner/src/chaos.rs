@@ -30,6 +30,18 @@ fn step(at_ms: u64, action: &str, label: String) -> Step {
     }
 }
 
+/// The workload mix the swarm draws for `seed` (its own stream, so the fault schedule
+/// does not depend on it).
+pub fn draw_mix(seed: u64) -> sim::Mix {
+    let mut rng = stream(seed, "chaos-workload", 0);
+    sim::Mix {
+        put: rng.gen_range(10..70),
+        get: rng.gen_range(10..60),
+        delete: rng.gen_range(0..15),
+        cas: rng.gen_range(0..30),
+    }
+}
+
 /// Draws the fault schedule for `seed`; may also change the cluster size (part of the
 /// swarm draw).
 pub fn plan(seed: u64, chaos: &ChaosSection, config: &mut ClusterConfig) -> Vec<Step> {

@@ -522,7 +522,13 @@ fn describe(step: &Step) -> String {
 pub fn run(loaded: &Loaded, seed: u64, canaries: Canaries) -> RunResult {
     let scenario = &loaded.scenario;
     sim::run(seed, || async move {
-        let (mut config, network, disk, workload) = configs(scenario);
+        let (mut config, network, disk, mut workload) = configs(scenario);
+        if scenario.chaos.is_some() {
+            // Swarm testing draws the operation mix too.
+            if let Some(w) = workload.as_mut() {
+                w.mix = crate::chaos::draw_mix(seed);
+            }
+        }
         let mut steps: Vec<Step> = scenario.steps.iter().map(|s| s.get_ref().clone()).collect();
         let mut healed_ns = None;
         if let Some(chaos) = &scenario.chaos {

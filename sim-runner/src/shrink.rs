@@ -102,6 +102,16 @@ fn scenario_text(
         )
         .into(),
     );
+    // The swarm drew the operation mix from the seed: keep it.
+    if let Some(toml::Value::Table(w)) = doc.get_mut("workload") {
+        let mix = chaos::draw_mix(seed);
+        let mut t = toml::Table::new();
+        t.insert("put".into(), i64::from(mix.put).into());
+        t.insert("get".into(), i64::from(mix.get).into());
+        t.insert("delete".into(), i64::from(mix.delete).into());
+        t.insert("cas".into(), i64::from(mix.cas).into());
+        w.insert("mix".into(), toml::Value::Table(t));
+    }
     let cluster = doc
         .entry("cluster")
         .or_insert_with(|| toml::Value::Table(toml::Table::new()));
