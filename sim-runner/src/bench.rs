@@ -143,40 +143,34 @@ pub fn run(options: BenchOptions, output: &Path) -> Result<(), InputError> {
         "## The standard chaos run (5 members, 16 clients, faults on, 60 simulated s, one core)\n"
     );
     let _ = writeln!(md, "| figure | median (min, max) |\n|---|---|");
-    let _ = writeln!(
-        md,
-        "| simulated seconds per wall second | {} |",
-        fmt3f(median(sim_rate.clone()))
-    );
-    let _ = writeln!(
-        md,
-        "| client operations per wall second | {} |",
-        fmt3(median(ops_rate))
-    );
-    let _ = writeln!(
-        md,
-        "| delivered messages per wall second | {} |",
-        fmt3(median(msg_rate))
-    );
-    let _ = writeln!(
-        md,
-        "| wall µs per delivered message (everything: member, WAL, KV, trace, checkers) | {} |",
-        fmt3f(testbed)
-    );
-    let _ = writeln!(
-        md,
-        "| bare madsim, 5 nodes, no Raft: wall µs per delivered message | {} |",
-        fmt3f(floor)
-    );
-    let _ = writeln!(
-        md,
-        "| bare madsim: delivered messages per wall second | {} |",
-        fmt3(median(floor_rate))
-    );
-    let _ = writeln!(
-        md,
-        "| peak resident memory of the process | {peak_mib:.0} MiB |\n"
-    );
+    let rows = [
+        (
+            "simulated seconds per wall second",
+            fmt3f(median(sim_rate.clone())),
+        ),
+        ("client operations per wall second", fmt3(median(ops_rate))),
+        ("delivered messages per wall second", fmt3(median(msg_rate))),
+        (
+            "wall µs per delivered message (everything: member, WAL, KV, trace, checkers)",
+            fmt3f(testbed),
+        ),
+        (
+            "bare madsim, 5 nodes, no Raft: wall µs per delivered message",
+            fmt3f(floor),
+        ),
+        (
+            "bare madsim: delivered messages per wall second",
+            fmt3(median(floor_rate)),
+        ),
+        (
+            "peak resident memory of the process",
+            format!("{peak_mib:.0} MiB"),
+        ),
+    ];
+    for (figure, value) in rows {
+        let _ = writeln!(md, "| {figure} | {value} |");
+    }
+    md.push('\n');
     let _ = writeln!(
         md,
         "Testbed cost per message: **{ratio:.2}×** the bare simulator's (target ≤ 2×). Simulated seconds per wall second: **{:.0}** (target ≥ 100).\n",

@@ -351,9 +351,6 @@ impl<D: Disk> Node<D> {
 
     /// Starts an election now (an operator's command).
     pub fn campaign(&mut self, now_ns: u64, out: &mut Output) -> Result<(), NodeError> {
-        if self.role == Role::Leader {
-            return Ok(()); // already leading: campaigning would only disrupt
-        }
         self.raw.campaign();
         self.run_ready(now_ns, out)
     }

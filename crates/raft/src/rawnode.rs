@@ -122,9 +122,13 @@ impl RawNode {
         self.raft.read_index(context)
     }
 
-    /// Starts a campaign now (as if the election timeout had elapsed).
+    /// Starts a campaign now (as if the election timeout had elapsed). A leader ignores it,
+    /// as etcd ignores a local MsgHup: campaigning would only disrupt its own term.
     pub fn campaign(&mut self) {
         self.assert_no_ready_in_flight("campaign");
+        if self.raft.role == Role::Leader {
+            return;
+        }
         let kind = if self.raft.cfg.pre_vote {
             crate::election::Campaign::PreElection
         } else {
