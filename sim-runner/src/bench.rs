@@ -28,8 +28,27 @@ leader_within_ms = 5000
 op_within_ms = 5000
 "#;
 
+/// One part of the benchmark report, for `--only`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Part {
+    /// The standard chaos run on one core.
+    Standard,
+    /// The bare madsim floor, same process.
+    Floor,
+    /// Seeds per minute of a chaos sweep on all cores.
+    Sweep,
+    /// Resident memory across a long sweep.
+    Memory,
+    /// The linearizability checker on generated histories.
+    Checker,
+    /// The Raft core's in-memory commit rate.
+    Raft,
+    /// The WAL on real files.
+    Wal,
+}
+
 /// How much to measure.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct BenchOptions {
     /// Runs per median.
     pub runs: usize,
@@ -39,6 +58,14 @@ pub struct BenchOptions {
     pub memory_seeds: u64,
     /// Scale down the fixed workloads (checker, Raft, WAL) for a smoke test.
     pub quick: bool,
+    /// Only these parts; every part when empty.
+    pub only: Vec<Part>,
+}
+
+impl BenchOptions {
+    fn wants(&self, part: Part) -> bool {
+        self.only.is_empty() || self.only.contains(&part)
+    }
 }
 
 fn median(mut v: Vec<f64>) -> (f64, f64, f64) {
@@ -91,8 +118,9 @@ fn machine() -> String {
     format!("{cpu}, {cores} cores, {mem} GiB")
 }
 
-/// Runs the benchmarks and writes the report to `output`.
-pub fn run(options: BenchOptions, output: &Path) -> Result<(), InputError> {
+/// Runs the benchmarks (the parts `options` asks for), prints the report and writes it to
+/// `output` if given.
+pub fn run(options: &BenchOptions, output: Option<&Path>) -> Result<(), InputError> {
     let mut md = String::new();
     let _ = writeln!(md, "# Benchmarks\n");
     let _ = writeln!(
@@ -102,81 +130,130 @@ pub fn run(options: BenchOptions, output: &Path) -> Result<(), InputError> {
         options.memory_seeds
     );
     let _ = writeln!(md, "Medians over {} runs, with min and max. Wall times are real seconds on this machine; simulated time is what the runs covered.\n", options.runs);
+    if options.wants(Part::Standard) || options.wants(Part::Floor) {
+        md.push_str(&standard_and_floor(options)?);
+    }
+    if options.wants(Part::Sweep) {
+        md.push_str(&sweep(options)?);
+    }
+    if options.wants(Part::Memory) {
+        md.push_str(&memory(options)?);
+    }
+    if options.wants(Part::Checker) {
+        md.push_str(&checker(options));
+    }
+    if options.wants(Part::Raft) {
+        md.push_str(&raft(options));
+    }
+    if options.wants(Part::Wal) {
+        md.push_str(&wal(options)?);
+    }
+    print!("{md}");
+    if let Some(output) = output {
+        std::fs::write(output, &md).map_err(|e| InputError::Write {
+            path: output.display().to_string(),
+            message: e.to_string(),
+        })?;
+        println!("written to {}", output.display());
+    }
+    Ok(())
+}
 
-    // 1. The standard chaos run, one core.
-    let scenario = scenarios::parse(STANDARD_CHAOS, "bench-chaos.toml")?;
-    let loaded = Loaded {
-        source: "bench-chaos".into(),
-        scenario,
-        text: STANDARD_CHAOS.into(),
-    };
-    let mut sim_rate = Vec::new();
-    let mut ops_rate = Vec::new();
-    let mut msg_rate = Vec::new();
-    let mut us_per_msg = Vec::new();
-    for seed in 0..options.runs as u64 {
-        let (r, wall) = timed(|| engine::run(&loaded, seed, sim::Canaries::default()));
-        eprintln!(
-            "standard chaos seed {seed}: {:.2} s wall, passed {}",
-            wall,
-            r.passed()
-        );
-        sim_rate.push(r.end_ns as f64 / 1e9 / wall);
-        ops_rate.push(r.history.len() as f64 / wall);
-        msg_rate.push(r.network.delivered as f64 / wall);
-        us_per_msg.push(wall * 1e6 / r.network.delivered.max(1) as f64);
+/// The standard chaos run on one core and the bare madsim floor, measured in the same
+/// process so that their ratio is fair.
+fn standard_and_floor(options: &BenchOptions) -> Result<String, InputError> {
+    let mut md = String::new();
+    let mut rows: Vec<(&str, String)> = Vec::new();
+    let mut testbed = None;
+    let mut sim_rate_median = None;
+    if options.wants(Part::Standard) {
+        let scenario = scenarios::parse(STANDARD_CHAOS, "bench-chaos.toml")?;
+        let loaded = Loaded {
+            source: "bench-chaos".into(),
+            scenario,
+            text: STANDARD_CHAOS.into(),
+        };
+        let mut sim_rate = Vec::new();
+        let mut ops_rate = Vec::new();
+        let mut msg_rate = Vec::new();
+        let mut us_per_msg = Vec::new();
+        for seed in 0..options.runs as u64 {
+            let (r, wall) = timed(|| engine::run(&loaded, seed, sim::Canaries::default()));
+            eprintln!(
+                "standard chaos seed {seed}: {:.2} s wall, passed {}",
+                wall,
+                r.passed()
+            );
+            sim_rate.push(r.end_ns as f64 / 1e9 / wall);
+            ops_rate.push(r.history.len() as f64 / wall);
+            msg_rate.push(r.network.delivered as f64 / wall);
+            us_per_msg.push(wall * 1e6 / r.network.delivered.max(1) as f64);
+        }
+        let peak_mib = proc_status_kib("VmHWM:") as f64 / 1024.0;
+        let t = median(us_per_msg);
+        testbed = Some(t);
+        let rate = median(sim_rate);
+        sim_rate_median = Some(rate.0);
+        rows.push(("simulated seconds per wall second", fmt3f(rate)));
+        rows.push(("client operations per wall second", fmt3(median(ops_rate))));
+        rows.push(("delivered messages per wall second", fmt3(median(msg_rate))));
+        rows.push((
+            "wall µs per delivered message (everything: member, WAL, KV, trace, checkers)",
+            fmt3f(t),
+        ));
+        rows.push((
+            "peak resident memory of the process",
+            format!("{peak_mib:.0} MiB"),
+        ));
     }
-    let peak_mib = proc_status_kib("VmHWM:") as f64 / 1024.0;
-    // 2. The simulator's own floor, in the same process.
-    let mut floor_us = Vec::new();
-    let mut floor_rate = Vec::new();
-    for seed in 0..options.runs as u64 {
-        let (delivered, wall) = timed(|| sim::run(seed, || sim::floor::bare_madsim(5, 60_000)));
-        floor_us.push(wall * 1e6 / delivered.max(1) as f64);
-        floor_rate.push(delivered as f64 / wall);
+    let mut floor = None;
+    if options.wants(Part::Floor) {
+        let mut floor_us = Vec::new();
+        let mut floor_rate = Vec::new();
+        for seed in 0..options.runs as u64 {
+            let (delivered, wall) = timed(|| sim::run(seed, || sim::floor::bare_madsim(5, 60_000)));
+            floor_us.push(wall * 1e6 / delivered.max(1) as f64);
+            floor_rate.push(delivered as f64 / wall);
+        }
+        let f = median(floor_us);
+        floor = Some(f);
+        rows.push((
+            "bare madsim, 5 nodes, no Raft: wall µs per delivered message",
+            fmt3f(f),
+        ));
+        rows.push((
+            "bare madsim: delivered messages per wall second",
+            fmt3(median(floor_rate)),
+        ));
     }
-    let testbed = median(us_per_msg.clone());
-    let floor = median(floor_us.clone());
-    let ratio = testbed.0 / floor.0;
     let _ = writeln!(
         md,
         "## The standard chaos run (5 members, 16 clients, faults on, 60 simulated s, one core)\n"
     );
     let _ = writeln!(md, "| figure | median (min, max) |\n|---|---|");
-    let rows = [
-        (
-            "simulated seconds per wall second",
-            fmt3f(median(sim_rate.clone())),
-        ),
-        ("client operations per wall second", fmt3(median(ops_rate))),
-        ("delivered messages per wall second", fmt3(median(msg_rate))),
-        (
-            "wall µs per delivered message (everything: member, WAL, KV, trace, checkers)",
-            fmt3f(testbed),
-        ),
-        (
-            "bare madsim, 5 nodes, no Raft: wall µs per delivered message",
-            fmt3f(floor),
-        ),
-        (
-            "bare madsim: delivered messages per wall second",
-            fmt3(median(floor_rate)),
-        ),
-        (
-            "peak resident memory of the process",
-            format!("{peak_mib:.0} MiB"),
-        ),
-    ];
     for (figure, value) in rows {
         let _ = writeln!(md, "| {figure} | {value} |");
     }
     md.push('\n');
-    let _ = writeln!(
-        md,
-        "Testbed cost per message: **{ratio:.2}×** the bare simulator's (target ≤ 2×). Simulated seconds per wall second: **{:.0}** (target ≥ 100).\n",
-        median(sim_rate).0
-    );
-    // 3. Seeds per minute of a chaos sweep on all cores.
+    if let (Some(t), Some(f)) = (testbed, floor) {
+        let _ = writeln!(
+            md,
+            "Testbed cost per message: **{:.2}×** the bare simulator's (target ≤ 2×).",
+            t.0 / f.0
+        );
+    }
+    if let Some(rate) = sim_rate_median {
+        let _ = writeln!(
+            md,
+            "Simulated seconds per wall second: **{rate:.0}** (target ≥ 100)."
+        );
+    }
+    md.push('\n');
+    Ok(md)
+}
+
+/// Seeds per minute of a chaos sweep on all cores.
+fn sweep(options: &BenchOptions) -> Result<String, InputError> {
     let chaos = scenarios::load("chaos")?;
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
     let seeds: Vec<u64> = (0..options.sweep_seeds).collect();
@@ -186,15 +263,18 @@ pub fn run(options: BenchOptions, output: &Path) -> Result<(), InputError> {
             artifacts::summarize(&o, String::new()).passed
         })
     });
-    let _ = writeln!(md, "## Sweep rate\n");
-    let _ = writeln!(
-        md,
-        "`chaos` scenario (20 simulated s, 3 or 5 members, 6 clients), {} seeds on {jobs} cores: **{:.0} seeds per minute** ({} passed).\n",
+    Ok(format!(
+        "## Sweep rate\n\n`chaos` scenario (20 simulated s, 3 or 5 members, 6 clients), {} seeds on {jobs} cores: **{:.0} seeds per minute** ({} passed).\n\n",
         seeds.len(),
         seeds.len() as f64 * 60.0 / wall,
         passed.iter().filter(|p| **p).count()
-    );
-    // 4. Memory across many seeds in one process.
+    ))
+}
+
+/// Resident memory after a tenth of a long sweep and after all of it, in one process.
+fn memory(options: &BenchOptions) -> Result<String, InputError> {
+    let chaos = scenarios::load("chaos")?;
+    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
     let n = options.memory_seeds;
     let tenth = (n / 10).max(1);
     let all: Vec<u64> = (10_000..10_000 + n).collect();
@@ -206,14 +286,16 @@ pub fn run(options: BenchOptions, output: &Path) -> Result<(), InputError> {
         cli::run_checked(&chaos, seed, sim::Canaries::default(), false).passed()
     });
     let rss_end = proc_status_kib("VmRSS:");
-    let _ = writeln!(md, "## Memory over a long sweep in one process\n");
-    let _ = writeln!(
-        md,
-        "{n} `chaos` seeds: resident memory {:.0} MiB after {tenth} seeds, {:.0} MiB after all {n}.\n",
+    Ok(format!(
+        "## Memory over a long sweep in one process\n\n{n} `chaos` seeds on {jobs} threads: resident memory {:.0} MiB after {tenth} seeds, {:.0} MiB after all {n}.\n\n",
         rss_tenth as f64 / 1024.0,
         rss_end as f64 / 1024.0
-    );
-    // 5. Checkers.
+    ))
+}
+
+/// The linearizability checker on generated valid histories.
+fn checker(options: &BenchOptions) -> String {
+    let mut md = String::new();
     let _ = writeln!(
         md,
         "## Linearizability checker (generated valid histories, 16 clients, 5% timeouts)\n"
@@ -244,13 +326,19 @@ pub fn run(options: BenchOptions, output: &Path) -> Result<(), InputError> {
         "\nPeak resident memory of the whole process after the checker runs: {:.0} MiB.\n",
         proc_status_kib("VmHWM:") as f64 / 1024.0
     );
-    // 6. The Raft core in memory, and the WAL on real files.
+    md
+}
+
+/// The Raft core's in-memory commit rate.
+fn raft(options: &BenchOptions) -> String {
+    let mut md = String::new();
+    let scale = if options.quick { 10 } else { 1 };
     let _ = writeln!(md, "## Raft core in memory (3 members, no I/O)\n");
     for (name, total, batch) in [
         ("one proposal per round trip", 20_000u64, 1u64),
         ("256 proposals per round trip", 200_000, 256),
     ] {
-        let total = total / scale as u64;
+        let total = total / scale;
         let rates: Vec<f64> = (0..options.runs)
             .map(|_| total as f64 / raft_commit(total, batch))
             .collect();
@@ -260,9 +348,16 @@ pub fn run(options: BenchOptions, output: &Path) -> Result<(), InputError> {
             fmt3(median(rates))
         );
     }
+    md.push('\n');
+    md
+}
+
+/// The WAL's save + fsync rate on real files.
+fn wal(options: &BenchOptions) -> Result<String, InputError> {
+    let mut md = String::new();
     let _ = writeln!(
         md,
-        "\n## WAL on real files (save + fsync, 100-byte entries)\n"
+        "## WAL on real files (save + fsync, 100-byte entries)\n"
     );
     for batch in [1u64, 16, 256] {
         let syncs = if options.quick { 50 } else { 500 };
@@ -281,13 +376,7 @@ pub fn run(options: BenchOptions, output: &Path) -> Result<(), InputError> {
         );
     }
     md.push('\n');
-    std::fs::write(output, &md).map_err(|e| InputError::Write {
-        path: output.display().to_string(),
-        message: e.to_string(),
-    })?;
-    print!("{md}");
-    println!("written to {}", output.display());
-    Ok(())
+    Ok(md)
 }
 
 fn raft_commit(total: u64, batch: u64) -> f64 {

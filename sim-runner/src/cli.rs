@@ -86,9 +86,13 @@ pub enum Command {
         /// Small workloads, for a smoke test of the command itself.
         #[arg(long)]
         quick: bool,
-        /// Where to write the report.
-        #[arg(long, default_value = "reports/BENCHMARKS.md")]
-        output: PathBuf,
+        /// Run only these parts (comma-separated: standard, floor, sweep, memory, checker,
+        /// raft, wal). The report then goes to stdout only, unless --output is given.
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<crate::bench::Part>,
+        /// Where to write the report [default: reports/BENCHMARKS.md when every part runs].
+        #[arg(long)]
+        output: Option<PathBuf>,
     },
     /// Join the report.json files of a sharded sweep and print the whole sweep's summary.
     /// Exit 0 if every seed passed, 1 if any failed.
@@ -193,6 +197,7 @@ pub fn execute(args: Args) -> Result<bool, InputError> {
             sweep_seeds,
             memory_seeds,
             quick,
+            only,
             output,
         }) => {
             let options = crate::bench::BenchOptions {
@@ -200,8 +205,14 @@ pub fn execute(args: Args) -> Result<bool, InputError> {
                 sweep_seeds: *sweep_seeds,
                 memory_seeds: *memory_seeds,
                 quick: *quick,
+                only: only.clone(),
             };
-            crate::bench::run(options, output)?;
+            let output = match (output, only.is_empty()) {
+                (Some(path), _) => Some(path.clone()),
+                (None, true) => Some(PathBuf::from("reports/BENCHMARKS.md")),
+                (None, false) => None,
+            };
+            crate::bench::run(&options, output.as_deref())?;
             return Ok(true);
         }
         None => {}
