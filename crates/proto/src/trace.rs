@@ -22,7 +22,7 @@ pub enum Role {
 }
 
 /// A compact summary of a message for the trace (the full message is not recorded).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct MessageSummary {
     /// The message kind, or `None` for a client request/response.
     pub kind: Option<MessageType>,

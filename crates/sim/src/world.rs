@@ -3,9 +3,16 @@
 //! Every node is a madsim node whose init function builds the process from the node's
 //! [`SimDisk`] (which belongs to the world and so survives crashes). Messages do not go
 //! through madsim's sockets: the world decides each message's fate at send time
-//! ([`NetState::decide`]), then a task on the world's router node sleeps for the drawn
-//! latency and drops the message into the receiver's mailbox if the receiver is up. A
-//! crashed node's mailbox is gone, so messages arriving while it is down are lost.
+//! ([`NetState::decide`]) and puts it in flight, due after the drawn latency. One task on
+//! the world's router node carries every message: at each wake-up it drops the messages
+//! that are due into their receivers' mailboxes (if the receiver is up), in the order they
+//! fell due, and sets its next wake-up for the earliest message still in flight. A crashed
+//! node's mailbox is gone, so messages arriving while it is down are lost.
+//!
+//! Why one router and not a task per message: a task and a timer per message cost more
+//! than the rest of the network together (allocation, scheduling). The router's wake-ups
+//! are exact: it asks madsim's timer for the due time itself, not a `sleep`, which would
+//! round anything under 1 ms up to 1 ms.
 
 use crate::net::{Filter, NetState, NetworkFaults, NetworkStats, Verdict};
 use crate::rng::stream;
@@ -15,9 +22,12 @@ use madsim::runtime::{Handle, NodeHandle};
 use madsim::time::TimeHandle;
 use proto::trace::{DropReason, Event, EventKind, MessageSummary};
 use proto::NodeId;
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 /// A message the world can carry: it must summarize itself for the trace.
@@ -34,12 +44,35 @@ struct Slot<M> {
     disk: SimDisk,
 }
 
+/// A message on its way.
+struct Flight<M> {
+    from: NodeId,
+    to: NodeId,
+    msg: M,
+    summary: MessageSummary,
+}
+
 struct State<M> {
     trace: Trace,
     net: NetState,
     nodes: BTreeMap<NodeId, Slot<M>>,
-    /// Messages a hold filter kept back: (from, to, message, summary).
-    held: Vec<(NodeId, NodeId, M, MessageSummary)>,
+    /// Messages a hold filter kept back, in the order they were held.
+    held: Vec<Flight<M>>,
+    /// Messages in flight, in slots that are reused (a message is large; the queue below
+    /// moves only small keys).
+    flights: Vec<Option<Flight<M>>>,
+    /// Free slots of `flights`.
+    free_slots: Vec<usize>,
+    /// The flights by (due time in ns, sequence number, slot), earliest first: the router
+    /// delivers them in this order, so messages due at the same instant arrive in the order
+    /// they were sent.
+    due: BinaryHeap<Reverse<(u64, u64, usize)>>,
+    /// The next flight's sequence number.
+    next_flight: u64,
+    /// Due times (ns) at which the router has asked to be woken and that have not passed.
+    wakeups: BTreeSet<u64>,
+    /// The router task's waker, once it has run.
+    router_waker: Option<Waker>,
     /// The node whose tasks carry messages in flight. Taken at shutdown: its handle holds
     /// the runtime's task queue, whose tasks hold this world, so keeping it would leak
     /// the world of every run.
@@ -83,7 +116,7 @@ impl<M: Payload> World<M> {
     pub fn new(seed: u64, network: NetworkFaults, disk_faults: DiskFaults) -> World<M> {
         let handle = Handle::current();
         let router = handle.create_node().name("network").build();
-        World {
+        let world = World {
             inner: Arc::new(Inner {
                 seed,
                 disk_faults,
@@ -92,10 +125,21 @@ impl<M: Payload> World<M> {
                     net: NetState::new(network, stream(seed, "network", 0)),
                     nodes: BTreeMap::new(),
                     held: Vec::new(),
-                    router: Some(router),
+                    flights: Vec::new(),
+                    free_slots: Vec::new(),
+                    due: BinaryHeap::new(),
+                    next_flight: 0,
+                    wakeups: BTreeSet::new(),
+                    router_waker: None,
+                    router: None,
                 }),
             }),
-        }
+        };
+        router.spawn(Router {
+            world: world.clone(),
+        });
+        world.lock().router = Some(router);
+        world
     }
 
     fn lock(&self) -> MutexGuard<'_, State<M>> {
@@ -349,7 +393,7 @@ impl<M: Payload> World<M> {
             EventKind::Send {
                 from,
                 to,
-                msg: summary.clone(),
+                msg: summary,
             },
         );
         let copies = match state.net.decide(from, to, &summary) {
@@ -359,10 +403,15 @@ impl<M: Payload> World<M> {
                     EventKind::Held {
                         from,
                         to,
-                        msg: summary.clone(),
+                        msg: summary,
                     },
                 );
-                state.held.push((from, to, msg, summary));
+                state.held.push(Flight {
+                    from,
+                    to,
+                    msg,
+                    summary,
+                });
                 return;
             }
             Verdict::Drop(reason) => {
@@ -385,39 +434,30 @@ impl<M: Payload> World<M> {
                 EventKind::Duplicate {
                     from,
                     to,
-                    msg: summary.clone(),
+                    msg: summary,
                 },
             );
         }
-        let mut msg = Some(msg);
-        for copy in 0..copies {
-            let payload = if copy + 1 == copies {
-                msg.take().expect("the last copy takes the message")
-            } else {
-                msg.clone().expect("message present until the last copy")
-            };
-            self.schedule(state, from, to, payload, summary.clone());
+        for _ in 1..copies {
+            state.schedule(
+                now,
+                Flight {
+                    from,
+                    to,
+                    msg: msg.clone(),
+                    summary,
+                },
+            );
         }
-    }
-
-    /// Delivers `msg` after a latency drawn from the network stream.
-    fn schedule(
-        &self,
-        state: &mut State<M>,
-        from: NodeId,
-        to: NodeId,
-        msg: M,
-        summary: MessageSummary,
-    ) {
-        let latency = Duration::from_micros(state.net.latency_us());
-        let Some(router) = &state.router else {
-            return; // the world is shut down
-        };
-        let world = self.clone();
-        router.spawn(async move {
-            madsim::time::sleep(latency).await;
-            world.deliver(from, to, msg, summary);
-        });
+        state.schedule(
+            now,
+            Flight {
+                from,
+                to,
+                msg,
+                summary,
+            },
+        );
     }
 
     /// Sends every message a hold filter kept back, in the order they were held.
@@ -432,8 +472,8 @@ impl<M: Payload> World<M> {
                 count: held.len() as u32,
             },
         );
-        for (from, to, msg, summary) in held {
-            self.schedule(state, from, to, msg, summary);
+        for flight in held {
+            state.schedule(now, flight);
         }
     }
 
@@ -444,38 +484,6 @@ impl<M: Payload> World<M> {
         match state.nodes.get(&to).and_then(|s| s.mailbox.as_ref()) {
             Some(mailbox) => mailbox.try_send((from, msg)).is_ok(),
             None => false,
-        }
-    }
-
-    fn deliver(&self, from: NodeId, to: NodeId, msg: M, summary: MessageSummary) {
-        let now = self.now_ns();
-        let mut state = self.lock();
-        let state = &mut *state;
-        let delivered = match state.nodes.get(&to).and_then(|s| s.mailbox.as_ref()) {
-            Some(mailbox) => mailbox.try_send((from, msg)).is_ok(),
-            None => false,
-        };
-        if delivered {
-            state.net.stats.delivered += 1;
-            state.trace.record(
-                now,
-                EventKind::Deliver {
-                    from,
-                    to,
-                    msg: summary,
-                },
-            );
-        } else {
-            state.net.stats.dropped += 1;
-            state.trace.record(
-                now,
-                EventKind::Drop {
-                    from,
-                    to,
-                    msg: summary,
-                    reason: DropReason::Down,
-                },
-            );
         }
     }
 
@@ -510,11 +518,142 @@ impl<M: Payload> World<M> {
             network: state.net.stats.clone(),
             end_ns,
         };
-        // Drop the slots and held messages so that nothing keeps the killed nodes'
-        // memory alive.
+        // Drop the slots and the messages held or in flight so that nothing keeps the
+        // killed nodes' memory alive.
         state.nodes.clear();
         state.held.clear();
+        state.flights.clear();
+        state.free_slots.clear();
+        state.due.clear();
+        state.router_waker = None;
         record
+    }
+}
+
+impl<M: Payload> State<M> {
+    /// Puts `flight` in flight, due after a latency drawn from the network stream, and
+    /// makes sure the router wakes up by then.
+    fn schedule(&mut self, now: u64, flight: Flight<M>) {
+        if self.router.is_none() {
+            return; // the world is shut down
+        }
+        let due = now + self.net.latency_us() * 1_000;
+        let seq = self.next_flight;
+        self.next_flight += 1;
+        let slot = match self.free_slots.pop() {
+            Some(slot) => {
+                self.flights[slot] = Some(flight);
+                slot
+            }
+            None => {
+                self.flights.push(Some(flight));
+                self.flights.len() - 1
+            }
+        };
+        self.due.push(Reverse((due, seq, slot)));
+        self.wake_router_by(now, due);
+    }
+
+    /// Asks madsim's timer to wake the router at `due` (ns), unless a wake-up at or before
+    /// it is already set. Before the router's first run there is no waker; it sets its own
+    /// wake-up when it runs.
+    fn wake_router_by(&mut self, now: u64, due: u64) {
+        if self.wakeups.first().is_some_and(|first| *first <= due) {
+            return;
+        }
+        let Some(waker) = &self.router_waker else {
+            return;
+        };
+        // `sleep` rounds up to 1 ms; `reset` sets the exact deadline. Polling the sleep
+        // with the router's waker registers the timer (it fires once, at `due`).
+        let time = TimeHandle::current();
+        let mut sleep = time.sleep(Duration::ZERO);
+        Pin::new(&mut sleep).reset(time.now_instant() + Duration::from_nanos(due - now));
+        if Pin::new(&mut sleep)
+            .poll(&mut Context::from_waker(waker))
+            .is_ready()
+        {
+            waker.wake_by_ref();
+        }
+        self.wakeups.insert(due);
+    }
+
+    /// Delivers every flight due by `now`, in order.
+    fn deliver_due(&mut self, now: u64) {
+        while let Some(&Reverse((due, _, slot))) = self.due.peek() {
+            if due > now {
+                break;
+            }
+            self.due.pop();
+            self.free_slots.push(slot);
+            let Flight {
+                from,
+                to,
+                msg,
+                summary,
+            } = self.flights[slot]
+                .take()
+                .expect("a queued flight's slot is full");
+            let delivered = match self.nodes.get(&to).and_then(|s| s.mailbox.as_ref()) {
+                Some(mailbox) => mailbox.try_send((from, msg)).is_ok(),
+                None => false,
+            };
+            if delivered {
+                self.net.stats.delivered += 1;
+                self.trace.record(
+                    now,
+                    EventKind::Deliver {
+                        from,
+                        to,
+                        msg: summary,
+                    },
+                );
+            } else {
+                self.net.stats.dropped += 1;
+                self.trace.record(
+                    now,
+                    EventKind::Drop {
+                        from,
+                        to,
+                        msg: summary,
+                        reason: DropReason::Down,
+                    },
+                );
+            }
+        }
+    }
+}
+
+/// The task that carries every message in flight (see the module docs).
+struct Router<M> {
+    world: World<M>,
+}
+
+impl<M: Payload> Future for Router<M> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let now = self.world.now_ns();
+        let mut guard = self.world.lock();
+        let state = &mut *guard;
+        if state.router.is_none() {
+            return Poll::Ready(()); // shut down
+        }
+        if !state
+            .router_waker
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            state.router_waker = Some(cx.waker().clone());
+        }
+        while state.wakeups.first().is_some_and(|t| *t <= now) {
+            state.wakeups.pop_first();
+        }
+        state.deliver_due(now);
+        if let Some(&Reverse((due, _, _))) = state.due.peek() {
+            state.wake_router_by(now, due);
+        }
+        Poll::Pending
     }
 }
 

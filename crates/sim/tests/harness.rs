@@ -252,3 +252,75 @@ fn a_hold_filter_keeps_messages_until_released() {
         ]
     );
 }
+
+/// Every message arrives exactly its drawn latency after it was sent, even below madsim's
+/// 1 ms sleep floor, and the latencies stay within the configured range.
+#[test]
+fn messages_arrive_exactly_their_latency_after_sending() {
+    for (lo, hi) in [(200, 201), (300, 900), (1_000, 5_000)] {
+        let network = NetworkFaults {
+            latency_min_us: lo,
+            latency_max_us: hi,
+            ..NetworkFaults::default()
+        };
+        let record = run(7, || async {
+            let world = quiet_world(7, 2, network);
+            for n in 1..=20 {
+                send(&world, 0, 1 + n % 2, n);
+                madsim::time::sleep(Duration::from_micros(1_300)).await;
+            }
+            madsim::time::sleep(Duration::from_millis(20)).await;
+            world.shutdown()
+        });
+        let mut sent = std::collections::BTreeMap::new();
+        let mut latencies = Vec::new();
+        for e in &record.events {
+            match &e.kind {
+                EventKind::Send { from, .. } => {
+                    sent.insert(*from, e.time_ns);
+                }
+                EventKind::Deliver { from, .. } => latencies.push(e.time_ns - sent[from]),
+                _ => {}
+            }
+        }
+        assert_eq!(latencies.len(), 20, "every message arrives");
+        for l in &latencies {
+            assert!(
+                (lo * 1_000..hi * 1_000).contains(l),
+                "latency {l} ns outside {lo}..{hi} us"
+            );
+        }
+        if hi > lo + 1 {
+            assert!(
+                latencies.iter().any(|l| *l != latencies[0]),
+                "latencies are drawn per message"
+            );
+        }
+    }
+}
+
+/// Messages due at the same instant (a fixed latency, sent together) arrive in the
+/// order they were sent.
+#[test]
+fn messages_due_together_arrive_in_send_order() {
+    let network = NetworkFaults {
+        latency_min_us: 2_000,
+        latency_max_us: 2_001,
+        ..NetworkFaults::default()
+    };
+    let record = run(8, || async {
+        let world = quiet_world(8, 1, network);
+        world.add_node(50, |ep| async move {
+            for n in 0..10 {
+                ep.send(1, Ping::Ping(n));
+            }
+        });
+        madsim::time::sleep(Duration::from_millis(20)).await;
+        world.shutdown()
+    });
+    let got = notes(&record.events);
+    let want: Vec<String> = (0..10)
+        .map(|n| format!("1: got Ping({n}) from 50"))
+        .collect();
+    assert_eq!(got, want);
+}
