@@ -339,12 +339,11 @@ async fn wait_for(
     seq: u64,
     timeout: Duration,
 ) -> Option<Result<OpResult, ClientError>> {
-    let sleep = madsim::time::sleep(timeout);
-    futures_util::pin_mut!(sleep);
+    let mut alarm = crate::Alarm::after(timeout);
     loop {
         let recv = ep.recv();
         futures_util::pin_mut!(recv);
-        match futures_util::future::select(recv, sleep.as_mut()).await {
+        match futures_util::future::select(recv, &mut alarm).await {
             futures_util::future::Either::Left(((_, Wire::Response(r)), _)) if r.seq == seq => {
                 return Some(r.result)
             }

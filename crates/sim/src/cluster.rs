@@ -364,15 +364,16 @@ async fn member_actor(
     publish_metrics(&board, &node);
     let time = TimeHandle::current();
     let mut next_tick = time.now_instant() + tick;
+    // One alarm for the whole loop: it registers one timer per tick, however many
+    // messages wake the loop in between.
+    let mut alarm = crate::Alarm::at(next_tick);
     let mut ticks = 0u64;
     loop {
         let mut out = Output::default();
         let result = {
-            let sleep = madsim::time::sleep_until(next_tick);
             let recv = ep.recv();
-            futures_util::pin_mut!(sleep);
             futures_util::pin_mut!(recv);
-            match futures_util::future::select(recv, sleep).await {
+            match futures_util::future::select(recv, &mut alarm).await {
                 futures_util::future::Either::Left(((from, wire), _)) => {
                     let now = ep.now_ns();
                     match wire {
@@ -387,6 +388,13 @@ async fn member_actor(
                 }
                 futures_util::future::Either::Right(_) => {
                     next_tick += tick;
+                    // Ticks missed while the loop was busy (a slow disk) are dropped, as
+                    // Go's ticker does for etcd, rather than fired in a burst.
+                    let now = time.now_instant();
+                    if next_tick <= now {
+                        next_tick = now + tick;
+                    }
+                    alarm.reset(next_tick);
                     ticks += 1;
                     let r = node.tick(ep.now_ns(), &mut out);
                     publish(&board, &node, true);

@@ -10,6 +10,7 @@
 //! [`run`] runs one seed on a fresh madsim runtime; [`run_many`] runs many seeds, one
 //! runtime per seed, on several threads, each seed's result independent of the thread.
 
+pub mod alarm;
 pub mod client;
 pub mod cluster;
 pub mod floor;
@@ -19,6 +20,7 @@ pub mod rng;
 pub mod trace;
 pub mod world;
 
+pub use alarm::Alarm;
 pub use client::{History, Mix, RetryPolicy, ScriptedRequest, Workload};
 pub use cluster::{Canaries, Cluster, ClusterConfig, ClusterRun, Control, MemberStatus, Wire};
 pub use net::{Filter, NetworkFaults, NetworkStats};
