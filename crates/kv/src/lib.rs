@@ -33,6 +33,19 @@ pub struct KeyValue {
 struct Session {
     last_seq: u64,
     last_result: OpResult,
+    /// [`session_hash`] of this session, kept so that replacing it costs one hash.
+    hash: u64,
+}
+
+impl Session {
+    fn new(client: u64, last_seq: u64, last_result: OpResult) -> Session {
+        let hash = session_hash(client, last_seq, &last_result);
+        Session {
+            last_seq,
+            last_result,
+            hash,
+        }
+    }
 }
 
 /// What applying a command did.
@@ -59,6 +72,35 @@ pub struct Store {
     applied_index: Index,
     /// Planted bug for testing the testbed: apply retried commands again.
     apply_retries_twice: bool,
+    /// XOR of [`key_hash`] over every key: kept up to date by every change, so that
+    /// [`Store::digest`] costs the same for any size of store (members publish it often).
+    data_digest: u64,
+    /// XOR of [`session_hash`] over every session.
+    sessions_digest: u64,
+}
+
+/// The hash of one key's record, for the store digest. Lengths are hashed too, so that
+/// the key/value boundary cannot shift.
+fn key_hash(key: &str, kv: &KeyValue) -> u64 {
+    let mut h = FNV_OFFSET;
+    for n in [key.len() as u64, kv.value.len() as u64] {
+        h = fnv1a(h, &n.to_le_bytes());
+    }
+    h = fnv1a(h, key.as_bytes());
+    h = fnv1a(h, kv.value.as_bytes());
+    for n in [kv.create_revision, kv.mod_revision, kv.version] {
+        h = fnv1a(h, &n.to_le_bytes());
+    }
+    h
+}
+
+/// The hash of one client's session, for the store digest.
+fn session_hash(client: u64, last_seq: u64, last_result: &OpResult) -> u64 {
+    let mut w = Writer::with_capacity(64);
+    w.u64(client);
+    w.u64(last_seq);
+    encode_result(&mut w, last_result);
+    fnv1a(FNV_OFFSET, &w.bytes)
 }
 
 impl Store {
@@ -121,13 +163,11 @@ impl Store {
             }
         }
         let result = self.execute(&command.op);
-        self.sessions.insert(
-            command.client_id,
-            Session {
-                last_seq: command.seq,
-                last_result: result.clone(),
-            },
-        );
+        let session = Session::new(command.client_id, command.seq, result.clone());
+        self.sessions_digest ^= session.hash;
+        if let Some(old) = self.sessions.insert(command.client_id, session) {
+            self.sessions_digest ^= old.hash;
+        }
         Applied::Fresh(result)
     }
 
@@ -147,7 +187,13 @@ impl Store {
                 }
             }
             Op::Delete { key } => {
-                let deleted = self.data.remove(key).is_some();
+                let deleted = match self.data.remove(key) {
+                    Some(old) => {
+                        self.data_digest ^= key_hash(key, &old);
+                        true
+                    }
+                    None => false,
+                };
                 if deleted {
                     self.revision += 1;
                 }
@@ -180,25 +226,40 @@ impl Store {
     fn put(&mut self, key: &str, value: &str) {
         self.revision += 1;
         let revision = self.revision;
-        self.data
-            .entry(key.to_string())
-            .and_modify(|kv| {
+        let kv = match self.data.get_mut(key) {
+            Some(kv) => {
+                self.data_digest ^= key_hash(key, kv);
                 kv.value = value.to_string();
                 kv.mod_revision = revision;
                 kv.version += 1;
-            })
-            .or_insert_with(|| KeyValue {
+                kv
+            }
+            None => self.data.entry(key.to_string()).or_insert(KeyValue {
                 value: value.to_string(),
                 create_revision: revision,
                 mod_revision: revision,
                 version: 1,
-            });
+            }),
+        };
+        self.data_digest ^= key_hash(key, kv);
     }
 
     /// A deterministic digest of the whole state (data, revision, sessions, applied index),
-    /// to compare replicas.
+    /// to compare replicas. Two stores with the same state have the same digest however
+    /// they got there (a restored snapshot computes it afresh).
     pub fn digest(&self) -> u64 {
-        fnv1a(FNV_OFFSET, &self.snapshot())
+        let mut h = FNV_OFFSET;
+        for n in [
+            self.applied_index,
+            self.revision,
+            self.data.len() as u64,
+            self.data_digest,
+            self.sessions.len() as u64,
+            self.sessions_digest,
+        ] {
+            h = fnv1a(h, &n.to_le_bytes());
+        }
+        h
     }
 
     /// Serializes the state (the same state always gives the same bytes).
@@ -255,21 +316,19 @@ impl Store {
             let client = r.u64("client id")?;
             let last_seq = r.u64("last sequence")?;
             let last_result = decode_result(&mut r)?;
-            sessions.insert(
-                client,
-                Session {
-                    last_seq,
-                    last_result,
-                },
-            );
+            sessions.insert(client, Session::new(client, last_seq, last_result));
         }
         r.finish("end of snapshot")?;
+        let data_digest = data.iter().fold(0, |d, (k, kv)| d ^ key_hash(k, kv));
+        let sessions_digest = sessions.iter().fold(0, |d, (_, session)| d ^ session.hash);
         Ok(Store {
             data,
             revision,
             sessions,
             applied_index,
             apply_retries_twice: false,
+            data_digest,
+            sessions_digest,
         })
     }
 }
@@ -440,6 +499,26 @@ mod tests {
     }
 
     #[test]
+    fn the_digest_tells_states_apart() {
+        let mut a = Store::new();
+        let mut b = Store::new();
+        a.apply(1, &cmd(1, 1, put("k", "v1")));
+        b.apply(1, &cmd(1, 1, put("k", "v2")));
+        assert_ne!(a.digest(), b.digest(), "different values");
+        let mut c = Store::new();
+        c.apply(1, &cmd(2, 1, put("k", "v1")));
+        assert_ne!(a.digest(), c.digest(), "different sessions");
+        let mut d = Store::new();
+        d.apply(1, &cmd(1, 1, put("kv", "1")));
+        assert_ne!(a.digest(), d.digest(), "a shifted key/value boundary");
+        // Put then delete returns the data part to empty, but the revision moved on.
+        a.apply(2, &cmd(1, 2, Op::Delete { key: "k".into() }));
+        let e = Store::new();
+        assert_ne!(a.digest(), e.digest());
+        assert_eq!(a.digest(), Store::restore(&a.snapshot()).unwrap().digest());
+    }
+
+    #[test]
     fn sessions_survive_snapshot_and_restore() {
         let mut s = Store::new();
         s.apply(1, &cmd(7, 1, put("k", "v")));
@@ -472,7 +551,9 @@ mod tests {
             }
             let b = Store::restore(&a.snapshot()).unwrap();
             prop_assert_eq!(a.snapshot(), b.snapshot());
+            // `a` kept its digest up to date change by change; `b` computed it afresh.
             prop_assert_eq!(a.digest(), b.digest());
+            prop_assert_eq!(&a, &b);
         }
     }
 }

@@ -65,14 +65,27 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    // The Ready loop updates metrics many times per message; looking a name up before
+    // inserting it keeps the common case (the name exists) free of allocation.
+
     /// Adds `by` to a counter.
     pub fn add(&mut self, name: &str, by: u64) {
-        *self.counters.entry(name.to_string()).or_default() += by;
+        match self.counters.get_mut(name) {
+            Some(v) => *v += by,
+            None => {
+                self.counters.insert(name.to_string(), by);
+            }
+        }
     }
 
     /// Sets a gauge.
     pub fn set(&mut self, name: &str, value: u64) {
-        self.counters.insert(name.to_string(), value);
+        match self.counters.get_mut(name) {
+            Some(v) => *v = value,
+            None => {
+                self.counters.insert(name.to_string(), value);
+            }
+        }
     }
 
     /// A counter's value (0 if never set).
@@ -82,10 +95,14 @@ impl Metrics {
 
     /// Records an observation in a histogram.
     pub fn observe(&mut self, name: &str, value: u64) {
-        self.histograms
-            .entry(name.to_string())
-            .or_default()
-            .observe(value);
+        match self.histograms.get_mut(name) {
+            Some(h) => h.observe(value),
+            None => self
+                .histograms
+                .entry(name.to_string())
+                .or_default()
+                .observe(value),
+        }
     }
 
     /// Merges another member's metrics (counters add up, histograms merge).

@@ -368,8 +368,10 @@ async fn member_actor(
     // messages wake the loop in between.
     let mut alarm = crate::Alarm::at(next_tick);
     let mut ticks = 0u64;
+    // One output for the whole loop, emptied each round, so that its buffers are reused.
+    let mut out = Output::default();
     loop {
-        let mut out = Output::default();
+        out.halt = None;
         let result = {
             let recv = ep.recv();
             futures_util::pin_mut!(recv);
@@ -423,22 +425,22 @@ async fn member_actor(
                 ep.pause_self();
                 // Frozen here until resumed; the output becomes visible afterwards.
                 madsim::time::sleep(Duration::from_millis(1)).await;
-                send_all(&ep, out.messages);
+                send_all(&ep, &mut out.messages);
             }
             Some(Halt::Crash) | Some(Halt::PowerLoss) => {
-                send_all(&ep, out.messages);
+                send_all(&ep, &mut out.messages);
                 let mode = (out.halt == Some(Halt::PowerLoss)).then_some(FaultMode::DropAll);
                 ep.crash_self(mode);
                 std::future::pending::<()>().await;
             }
-            None => send_all(&ep, out.messages),
+            None => send_all(&ep, &mut out.messages),
         }
         publish(&board, &node, false);
     }
 }
 
-fn send_all(ep: &Endpoint<Wire>, messages: Vec<Outgoing>) {
-    for m in messages {
+fn send_all(ep: &Endpoint<Wire>, messages: &mut Vec<Outgoing>) {
+    for m in messages.drain(..) {
         match m {
             Outgoing::Raft(msg) => ep.send(msg.to, Wire::Raft(msg)),
             Outgoing::Reply { to, response } => ep.send(to, Wire::Response(response)),

@@ -23,7 +23,7 @@ use madsim::time::TimeHandle;
 use proto::trace::{DropReason, Event, EventKind, MessageSummary};
 use proto::NodeId;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -36,11 +36,92 @@ pub trait Payload: Clone + Send + Sync + 'static {
     fn summary(&self) -> MessageSummary;
 }
 
+/// A node incarnation's mailbox: one reader (the node), writers the router and operator
+/// commands. Hand-made rather than a channel: a channel allocated a listener every time
+/// the node waited, that is for nearly every message.
+struct Mailbox<M>(Arc<Mutex<MailboxInner<M>>>);
+
+struct MailboxInner<M> {
+    queue: VecDeque<(NodeId, M)>,
+    /// The reader's waker while it waits.
+    waker: Option<Waker>,
+    /// The incarnation is over (crash): nothing more arrives.
+    closed: bool,
+}
+
+impl<M> Clone for Mailbox<M> {
+    fn clone(&self) -> Self {
+        Mailbox(self.0.clone())
+    }
+}
+
+impl<M> Mailbox<M> {
+    fn new() -> Mailbox<M> {
+        Mailbox(Arc::new(Mutex::new(MailboxInner {
+            queue: VecDeque::new(),
+            waker: None,
+            closed: false,
+        })))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, MailboxInner<M>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Puts a message in; false if the mailbox is closed.
+    fn put(&self, from: NodeId, msg: M) -> bool {
+        let mut inner = self.lock();
+        if inner.closed {
+            return false;
+        }
+        inner.queue.push_back((from, msg));
+        if let Some(waker) = inner.waker.take() {
+            waker.wake();
+        }
+        true
+    }
+
+    /// Closes the mailbox; what is in it is dropped.
+    fn close(&self) {
+        let mut inner = self.lock();
+        inner.closed = true;
+        inner.queue.clear();
+        inner.waker = None;
+    }
+}
+
+/// The future of [`Endpoint::recv`].
+struct Recv<'a, M>(&'a Mailbox<M>);
+
+impl<M> Future for Recv<'_, M> {
+    type Output = (NodeId, M);
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<(NodeId, M)> {
+        let mut inner = self.0.lock();
+        if let Some(m) = inner.queue.pop_front() {
+            return Poll::Ready(m);
+        }
+        // A closed mailbox never fills again: this incarnation is over and the kill that
+        // follows ends the task, so it waits forever.
+        if !inner.closed
+            && !inner
+                .waker
+                .as_ref()
+                .is_some_and(|w| w.will_wake(cx.waker()))
+        {
+            inner.waker = Some(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+}
+
 struct Slot<M> {
     handle: Option<NodeHandle>,
     up: bool,
     paused: bool,
-    mailbox: Option<async_channel::Sender<(NodeId, M)>>,
+    mailbox: Option<Mailbox<M>>,
     disk: SimDisk,
 }
 
@@ -221,17 +302,19 @@ impl<M: Payload> World<M> {
 
     /// Makes a new mailbox for `id`'s new incarnation.
     fn attach(&self, id: NodeId) -> Endpoint<M> {
-        let (tx, rx) = async_channel::unbounded();
+        let mailbox = Mailbox::new();
         let mut state = self.lock();
         let slot = state
             .nodes
             .get_mut(&id)
             .expect("a node is attached only after its slot exists");
-        slot.mailbox = Some(tx);
+        if let Some(old) = slot.mailbox.replace(mailbox.clone()) {
+            old.close();
+        }
         Endpoint {
             id,
             world: self.clone(),
-            rx,
+            mailbox,
             disk: slot.disk.clone(),
         }
     }
@@ -296,7 +379,9 @@ impl<M: Payload> World<M> {
         let disk = self.with_slot(id, |s| {
             s.up = false;
             s.paused = false;
-            s.mailbox = None;
+            if let Some(mailbox) = s.mailbox.take() {
+                mailbox.close();
+            }
             s.disk.clone()
         });
         self.record(EventKind::Crash { node: id });
@@ -482,7 +567,7 @@ impl<M: Payload> World<M> {
     pub fn inject(&self, from: NodeId, to: NodeId, msg: M) -> bool {
         let state = self.lock();
         match state.nodes.get(&to).and_then(|s| s.mailbox.as_ref()) {
-            Some(mailbox) => mailbox.try_send((from, msg)).is_ok(),
+            Some(mailbox) => mailbox.put(from, msg),
             None => false,
         }
     }
@@ -496,7 +581,9 @@ impl<M: Payload> World<M> {
                 .nodes
                 .values_mut()
                 .filter_map(|s| {
-                    s.mailbox = None;
+                    if let Some(mailbox) = s.mailbox.take() {
+                        mailbox.close();
+                    }
                     s.up = false;
                     s.handle.clone()
                 })
@@ -595,7 +682,7 @@ impl<M: Payload> State<M> {
                 .take()
                 .expect("a queued flight's slot is full");
             let delivered = match self.nodes.get(&to).and_then(|s| s.mailbox.as_ref()) {
-                Some(mailbox) => mailbox.try_send((from, msg)).is_ok(),
+                Some(mailbox) => mailbox.put(from, msg),
                 None => false,
             };
             if delivered {
@@ -661,7 +748,7 @@ impl<M: Payload> Future for Router<M> {
 pub struct Endpoint<M> {
     id: NodeId,
     world: World<M>,
-    rx: async_channel::Receiver<(NodeId, M)>,
+    mailbox: Mailbox<M>,
     disk: SimDisk,
 }
 
@@ -720,16 +807,11 @@ impl<M: Payload> Endpoint<M> {
 
     /// Waits for the next message: (sender, message).
     pub async fn recv(&self) -> (NodeId, M) {
-        match self.rx.recv().await {
-            Ok(m) => m,
-            // The world dropped our mailbox: this incarnation is over. Wait forever; the
-            // kill that follows ends the task.
-            Err(_) => std::future::pending().await,
-        }
+        Recv(&self.mailbox).await
     }
 
     /// Takes a message if one is waiting.
     pub fn try_recv(&self) -> Option<(NodeId, M)> {
-        self.rx.try_recv().ok()
+        self.mailbox.lock().queue.pop_front()
     }
 }
