@@ -256,7 +256,7 @@ fn standard_and_floor(options: &BenchOptions) -> Result<String, InputError> {
 fn sweep(options: &BenchOptions) -> Result<String, InputError> {
     let chaos = scenarios::load("chaos")?;
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let seeds: Vec<u64> = (0..options.sweep_seeds).collect();
+    let seeds: Vec<u64> = (0..options.sweep_seeds.max(1)).collect();
     let (passed, wall) = timed(|| {
         sim::run_many(&seeds, jobs, |seed| {
             let o = cli::run_checked(&chaos, seed, sim::Canaries::default(), false);
@@ -271,25 +271,30 @@ fn sweep(options: &BenchOptions) -> Result<String, InputError> {
     ))
 }
 
-/// Resident memory after a tenth of a long sweep and after all of it, in one process.
+/// Resident memory after each tenth of a long sweep in one process: flat means the last
+/// tenths hold no more than the first (what runs leave behind is freed).
 fn memory(options: &BenchOptions) -> Result<String, InputError> {
     let chaos = scenarios::load("chaos")?;
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let n = options.memory_seeds;
-    let tenth = (n / 10).max(1);
+    let n = options.memory_seeds.max(1);
     let all: Vec<u64> = (10_000..10_000 + n).collect();
-    sim::run_many(&all[..tenth as usize], jobs, |seed| {
-        cli::run_checked(&chaos, seed, sim::Canaries::default(), false).passed()
-    });
-    let rss_tenth = proc_status_kib("VmRSS:");
-    sim::run_many(&all[tenth as usize..], jobs, |seed| {
-        cli::run_checked(&chaos, seed, sim::Canaries::default(), false).passed()
-    });
-    let rss_end = proc_status_kib("VmRSS:");
+    let chunk = (all.len() / 10).max(1);
+    let mut samples_mib = Vec::new();
+    for seeds in all.chunks(chunk) {
+        sim::run_many(seeds, jobs, |seed| {
+            cli::run_checked(&chaos, seed, sim::Canaries::default(), false).passed()
+        });
+        samples_mib.push(proc_status_kib("VmRSS:") as f64 / 1024.0);
+    }
+    let first = samples_mib[0];
+    let last = samples_mib[samples_mib.len() - 1];
+    let highest_later = samples_mib[1..].iter().copied().fold(first, f64::max);
+    let series: Vec<String> = samples_mib.iter().map(|m| format!("{m:.0}")).collect();
     Ok(format!(
-        "## Memory over a long sweep in one process\n\n{n} `chaos` seeds on {jobs} threads: resident memory {:.0} MiB after {tenth} seeds, {:.0} MiB after all {n}.\n\n",
-        rss_tenth as f64 / 1024.0,
-        rss_end as f64 / 1024.0
+        "## Memory over a long sweep in one process\n\n{n} `chaos` seeds on {jobs} threads. Resident memory after each tenth (MiB): {}.\n\nAfter the first tenth {first:.0} MiB; highest later {highest_later:.0} MiB; at the end {last:.0} MiB (change from the first tenth to the end: {:+.0} MiB). Peak resident memory of the process so far: {:.0} MiB.\n\n",
+        series.join(", "),
+        last - first,
+        proc_status_kib("VmHWM:") as f64 / 1024.0
     ))
 }
 

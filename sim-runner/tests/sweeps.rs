@@ -149,10 +149,47 @@ fn the_bench_command_writes_its_report() {
         "standard chaos run",
         "bare madsim",
         "seeds per minute",
+        "Resident memory after each tenth",
         "Linearizability checker",
         "Raft core",
         "WAL on real files",
     ] {
         assert!(text.contains(section), "missing {section:?}");
     }
+}
+
+#[test]
+fn bench_only_runs_the_chosen_parts_and_writes_no_file_unless_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sim-runner"))
+        .current_dir(dir.path())
+        .args(["bench", "--quick", "--runs", "1", "--only", "floor,raft"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("bare madsim"), "{text}");
+    assert!(text.contains("Raft core"), "{text}");
+    for absent in [
+        "simulated seconds per wall second",
+        "seeds per minute",
+        "Linearizability checker",
+        "WAL on real files",
+    ] {
+        assert!(!text.contains(absent), "{absent:?} ran: {text}");
+    }
+    assert!(
+        !dir.path().join("reports/BENCHMARKS.md").exists(),
+        "--only must not overwrite the report"
+    );
+    let bad = Command::new(env!("CARGO_BIN_EXE_sim-runner"))
+        .args(["bench", "--only", "nonsense"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
 }
