@@ -188,19 +188,23 @@ impl RawNode {
         if rd.snapshot.is_none() {
             rd.committed_entries = r.log.next_committed_entries(self.max_apply_bytes).to_vec();
         }
-        for m in std::mem::take(&mut r.msgs) {
-            let independent = matches!(
+        let independent = |m: &Message| {
+            matches!(
                 m.kind,
                 MessageType::Append
                     | MessageType::Heartbeat
                     | MessageType::Snapshot
                     | MessageType::TimeoutNow
-            );
-            if independent {
-                rd.messages.push(m);
-            } else {
-                rd.persisted_messages.push(m);
-            }
+            )
+        };
+        let msgs = std::mem::take(&mut r.msgs);
+        // Usually every message falls on one side: hand the vector over whole.
+        if msgs.iter().all(independent) {
+            rd.messages = msgs;
+        } else if !msgs.iter().any(independent) {
+            rd.persisted_messages = msgs;
+        } else {
+            (rd.messages, rd.persisted_messages) = msgs.into_iter().partition(independent);
         }
         rd.read_states = std::mem::take(&mut r.read_states);
         rd.truncations = std::mem::take(&mut r.truncations);

@@ -23,7 +23,7 @@ use madsim::time::TimeHandle;
 use proto::trace::{DropReason, Event, EventKind, MessageSummary};
 use proto::NodeId;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -150,8 +150,9 @@ struct State<M> {
     due: BinaryHeap<Reverse<(u64, u64, usize)>>,
     /// The next flight's sequence number.
     next_flight: u64,
-    /// Due times (ns) at which the router has asked to be woken and that have not passed.
-    wakeups: BTreeSet<u64>,
+    /// Due times (ns) at which the router has asked to be woken and that have not passed,
+    /// earliest first.
+    wakeups: BinaryHeap<Reverse<u64>>,
     /// The router task's waker, once it has run.
     router_waker: Option<Waker>,
     /// The node whose tasks carry messages in flight. Taken at shutdown: its handle holds
@@ -210,7 +211,7 @@ impl<M: Payload> World<M> {
                     free_slots: Vec::new(),
                     due: BinaryHeap::new(),
                     next_flight: 0,
-                    wakeups: BTreeSet::new(),
+                    wakeups: BinaryHeap::new(),
                     router_waker: None,
                     router: None,
                 }),
@@ -645,7 +646,7 @@ impl<M: Payload> State<M> {
     /// it is already set. Before the router's first run there is no waker; it sets its own
     /// wake-up when it runs.
     fn wake_router_by(&mut self, now: u64, due: u64) {
-        if self.wakeups.first().is_some_and(|first| *first <= due) {
+        if self.wakeups.peek().is_some_and(|first| first.0 <= due) {
             return;
         }
         let Some(waker) = &self.router_waker else {
@@ -662,7 +663,7 @@ impl<M: Payload> State<M> {
         {
             waker.wake_by_ref();
         }
-        self.wakeups.insert(due);
+        self.wakeups.push(Reverse(due));
     }
 
     /// Delivers every flight due by `now`, in order.
@@ -733,8 +734,8 @@ impl<M: Payload> Future for Router<M> {
         {
             state.router_waker = Some(cx.waker().clone());
         }
-        while state.wakeups.first().is_some_and(|t| *t <= now) {
-            state.wakeups.pop_first();
+        while state.wakeups.peek().is_some_and(|t| t.0 <= now) {
+            state.wakeups.pop();
         }
         state.deliver_due(now);
         if let Some(&Reverse((due, _, _))) = state.due.peek() {
