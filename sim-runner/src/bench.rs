@@ -288,12 +288,14 @@ fn memory(options: &BenchOptions) -> Result<String, InputError> {
     }
     let first = samples_mib[0];
     let last = samples_mib[samples_mib.len() - 1];
-    let highest_later = samples_mib[1..].iter().copied().fold(first, f64::max);
+    let half = samples_mib.len().div_ceil(2);
+    let highest = |xs: &[f64]| xs.iter().copied().fold(0.0, f64::max);
     let series: Vec<String> = samples_mib.iter().map(|m| format!("{m:.0}")).collect();
     Ok(format!(
-        "## Memory over a long sweep in one process\n\n{n} `chaos` seeds on {jobs} threads. Resident memory after each tenth (MiB): {}.\n\nAfter the first tenth {first:.0} MiB; highest later {highest_later:.0} MiB; at the end {last:.0} MiB (change from the first tenth to the end: {:+.0} MiB). Peak resident memory of the process so far: {:.0} MiB.\n\n",
+        "## Memory over a long sweep in one process\n\n{n} `chaos` seeds on {jobs} threads. Resident memory after each tenth (MiB): {}.\n\nHighest in the first half {:.0} MiB, in the second half {:.0} MiB; {first:.0} MiB after the first tenth and {last:.0} MiB at the end. (What is freed stays with the allocator for a while, so samples go up and down; growth would show as a second half above the first.) Peak resident memory of the process so far: {:.0} MiB.\n\n",
         series.join(", "),
-        last - first,
+        highest(&samples_mib[..half]),
+        highest(&samples_mib[half..]),
         proc_status_kib("VmHWM:") as f64 / 1024.0
     ))
 }

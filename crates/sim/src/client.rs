@@ -151,7 +151,7 @@ pub async fn client_actor(
     let mut last_seen: Vec<Option<String>> = vec![None; workload.keys.max(1) as usize];
     let start_ns = workload.start_ms * 1_000_000;
     if ep.now_ns() < start_ns {
-        madsim::time::sleep(Duration::from_nanos(start_ns - ep.now_ns())).await;
+        crate::Alarm::after(Duration::from_nanos(start_ns - ep.now_ns())).await;
     }
     let mut seq = 0u64;
     while ep.now_ns() < workload.stop_ms * 1_000_000 {

@@ -418,7 +418,8 @@ async fn member_actor(
         let owed_us = ep.disk().take_latency_us();
         node.observe_disk_latency(owed_us);
         if owed_us > 0 {
-            madsim::time::sleep(Duration::from_micros(owed_us)).await;
+            // Exact: a madsim sleep would round a 510 us fsync up to 1 ms.
+            crate::Alarm::after(Duration::from_micros(owed_us)).await;
         }
         match out.halt {
             Some(Halt::Pause) => {

@@ -780,12 +780,11 @@ impl<M: Payload> Endpoint<M> {
     }
 
     /// Sleeps for the simulated time that this node's disk operations since the last call
-    /// cost (the disk itself is synchronous; time passes here). madsim sleeps last at least
-    /// 1 ms, so small costs are rounded up to that.
+    /// cost (the disk itself is synchronous; time passes here), to the microsecond.
     pub async fn pay_disk_latency(&self) {
         let owed_us = self.disk.take_latency_us();
         if owed_us > 0 {
-            madsim::time::sleep(Duration::from_micros(owed_us)).await;
+            crate::Alarm::after(Duration::from_micros(owed_us)).await;
         }
     }
 
