@@ -286,16 +286,16 @@ fn memory(options: &BenchOptions) -> Result<String, InputError> {
         });
         samples_mib.push(proc_status_kib("VmRSS:") as f64 / 1024.0);
     }
-    let first = samples_mib[0];
-    let last = samples_mib[samples_mib.len() - 1];
     let half = samples_mib.len().div_ceil(2);
-    let highest = |xs: &[f64]| xs.iter().copied().fold(0.0, f64::max);
+    let mean = |xs: &[f64]| xs.iter().sum::<f64>() / xs.len().max(1) as f64;
+    let highest = samples_mib.iter().copied().fold(0.0, f64::max);
+    let lowest = samples_mib.iter().copied().fold(f64::MAX, f64::min);
     let series: Vec<String> = samples_mib.iter().map(|m| format!("{m:.0}")).collect();
     Ok(format!(
-        "## Memory over a long sweep in one process\n\n{n} `chaos` seeds on {jobs} threads. Resident memory after each tenth (MiB): {}.\n\nHighest in the first half {:.0} MiB, in the second half {:.0} MiB; {first:.0} MiB after the first tenth and {last:.0} MiB at the end. (What is freed stays with the allocator for a while, so samples go up and down; growth would show as a second half above the first.) Peak resident memory of the process so far: {:.0} MiB.\n\n",
+        "## Memory over a long sweep in one process\n\n{n} `chaos` seeds on {jobs} threads. Resident memory after each tenth (MiB): {}.\n\nBetween {lowest:.0} and {highest:.0} MiB throughout; mean of the first half {:.0} MiB, of the second half {:.0} MiB. Memory freed by runs stays a while with the allocator's per-thread arenas, so single samples go up and down; a leak would show as a second half above the first. Peak resident memory of the process so far: {:.0} MiB.\n\n",
         series.join(", "),
-        highest(&samples_mib[..half]),
-        highest(&samples_mib[half..]),
+        mean(&samples_mib[..half]),
+        mean(&samples_mib[half..]),
         proc_status_kib("VmHWM:") as f64 / 1024.0
     ))
 }
