@@ -278,13 +278,19 @@ fn memory(options: &BenchOptions) -> Result<String, InputError> {
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
     let n = options.memory_seeds.max(1);
     let all: Vec<u64> = (10_000..10_000 + n).collect();
-    let chunk = (all.len() / 10).max(1);
+    let chunk = all.len().div_ceil(10).max(1);
     let mut samples_mib = Vec::new();
+    let mut done = 0;
     for seeds in all.chunks(chunk) {
+        done += seeds.len();
         sim::run_many(seeds, jobs, |seed| {
             cli::run_checked(&chaos, seed, sim::Canaries::default(), false).passed()
         });
         samples_mib.push(proc_status_kib("VmRSS:") as f64 / 1024.0);
+        eprintln!(
+            "memory: {done} of {n} seeds run, resident {:.0} MiB",
+            samples_mib[samples_mib.len() - 1]
+        );
     }
     let half = samples_mib.len().div_ceil(2);
     let mean = |xs: &[f64]| xs.iter().sum::<f64>() / xs.len().max(1) as f64;
