@@ -293,15 +293,16 @@ fn memory(options: &BenchOptions) -> Result<String, InputError> {
         );
     }
     let half = samples_mib.len().div_ceil(2);
-    let mean = |xs: &[f64]| xs.iter().sum::<f64>() / xs.len().max(1) as f64;
+    // Medians: one sample can catch the allocator holding a burst of freed memory.
+    let middle = |xs: &[f64]| median(xs.to_vec()).0;
     let highest = samples_mib.iter().copied().fold(0.0, f64::max);
     let lowest = samples_mib.iter().copied().fold(f64::MAX, f64::min);
     let series: Vec<String> = samples_mib.iter().map(|m| format!("{m:.0}")).collect();
     Ok(format!(
-        "## Memory over a long sweep in one process\n\n{n} `chaos` seeds on {jobs} threads. Resident memory after each tenth (MiB): {}.\n\nBetween {lowest:.0} and {highest:.0} MiB throughout; mean of the first half {:.0} MiB, of the second half {:.0} MiB. Memory freed by runs stays a while with the allocator's per-thread arenas, so single samples go up and down; a leak would show as a second half above the first. Peak resident memory of the process so far: {:.0} MiB.\n\n",
+        "## Memory over a long sweep in one process\n\n{n} `chaos` seeds on {jobs} threads. Resident memory after each tenth (MiB): {}.\n\nBetween {lowest:.0} and {highest:.0} MiB throughout; median of the first half {:.0} MiB, of the second half {:.0} MiB. Memory freed by runs stays a while with the allocator's per-thread arenas, so single samples go up and down; a leak would show as a second half above the first. Peak resident memory of the process so far: {:.0} MiB.\n\n",
         series.join(", "),
-        mean(&samples_mib[..half]),
-        mean(&samples_mib[half..]),
+        middle(&samples_mib[..half]),
+        middle(&samples_mib[half..]),
         proc_status_kib("VmHWM:") as f64 / 1024.0
     ))
 }
