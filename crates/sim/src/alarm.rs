@@ -10,7 +10,7 @@
 use madsim::time::{Instant, Sleep, TimeHandle};
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 /// A deadline in simulated time; awaiting it (or a `&mut` to it) completes at the
@@ -47,6 +47,18 @@ impl Alarm {
     /// The deadline.
     pub fn deadline(&self) -> Instant {
         self.sleep.deadline()
+    }
+}
+
+/// Has madsim's timer wake `waker` once, exactly `after` from now (at once if zero). For
+/// a task that keeps its own queue of deadlines (the world's router).
+pub(crate) fn wake_after(after: Duration, waker: &Waker) {
+    let mut alarm = Alarm::after(after);
+    if Pin::new(&mut alarm)
+        .poll(&mut Context::from_waker(waker))
+        .is_ready()
+    {
+        waker.wake_by_ref();
     }
 }
 

@@ -652,17 +652,7 @@ impl<M: Payload> State<M> {
         let Some(waker) = &self.router_waker else {
             return;
         };
-        // `sleep` rounds up to 1 ms; `reset` sets the exact deadline. Polling the sleep
-        // with the router's waker registers the timer (it fires once, at `due`).
-        let time = TimeHandle::current();
-        let mut sleep = time.sleep(Duration::ZERO);
-        Pin::new(&mut sleep).reset(time.now_instant() + Duration::from_nanos(due - now));
-        if Pin::new(&mut sleep)
-            .poll(&mut Context::from_waker(waker))
-            .is_ready()
-        {
-            waker.wake_by_ref();
-        }
+        crate::alarm::wake_after(Duration::from_nanos(due - now), waker);
         self.wakeups.push(Reverse(due));
     }
 
