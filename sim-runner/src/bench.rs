@@ -271,27 +271,35 @@ fn sweep(options: &BenchOptions) -> Result<String, InputError> {
     ))
 }
 
-/// Resident memory after each tenth of a long sweep in one process: flat means the last
-/// tenths hold no more than the first (what runs leave behind is freed).
+/// Resident memory during one long sweep in one process (the worker threads live through
+/// the whole sweep, as in `--seeds`), sampled each time another tenth of the seeds has
+/// finished: flat means the later samples are no higher than the early ones.
 fn memory(options: &BenchOptions) -> Result<String, InputError> {
     let chaos = scenarios::load("chaos")?;
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
     let n = options.memory_seeds.max(1);
     let all: Vec<u64> = (10_000..10_000 + n).collect();
-    let chunk = all.len().div_ceil(10).max(1);
-    let mut samples_mib = Vec::new();
-    let mut done = 0;
-    for seeds in all.chunks(chunk) {
-        done += seeds.len();
-        sim::run_many(seeds, jobs, |seed| {
-            cli::run_checked(&chaos, seed, sim::Canaries::default(), false).passed()
-        });
-        samples_mib.push(proc_status_kib("VmRSS:") as f64 / 1024.0);
-        eprintln!(
-            "memory: {done} of {n} seeds run, resident {:.0} MiB",
-            samples_mib[samples_mib.len() - 1]
-        );
-    }
+    let tenth = (n as usize).div_ceil(10).max(1);
+    let finished = std::sync::atomic::AtomicUsize::new(0);
+    let samples = std::sync::Mutex::new(Vec::new());
+    sim::run_many(&all, jobs, |seed| {
+        let passed = cli::run_checked(&chaos, seed, sim::Canaries::default(), false).passed();
+        let done = finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        if done % tenth == 0 || done == all.len() {
+            // The other workers are mid-run: this is the process as a sweep sees it.
+            let mib = proc_status_kib("VmRSS:") as f64 / 1024.0;
+            eprintln!("memory: {done} of {n} seeds run, resident {mib:.0} MiB");
+            samples
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((done, mib));
+        }
+        passed
+    });
+    let mut samples = samples.into_inner().unwrap_or_else(|p| p.into_inner());
+    samples.sort_by_key(|(done, _)| *done);
+    samples.dedup_by_key(|(done, _)| *done);
+    let samples_mib: Vec<f64> = samples.into_iter().map(|(_, mib)| mib).collect();
     let half = samples_mib.len().div_ceil(2);
     // Medians: one sample can catch the allocator holding a burst of freed memory.
     let middle = |xs: &[f64]| median(xs.to_vec()).0;
@@ -299,7 +307,7 @@ fn memory(options: &BenchOptions) -> Result<String, InputError> {
     let lowest = samples_mib.iter().copied().fold(f64::MAX, f64::min);
     let series: Vec<String> = samples_mib.iter().map(|m| format!("{m:.0}")).collect();
     Ok(format!(
-        "## Memory over a long sweep in one process\n\n{n} `chaos` seeds on {jobs} threads. Resident memory after each tenth (MiB): {}.\n\nBetween {lowest:.0} and {highest:.0} MiB throughout; median of the first half {:.0} MiB, of the second half {:.0} MiB. Memory freed by runs stays a while with the allocator's per-thread arenas, so single samples go up and down; a leak would show as a second half above the first. Peak resident memory of the process so far: {:.0} MiB.\n\n",
+        "## Memory over a long sweep in one process\n\n{n} `chaos` seeds in one sweep on {jobs} threads. Resident memory each time another tenth of the seeds had finished (MiB): {}.\n\nBetween {lowest:.0} and {highest:.0} MiB throughout; median of the first half {:.0} MiB, of the second half {:.0} MiB. Memory freed by runs stays a while with the allocator's per-thread arenas, so single samples go up and down; a leak would show as a second half above the first. Peak resident memory of the process so far: {:.0} MiB.\n\n",
         series.join(", "),
         middle(&samples_mib[..half]),
         middle(&samples_mib[half..]),
