@@ -285,7 +285,7 @@ fn memory(options: &BenchOptions) -> Result<String, InputError> {
     sim::run_many(&all, jobs, |seed| {
         let passed = cli::run_checked(&chaos, seed, sim::Canaries::default(), false).passed();
         let done = finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        if done % tenth == 0 || done == all.len() {
+        if done.is_multiple_of(tenth) || done == all.len() {
             // The other workers are mid-run: this is the process as a sweep sees it.
             let mib = proc_status_kib("VmRSS:") as f64 / 1024.0;
             eprintln!("memory: {done} of {n} seeds run, resident {mib:.0} MiB");

@@ -149,7 +149,7 @@ fn the_bench_command_writes_its_report() {
         "standard chaos run",
         "bare madsim",
         "seeds per minute",
-        "Resident memory after each tenth",
+        "Resident memory each time another tenth",
         "Linearizability checker",
         "Raft core",
         "WAL on real files",
