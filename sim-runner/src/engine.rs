@@ -618,6 +618,11 @@ pub fn run(loaded: &Loaded, seed: u64, canaries: Canaries) -> RunResult {
                 healed_ns = Some(fired_at);
             }
         }
+        // A few ticks before the end, members start publishing their metrics every tick, so
+        // the report's figures are at most a tick old.
+        let tick_ns = t.cluster.config.tick_ms * 1_000_000;
+        sleep_until(&t.cluster, end_ns.saturating_sub(3 * tick_ns)).await;
+        t.cluster.publish_metrics_every_tick();
         sleep_until(&t.cluster, end_ns).await;
         let finals: Vec<check::FinalState> = t
             .cluster

@@ -344,3 +344,51 @@ fn the_binary_exits_2_with_file_and_line_for_a_bad_scenario_file() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// With clients writing until the very end, the final metrics count every write that was
+/// acknowledged more than two ticks before the end (members publish them every tick at the
+/// end of a run; otherwise only every 50 ticks).
+#[test]
+fn final_metrics_count_writes_acknowledged_up_to_the_end() {
+    let text = r#"
+name = "busy-to-the-end"
+description = "clients write until the run ends"
+duration_ms = 3000
+[cluster]
+nodes = 3
+[workload]
+clients = 4
+keys = 4
+stop_ms = 3000
+"#;
+    let scenario = scenarios::parse(text, "test.toml").unwrap_or_else(|e| panic!("{e}"));
+    let loaded = Loaded {
+        source: "test.toml".into(),
+        scenario,
+        text: text.to_string(),
+    };
+    for seed in 0..5 {
+        let r = run(&loaded, seed);
+        let cutoff = r.end_ns - 20_000_000;
+        let acked_writes = r
+            .history
+            .iter()
+            .filter(|h| !matches!(h.op, proto::kv::Op::Get { .. }))
+            .filter(|h| matches!(h.outcome, proto::history::Outcome::Ok(_)))
+            .filter(|h| h.return_ns.is_some_and(|t| t <= cutoff))
+            .count() as u64;
+        let committed: u64 = r
+            .members
+            .values()
+            .map(|s| s.metrics.get("proposals_committed_total"))
+            .sum();
+        assert!(
+            acked_writes > 100,
+            "seed {seed}: the workload must be busy ({acked_writes} writes)"
+        );
+        assert!(
+            committed >= acked_writes,
+            "seed {seed}: metrics count {committed} committed proposals, but {acked_writes} writes were acknowledged by {cutoff} ns"
+        );
+    }
+}

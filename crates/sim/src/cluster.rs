@@ -18,6 +18,7 @@ use proto::{Index, NodeId, Term, NO_NODE};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -174,6 +175,9 @@ pub struct Cluster {
     /// The client history.
     pub history: History,
     board: Board,
+    /// Set near the end of a run: members then publish their metrics every tick, so the
+    /// final figures are at most a tick old.
+    metrics_every_tick: Arc<AtomicBool>,
     clients: Vec<NodeId>,
     scripted_count: u64,
 }
@@ -208,6 +212,7 @@ impl Cluster {
         let world: World<Wire> = World::new(seed, network, disk);
         let failpoints = Failpoints::new();
         let board: Board = Arc::default();
+        let metrics_every_tick = Arc::new(AtomicBool::new(false));
         let voters: Vec<NodeId> = (1..=config.nodes).collect();
         for id in voters.clone() {
             let mut raft_cfg = raft::Config::new(id, voters.clone(), 0);
@@ -228,6 +233,7 @@ impl Cluster {
             };
             let failpoints = failpoints.clone();
             let board = board.clone();
+            let every_tick = metrics_every_tick.clone();
             let tick = Duration::from_millis(config.tick_ms);
             let boots = Arc::new(Mutex::new(0u64));
             world.add_node(id, move |ep| {
@@ -236,7 +242,14 @@ impl Cluster {
                 let mut boot = boots.lock().unwrap_or_else(|p| p.into_inner());
                 *boot += 1;
                 cfg.raft.seed = stream(ep.seed(), "election-jitter", id * 1_000_000 + *boot).gen();
-                member_actor(ep, cfg, failpoints.clone(), board.clone(), tick)
+                member_actor(
+                    ep,
+                    cfg,
+                    failpoints.clone(),
+                    board.clone(),
+                    every_tick.clone(),
+                    tick,
+                )
             });
         }
         Cluster {
@@ -245,6 +258,7 @@ impl Cluster {
             failpoints,
             history: History::default(),
             board,
+            metrics_every_tick,
             clients: Vec::new(),
             scripted_count: 0,
         }
@@ -303,6 +317,12 @@ impl Cluster {
             .map(|(id, _)| *id)
     }
 
+    /// From now on members publish their metrics every tick rather than every 50 ticks
+    /// (each time a copy): call it a few ticks before reading the final metrics.
+    pub fn publish_metrics_every_tick(&self) {
+        self.metrics_every_tick.store(true, Ordering::Relaxed);
+    }
+
     /// Stops everything and collects the run.
     pub fn shutdown(self) -> ClusterRun {
         let record = self.world.shutdown();
@@ -347,6 +367,7 @@ async fn member_actor(
     cfg: NodeConfig,
     failpoints: Failpoints,
     board: Board,
+    metrics_every_tick: Arc<AtomicBool>,
     tick: Duration,
 ) {
     let (mut node, events) = match Node::open(cfg, ep.disk().clone(), failpoints) {
@@ -400,7 +421,9 @@ async fn member_actor(
                     ticks += 1;
                     let r = node.tick(ep.now_ns(), &mut out);
                     publish(&board, &node, true);
-                    if ticks.is_multiple_of(METRICS_EVERY_TICKS) {
+                    if ticks.is_multiple_of(METRICS_EVERY_TICKS)
+                        || metrics_every_tick.load(Ordering::Relaxed)
+                    {
                         publish_metrics(&board, &node);
                     }
                     r
