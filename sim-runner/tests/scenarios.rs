@@ -129,14 +129,18 @@ fn story_snapshots_at_seed_0() {
 }
 
 /// Runs scenario text for seed 0 and returns (label, held) of each expectation.
-fn expectations_of(text: &str) -> Vec<(String, bool)> {
+/// A scenario given as TOML text (it must be valid).
+fn loaded(text: &str) -> Loaded {
     let scenario = scenarios::parse(text, "test.toml").unwrap_or_else(|e| panic!("{e}"));
-    let loaded = Loaded {
+    Loaded {
         source: "test.toml".into(),
         scenario,
         text: text.to_string(),
-    };
-    run(&loaded, 0)
+    }
+}
+
+fn expectations_of(text: &str) -> Vec<(String, bool)> {
+    run(&loaded(text), 0)
         .expectations
         .into_iter()
         .map(|(label, ok, _)| (label, ok))
@@ -361,12 +365,7 @@ clients = 4
 keys = 4
 stop_ms = 3000
 "#;
-    let scenario = scenarios::parse(text, "test.toml").unwrap_or_else(|e| panic!("{e}"));
-    let loaded = Loaded {
-        source: "test.toml".into(),
-        scenario,
-        text: text.to_string(),
-    };
+    let loaded = loaded(text);
     for seed in 0..5 {
         let r = run(&loaded, seed);
         let cutoff = r.end_ns - 20_000_000;

@@ -5,6 +5,16 @@ use sim_runner::cli::{self, Outcome};
 use sim_runner::{engine, scenarios};
 use std::process::Command;
 
+/// The command exited 0; otherwise fail with what it printed on stderr.
+fn assert_success(out: &std::process::Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn a_seed_that_panics_is_a_recorded_failure_and_the_sweep_goes_on() {
     let loaded = scenarios::load("leader-crash-1-received").unwrap();
@@ -70,12 +80,7 @@ fn sharded_reports_merge_into_the_whole_sweep() {
             .arg(&out)
             .output()
             .unwrap();
-        assert_eq!(
-            status.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&status.stderr)
-        );
+        assert_success(&status);
         parts.push(out.join("report.json"));
     }
     let merged = Command::new(bin)
@@ -138,12 +143,7 @@ fn the_bench_command_writes_its_report() {
         .arg(&out)
         .output()
         .unwrap();
-    assert_eq!(
-        status.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&status.stderr)
-    );
+    assert_success(&status);
     let text = std::fs::read_to_string(&out).unwrap();
     for section in [
         "standard chaos run",
@@ -166,12 +166,7 @@ fn bench_only_runs_the_chosen_parts_and_writes_no_file_unless_asked() {
         .args(["bench", "--quick", "--runs", "1", "--only", "floor,raft"])
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("bare madsim"), "{text}");
     assert!(text.contains("Raft core"), "{text}");
