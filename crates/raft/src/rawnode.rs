@@ -110,13 +110,13 @@ impl RawNode {
         self.raft.step(m);
     }
 
-    /// Proposes `data` (leader only). See [`Raft::propose`].
+    /// Proposes `data` (leader only). Its rules are on the private `Raft::propose`.
     pub fn propose(&mut self, data: Vec<u8>) -> Result<(Index, Term), ProposeError> {
         self.assert_no_ready_in_flight("propose");
         self.raft.propose(data)
     }
 
-    /// Asks for a linearizable read point. See [`Raft::read_index`].
+    /// Asks for a linearizable read point. Its rules are on the private `Raft::read_index`.
     pub fn read_index(&mut self, context: u64) -> Result<(), ReadIndexError> {
         self.assert_no_ready_in_flight("read_index");
         self.raft.read_index(context)
@@ -143,7 +143,7 @@ impl RawNode {
         self.raft.transfer_leader(to);
     }
 
-    /// Gives the core a snapshot the application took. See [`Raft::compact`].
+    /// Gives the core a snapshot the application took. Its rules are on the private `Raft::compact`.
     pub fn compact(&mut self, snapshot: Snapshot, keep: u64) {
         self.raft.compact(snapshot, keep);
     }
