@@ -110,13 +110,16 @@ impl RawNode {
         self.raft.step(m);
     }
 
-    /// Proposes `data` (leader only). Its rules are on the private `Raft::propose`.
+    /// Proposes `data` (leader only): appends it to the leader's log; followers hear of it
+    /// at the next Ready. Returns the entry's index and term: the proposal took effect iff
+    /// the entry later applied at that index has that term.
     pub fn propose(&mut self, data: Vec<u8>) -> Result<(Index, Term), ProposeError> {
         self.assert_no_ready_in_flight("propose");
         self.raft.propose(data)
     }
 
-    /// Asks for a linearizable read point. Its rules are on the private `Raft::read_index`.
+    /// Asks for a linearizable read point for the application's `context`; the answer
+    /// arrives as a [`ReadState`] in a later Ready.
     pub fn read_index(&mut self, context: u64) -> Result<(), ReadIndexError> {
         self.assert_no_ready_in_flight("read_index");
         self.raft.read_index(context)
@@ -143,7 +146,9 @@ impl RawNode {
         self.raft.transfer_leader(to);
     }
 
-    /// Gives the core a snapshot the application took. Its rules are on the private `Raft::compact`.
+    /// Gives the core a snapshot the application took at `snapshot.meta.index` (at or below
+    /// the applied index) and compacts the log up to it, keeping `keep` entries before it
+    /// for followers that lag a little.
     pub fn compact(&mut self, snapshot: Snapshot, keep: u64) {
         self.raft.compact(snapshot, keep);
     }
