@@ -297,10 +297,12 @@ fn memory(options: &BenchOptions) -> Result<String, InputError> {
         passed
     });
     let mut samples = samples.into_inner().unwrap_or_else(|p| p.into_inner());
+    // Workers push in the order they finish; each count is taken once.
     samples.sort_by_key(|(done, _)| *done);
-    samples.dedup_by_key(|(done, _)| *done);
     let samples_mib: Vec<f64> = samples.into_iter().map(|(_, mib)| mib).collect();
+    // At least one sample (the last seed always takes one); with one, both halves are it.
     let half = samples_mib.len().div_ceil(2);
+    let second_half = &samples_mib[half.min(samples_mib.len() - 1)..];
     // Medians: one sample can catch the allocator holding a burst of freed memory.
     let middle = |xs: &[f64]| median(xs.to_vec()).0;
     let highest = samples_mib.iter().copied().fold(0.0, f64::max);
@@ -310,7 +312,7 @@ fn memory(options: &BenchOptions) -> Result<String, InputError> {
         "## Memory over a long sweep in one process\n\n{n} `chaos` seeds in one sweep on {jobs} threads. Resident memory each time another tenth of the seeds had finished (MiB): {}.\n\nBetween {lowest:.0} and {highest:.0} MiB throughout; median of the first half {:.0} MiB, of the second half {:.0} MiB. Memory freed by runs stays a while with the allocator's per-thread arenas, so single samples go up and down; a leak would show as a second half above the first. Peak resident memory of the process so far: {:.0} MiB.\n\n",
         series.join(", "),
         middle(&samples_mib[..half]),
-        middle(&samples_mib[half..]),
+        middle(second_half),
         proc_status_kib("VmHWM:") as f64 / 1024.0
     ))
 }

@@ -43,11 +43,6 @@ impl Alarm {
         Pin::new(&mut self.sleep).reset(deadline);
         self.armed = false;
     }
-
-    /// The deadline.
-    pub fn deadline(&self) -> Instant {
-        self.sleep.deadline()
-    }
 }
 
 /// Has madsim's timer wake `waker` once, exactly `after` from now (at once if zero). For

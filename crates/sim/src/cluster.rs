@@ -438,12 +438,8 @@ async fn member_actor(
             ep.record(e);
         }
         // The fsync cost passes before anything that depended on it is sent.
-        let owed_us = ep.disk().take_latency_us();
+        let owed_us = ep.pay_disk_latency().await;
         node.observe_disk_latency(owed_us);
-        if owed_us > 0 {
-            // Exact: a madsim sleep would round a 510 us fsync up to 1 ms.
-            crate::Alarm::after(Duration::from_micros(owed_us)).await;
-        }
         match out.halt {
             Some(Halt::Pause) => {
                 ep.pause_self();

@@ -126,6 +126,7 @@ struct Slot<M> {
 }
 
 /// A message on its way.
+#[derive(Clone)]
 struct Flight<M> {
     from: NodeId,
     to: NodeId,
@@ -524,26 +525,16 @@ impl<M: Payload> World<M> {
                 },
             );
         }
+        let flight = Flight {
+            from,
+            to,
+            msg,
+            summary,
+        };
         for _ in 1..copies {
-            state.schedule(
-                now,
-                Flight {
-                    from,
-                    to,
-                    msg: msg.clone(),
-                    summary,
-                },
-            );
+            state.schedule(now, flight.clone());
         }
-        state.schedule(
-            now,
-            Flight {
-                from,
-                to,
-                msg,
-                summary,
-            },
-        );
+        state.schedule(now, flight);
     }
 
     /// Sends every message a hold filter kept back, in the order they were held.
@@ -566,11 +557,7 @@ impl<M: Payload> World<M> {
     /// Puts `msg` straight into `to`'s mailbox, as from `from`, bypassing the network (an
     /// operator's command, not traffic). Returns false if `to` is down.
     pub fn inject(&self, from: NodeId, to: NodeId, msg: M) -> bool {
-        let state = self.lock();
-        match state.nodes.get(&to).and_then(|s| s.mailbox.as_ref()) {
-            Some(mailbox) => mailbox.put(from, msg),
-            None => false,
-        }
+        self.lock().put(from, to, msg)
     }
 
     /// Kills every node and returns the run's record. Call it at the end of every run:
@@ -656,6 +643,14 @@ impl<M: Payload> State<M> {
         self.wakeups.push(Reverse(due));
     }
 
+    /// Puts `msg` into `to`'s mailbox, as from `from`; false if `to` is down.
+    fn put(&self, from: NodeId, to: NodeId, msg: M) -> bool {
+        match self.nodes.get(&to).and_then(|s| s.mailbox.as_ref()) {
+            Some(mailbox) => mailbox.put(from, msg),
+            None => false,
+        }
+    }
+
     /// Delivers every flight due by `now`, in order.
     fn deliver_due(&mut self, now: u64) {
         while let Some(&Reverse((due, _, slot))) = self.due.peek() {
@@ -672,11 +667,7 @@ impl<M: Payload> State<M> {
             } = self.flights[slot]
                 .take()
                 .expect("a queued flight's slot is full");
-            let delivered = match self.nodes.get(&to).and_then(|s| s.mailbox.as_ref()) {
-                Some(mailbox) => mailbox.put(from, msg),
-                None => false,
-            };
-            if delivered {
+            if self.put(from, to, msg) {
                 self.net.stats.delivered += 1;
                 self.trace.record(
                     now,
@@ -770,12 +761,14 @@ impl<M: Payload> Endpoint<M> {
     }
 
     /// Sleeps for the simulated time that this node's disk operations since the last call
-    /// cost (the disk itself is synchronous; time passes here), to the microsecond.
-    pub async fn pay_disk_latency(&self) {
+    /// cost (the disk itself is synchronous; time passes here), to the microsecond, and
+    /// returns it in microseconds.
+    pub async fn pay_disk_latency(&self) -> u64 {
         let owed_us = self.disk.take_latency_us();
         if owed_us > 0 {
             crate::Alarm::after(Duration::from_micros(owed_us)).await;
         }
+        owed_us
     }
 
     /// Crashes this node's own process (a failpoint fired). With `Some(mode)` the disk
