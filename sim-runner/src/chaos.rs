@@ -5,7 +5,7 @@
 use rand::Rng;
 use scenario::{ChaosSection, NodeRef, Step};
 use sim::rng::stream;
-use sim::ClusterConfig;
+use sim::{ClusterConfig, NetworkFaults};
 
 /// The fault kinds swarm testing turns on and off.
 pub const FAULT_KINDS: [&str; 10] = [
@@ -30,6 +30,15 @@ fn step(at_ms: u64, action: &str, label: String) -> Step {
     }
 }
 
+/// `s` set to put the network back to `base`.
+fn restore_network(mut s: Step, base: &NetworkFaults) -> Step {
+    s.loss_ppm = Some(base.loss_ppm);
+    s.duplicate_ppm = Some(base.duplicate_ppm);
+    s.latency_min_us = Some(base.latency_min_us);
+    s.latency_max_us = Some(base.latency_max_us);
+    s
+}
+
 /// The workload mix the swarm draws for `seed` (its own stream, so the fault schedule
 /// does not depend on it).
 pub fn draw_mix(seed: u64) -> sim::Mix {
@@ -44,8 +53,13 @@ pub fn draw_mix(seed: u64) -> sim::Mix {
 
 /// Draws the fault schedule for `seed`; may also change the cluster size (part of the
 /// swarm draw).
-pub fn plan(seed: u64, chaos: &ChaosSection, config: &mut ClusterConfig) -> Vec<Step> {
-    let (units, finale) = plan_units(seed, chaos, config);
+pub fn plan(
+    seed: u64,
+    chaos: &ChaosSection,
+    config: &mut ClusterConfig,
+    base: &NetworkFaults,
+) -> Vec<Step> {
+    let (units, finale) = plan_units(seed, chaos, config, base);
     flatten(&units, &finale)
 }
 
@@ -59,11 +73,13 @@ pub fn flatten(units: &[Vec<Step>], finale: &[Step]) -> Vec<Step> {
 }
 
 /// The schedule as units (a fault and the step that undoes it) and the finale that heals
-/// everything when the faults stop; shrinking removes and shortens units.
+/// everything when the faults stop; shrinking removes and shortens units. Network faults
+/// are undone by restoring `base`, the scenario's own `[network]` settings.
 pub fn plan_units(
     seed: u64,
     chaos: &ChaosSection,
     config: &mut ClusterConfig,
+    base: &NetworkFaults,
 ) -> (Vec<Vec<Step>>, Vec<Step>) {
     let mut rng = stream(seed, "chaos", 0);
     if chaos.random_cluster_size {
@@ -125,15 +141,16 @@ pub fn plan_units(
                 match kind {
                     "loss" => s.loss_ppm = Some(rng.gen_range(10_000..300_000)),
                     "duplication" => s.duplicate_ppm = Some(rng.gen_range(10_000..300_000)),
-                    _ => s.latency_max_us = Some(rng.gen_range(10_000..150_000)),
+                    _ => {
+                        let drawn = rng.gen_range(10_000..150_000);
+                        s.latency_max_us = Some(drawn.max(base.latency_max_us));
+                    }
                 }
                 out.push(s);
-                let mut restore = step(end, "network", format!("chaos: {kind} ends"));
-                restore.loss_ppm = Some(0);
-                restore.duplicate_ppm = Some(0);
-                restore.latency_min_us = Some(1_000);
-                restore.latency_max_us = Some(5_000);
-                out.push(restore);
+                out.push(restore_network(
+                    step(end, "network", format!("chaos: {kind} ends")),
+                    base,
+                ));
             }
             "slow fsync" => {
                 let mut s = step(t, "disk", "chaos: slow fsync".into());
@@ -170,12 +187,10 @@ pub fn plan_units(
     }
     // Faults stop: heal everything so liveness can be judged.
     let mut finale = vec![step(until, "heal", "chaos: faults stop, heal".into())];
-    let mut restore = step(until, "network", "chaos: network restored".into());
-    restore.loss_ppm = Some(0);
-    restore.duplicate_ppm = Some(0);
-    restore.latency_min_us = Some(1_000);
-    restore.latency_max_us = Some(5_000);
-    finale.push(restore);
+    finale.push(restore_network(
+        step(until, "network", "chaos: network restored".into()),
+        base,
+    ));
     let mut disk = step(until, "disk", "chaos: disks back to normal".into());
     disk.slow_sync_ppm = Some(0);
     finale.push(disk);

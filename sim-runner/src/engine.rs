@@ -532,7 +532,7 @@ pub fn run(loaded: &Loaded, seed: u64, canaries: Canaries) -> RunResult {
         let mut steps: Vec<Step> = scenario.steps.iter().map(|s| s.get_ref().clone()).collect();
         let mut healed_ns = None;
         if let Some(chaos) = &scenario.chaos {
-            steps = crate::chaos::plan(seed, chaos, &mut config);
+            steps = crate::chaos::plan(seed, chaos, &mut config, &network);
             healed_ns = Some(chaos.faults_until_ms * 1_000_000);
         }
         let mut cluster = Cluster::start(seed, config.clone(), network, disk.clone(), canaries);

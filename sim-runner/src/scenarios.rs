@@ -62,6 +62,10 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../scenarios/double-vote.toml"),
     ),
     ("chaos", include_str!("../../scenarios/chaos.toml")),
+    (
+        "chaos-slow-links",
+        include_str!("../../scenarios/chaos-slow-links.toml"),
+    ),
 ];
 
 fn failpoint_names() -> Vec<&'static str> {

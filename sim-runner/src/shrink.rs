@@ -155,8 +155,8 @@ pub fn shrink(loaded: &Loaded, run: &RunResult, canaries: Canaries) -> Result<St
     };
     let target = failure_kind(run).ok_or("the run did not fail")?;
     let seed = run.seed;
-    let (mut config, _, _, _) = engine::configs(&loaded.scenario);
-    let (mut units, finale) = chaos::plan_units(seed, chaos, &mut config);
+    let (mut config, network, _, _) = engine::configs(&loaded.scenario);
+    let (mut units, finale) = chaos::plan_units(seed, chaos, &mut config, &network);
     let original = units.len();
     let mut runs = 0;
     let mut still_fails = |units: &[Vec<Step>]| -> bool {

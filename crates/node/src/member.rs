@@ -96,20 +96,49 @@ pub enum NodeError {
     },
 }
 
+/// Who asked, and which attempt: every answer echoes the attempt it answers, so a client
+/// never takes a late answer to an earlier attempt for the current one.
+#[derive(Clone, Copy, Debug)]
+struct Caller {
+    address: NodeId,
+    client_id: u64,
+    seq: u64,
+    attempt: u32,
+}
+
+impl Caller {
+    fn of(address: NodeId, request: &ClientRequest) -> Caller {
+        Caller {
+            address,
+            client_id: request.command.client_id,
+            seq: request.command.seq,
+            attempt: request.attempt,
+        }
+    }
+
+    fn reply(self, result: Result<OpResult, ClientError>) -> Outgoing {
+        Outgoing::Reply {
+            to: self.address,
+            response: ClientResponse {
+                client_id: self.client_id,
+                seq: self.seq,
+                attempt: self.attempt,
+                result,
+            },
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 struct PendingWrite {
     term: Term,
-    client: NodeId,
-    client_id: u64,
-    seq: u64,
+    caller: Caller,
     proposed_ns: u64,
 }
 
 #[derive(Clone, Debug)]
 struct PendingRead {
-    client: NodeId,
-    client_id: u64,
-    seq: u64,
+    caller: Caller,
     key: String,
 }
 
@@ -275,15 +304,9 @@ impl<D: Disk> Node<D> {
         request: ClientRequest,
         out: &mut Output,
     ) -> Result<(), NodeError> {
+        let caller = Caller::of(from, &request);
+        let reply = |result| caller.reply(result);
         let command = request.command;
-        let reply = |result| Outgoing::Reply {
-            to: from,
-            response: ClientResponse {
-                client_id: command.client_id,
-                seq: command.seq,
-                result,
-            },
-        };
         if self.role != Role::Leader {
             // Redirect: the client retries at the leader we know of.
             out.messages.push(reply(Err(ClientError::NotLeader {
@@ -303,9 +326,7 @@ impl<D: Disk> Node<D> {
                     self.pending_reads.insert(
                         context,
                         PendingRead {
-                            client: from,
-                            client_id: command.client_id,
-                            seq: command.seq,
+                            caller,
                             key: key.clone(),
                         },
                     );
@@ -331,9 +352,7 @@ impl<D: Disk> Node<D> {
                     index,
                     PendingWrite {
                         term,
-                        client: from,
-                        client_id: command.client_id,
-                        seq: command.seq,
+                        caller,
                         proposed_ns: now_ns,
                     },
                 );
@@ -545,16 +564,10 @@ impl<D: Disk> Node<D> {
                     .map(|(_, r)| r),
             );
             for r in reads {
-                out.messages.push(Outgoing::Reply {
-                    to: r.client,
-                    response: ClientResponse {
-                        client_id: r.client_id,
-                        seq: r.seq,
-                        result: Err(ClientError::NotLeader {
-                            leader: soft.leader,
-                        }),
-                    },
-                });
+                out.messages
+                    .push(r.caller.reply(Err(ClientError::NotLeader {
+                        leader: soft.leader,
+                    })));
             }
             self.metrics.set("proposals_pending", 0);
         }
@@ -638,14 +651,7 @@ impl<D: Disk> Node<D> {
                 self.metrics.add("proposals_failed_total", 1);
                 Err(ClientError::Unknown)
             };
-            replies.push(Outgoing::Reply {
-                to: w.client,
-                response: ClientResponse {
-                    client_id: w.client_id,
-                    seq: w.seq,
-                    result: response,
-                },
-            });
+            replies.push(w.caller.reply(response));
         }
     }
 
@@ -657,17 +663,10 @@ impl<D: Disk> Node<D> {
         self.waiting_reads = waiting;
         for (_, r) in ready {
             let (value, mod_revision) = self.store.get(&r.key);
-            replies.push(Outgoing::Reply {
-                to: r.client,
-                response: ClientResponse {
-                    client_id: r.client_id,
-                    seq: r.seq,
-                    result: Ok(OpResult::Get {
-                        value,
-                        mod_revision,
-                    }),
-                },
-            });
+            replies.push(r.caller.reply(Ok(OpResult::Get {
+                value,
+                mod_revision,
+            })));
         }
     }
 
@@ -715,14 +714,7 @@ impl<D: Disk> Node<D> {
 
 /// The answer to a write whose fate this member can no longer tell.
 fn unknown_reply(w: PendingWrite) -> Outgoing {
-    Outgoing::Reply {
-        to: w.client,
-        response: ClientResponse {
-            client_id: w.client_id,
-            seq: w.seq,
-            result: Err(ClientError::Unknown),
-        },
-    }
+    w.caller.reply(Err(ClientError::Unknown))
 }
 
 fn halt_of(action: FailAction) -> Halt {

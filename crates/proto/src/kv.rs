@@ -210,6 +210,9 @@ pub enum ClientError {
 pub struct ClientRequest {
     /// The command (session fields and operation).
     pub command: Command,
+    /// Which attempt of the command this is (a retry reuses the sequence number, not the
+    /// attempt): an error answer speaks only of the attempt it echoes.
+    pub attempt: u32,
 }
 
 /// A member's answer to a [`ClientRequest`].
@@ -219,6 +222,8 @@ pub struct ClientResponse {
     pub client_id: u64,
     /// Echoes the request's sequence number.
     pub seq: u64,
+    /// Echoes the request's attempt number.
+    pub attempt: u32,
     /// The result, or why there is none.
     pub result: Result<OpResult, ClientError>,
 }

@@ -7,7 +7,7 @@ use crate::cluster::Wire;
 use crate::rng::stream;
 use crate::world::Endpoint;
 use proto::history::{HistoryOp, Outcome};
-use proto::kv::{ClientError, ClientRequest, Command, Compare, Op, OpResult};
+use proto::kv::{ClientError, ClientRequest, ClientResponse, Command, Compare, Op, OpResult};
 use proto::trace::EventKind;
 use proto::NodeId;
 use rand::seq::SliceRandom;
@@ -268,6 +268,14 @@ fn finish(
 }
 
 /// Runs one operation to its end: success, certain failure, or unknown.
+///
+/// An error answer speaks only of the attempt it echoes: a late answer to an earlier
+/// attempt (a `NotLeader`, say, duplicated or delayed by the network) says nothing of the
+/// current one, which may still commit. An OK answer to any attempt is the operation's
+/// result: every attempt carries the same session fields, so the store applies at most
+/// one of them. A write ends `Failed` only when every attempt was refused by a member
+/// that certainly did not propose it; requests are never duplicated by the network (see
+/// [`crate::Payload::may_duplicate`]), so a refused attempt cannot take effect later.
 async fn run_op(
     ep: &Endpoint<Wire>,
     w: &RetryPolicy,
@@ -286,7 +294,7 @@ async fn run_op(
         seq,
         op: op.clone(),
     };
-    loop {
+    for attempt in 1u32.. {
         ep.record(EventKind::ClientSend {
             client: id,
             seq,
@@ -298,9 +306,11 @@ async fn run_op(
             *target,
             Wire::Request(ClientRequest {
                 command: command.clone(),
+                attempt,
             }),
         );
-        let answer = wait_for(ep, seq, Duration::from_millis(w.request_timeout_ms)).await;
+        let timeout = Duration::from_millis(w.request_timeout_ms);
+        let answer = wait_for(ep, seq, attempt, timeout).await;
         let mut backoff_ms = 0;
         match answer {
             Some(Ok(result)) => return (Outcome::Ok(result), true),
@@ -321,22 +331,25 @@ async fn run_op(
             }
         }
         if !w.retry || ep.now_ns() + backoff_ms * 1_000_000 >= deadline {
-            return if maybe_applied {
-                (Outcome::Unknown, false)
-            } else {
-                (Outcome::Failed, true)
-            };
+            break;
         }
         if backoff_ms > 0 {
             madsim::time::sleep(Duration::from_millis(backoff_ms)).await;
         }
     }
+    if maybe_applied {
+        (Outcome::Unknown, false)
+    } else {
+        (Outcome::Failed, true)
+    }
 }
 
-/// Waits for the answer to `seq` (ignoring late answers to earlier requests).
+/// Waits for the answer to attempt `attempt` of `seq`: an OK to any attempt of `seq`, or
+/// an error that echoes this attempt. Anything else is a late answer and is ignored.
 async fn wait_for(
     ep: &Endpoint<Wire>,
     seq: u64,
+    attempt: u32,
     timeout: Duration,
 ) -> Option<Result<OpResult, ClientError>> {
     let mut alarm = crate::Alarm::after(timeout);
@@ -344,11 +357,162 @@ async fn wait_for(
         let recv = ep.recv();
         futures_util::pin_mut!(recv);
         match futures_util::future::select(recv, &mut alarm).await {
-            futures_util::future::Either::Left(((_, Wire::Response(r)), _)) if r.seq == seq => {
+            futures_util::future::Either::Left(((_, Wire::Response(r)), _))
+                if answers(&r, seq, attempt) =>
+            {
                 return Some(r.result)
             }
             futures_util::future::Either::Left(_) => continue,
             futures_util::future::Either::Right(_) => return None,
         }
+    }
+}
+
+/// Whether `r` answers attempt `attempt` of request `seq`.
+fn answers(r: &ClientResponse, seq: u64, attempt: u32) -> bool {
+    r.seq == seq && (r.result.is_ok() || r.attempt == attempt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{NetworkFaults, World};
+    use disk::DiskFaults;
+    use futures_util::future::BoxFuture;
+
+    /// How a fake member answers the attempts it receives.
+    #[derive(Clone, Copy)]
+    enum Script {
+        /// `NotLeader { leader }` at once, and the same answer again `late_ms` later (a
+        /// late duplicate of the answer).
+        Redirect { leader: NodeId, late_ms: u64 },
+        /// OK to every attempt, `after_ms` after it arrives.
+        SlowOk { after_ms: u64 },
+        /// `Unavailable` at once.
+        Busy,
+    }
+
+    fn fake_member(script: Script) -> impl Fn(Endpoint<Wire>) -> BoxFuture<'static, ()> {
+        move |ep: Endpoint<Wire>| {
+            let ep = Arc::new(ep);
+            Box::pin(async move {
+                loop {
+                    let (from, msg) = ep.recv().await;
+                    let Wire::Request(req) = msg else { continue };
+                    let answer = |result| {
+                        Wire::Response(ClientResponse {
+                            client_id: req.command.client_id,
+                            seq: req.command.seq,
+                            attempt: req.attempt,
+                            result,
+                        })
+                    };
+                    match script {
+                        Script::Redirect { leader, late_ms } => {
+                            let redirect = answer(Err(ClientError::NotLeader { leader }));
+                            ep.send(from, redirect.clone());
+                            let ep = ep.clone();
+                            madsim::task::spawn(async move {
+                                madsim::time::sleep(Duration::from_millis(late_ms)).await;
+                                ep.send(from, redirect);
+                            });
+                        }
+                        Script::SlowOk { after_ms } => {
+                            let ok = answer(Ok(OpResult::Put { revision: 7 }));
+                            let ep = ep.clone();
+                            madsim::task::spawn(async move {
+                                madsim::time::sleep(Duration::from_millis(after_ms)).await;
+                                ep.send(from, ok);
+                            });
+                        }
+                        Script::Busy => ep.send(from, answer(Err(ClientError::Unavailable))),
+                    }
+                }
+            })
+        }
+    }
+
+    /// Runs one put from client 1001, first sent to member 1, against two fake members.
+    fn put_against(one: Script, two: Script, policy: RetryPolicy) -> (Outcome, bool) {
+        crate::run(0, || async move {
+            let faults = NetworkFaults {
+                latency_min_us: 1_000,
+                latency_max_us: 1_001,
+                ..NetworkFaults::default()
+            };
+            let world: World<Wire> = World::new(0, faults, DiskFaults::default());
+            world.add_node(1, fake_member(one));
+            world.add_node(2, fake_member(two));
+            let result = Arc::new(Mutex::new(None));
+            let out = result.clone();
+            world.add_node(1001, move |ep: Endpoint<Wire>| {
+                let (out, policy) = (out.clone(), policy.clone());
+                async move {
+                    let mut rng = stream(0, "test-client", 1001);
+                    let op = Op::Put {
+                        key: "k".into(),
+                        value: "v".into(),
+                    };
+                    let mut target = 1;
+                    let r = run_op(&ep, &policy, &[1, 2], &mut target, &mut rng, 1, &op).await;
+                    *out.lock().unwrap() = Some(r);
+                }
+            });
+            madsim::time::sleep(Duration::from_secs(5)).await;
+            world.shutdown();
+            let r = result.lock().unwrap().take();
+            r.expect("the client finished")
+        })
+    }
+
+    fn policy(op_timeout_ms: u64) -> RetryPolicy {
+        RetryPolicy {
+            retry: true,
+            request_timeout_ms: 300,
+            op_timeout_ms,
+        }
+    }
+
+    #[test]
+    fn a_late_duplicate_redirect_is_not_taken_for_the_current_attempt() {
+        // Attempt 1 goes to member 1, which redirects to 2 and repeats that redirect
+        // 100 ms later; attempt 2 is at member 2, which answers OK after 150 ms. The
+        // operation's deadline (120 ms) falls between: taking the late redirect for
+        // attempt 2's answer would end the operation as failed while its OK is in flight.
+        let (outcome, returned) = put_against(
+            Script::Redirect {
+                leader: 2,
+                late_ms: 100,
+            },
+            Script::SlowOk { after_ms: 150 },
+            policy(120),
+        );
+        assert_eq!(outcome, Outcome::Ok(OpResult::Put { revision: 7 }));
+        assert!(returned);
+    }
+
+    #[test]
+    fn a_late_ok_to_an_earlier_attempt_is_the_result() {
+        // Member 1 answers OK after 400 ms, past the 300 ms attempt timeout; the retries
+        // are refused as unavailable by member 2 (or wait again at member 1).
+        let (outcome, _) = put_against(
+            Script::SlowOk { after_ms: 400 },
+            Script::Busy,
+            policy(3_000),
+        );
+        assert_eq!(outcome, Outcome::Ok(OpResult::Put { revision: 7 }));
+    }
+
+    #[test]
+    fn a_write_is_failed_only_when_every_attempt_was_refused() {
+        let refused = put_against(Script::Busy, Script::Busy, policy(500));
+        assert_eq!(refused, (Outcome::Failed, true));
+        // A timed-out attempt may still commit: unknown, with no return time.
+        let timed_out = put_against(
+            Script::SlowOk { after_ms: 10_000 },
+            Script::Busy,
+            policy(500),
+        );
+        assert_eq!(timed_out, (Outcome::Unknown, false));
     }
 }

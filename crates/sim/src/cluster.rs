@@ -45,6 +45,10 @@ pub enum Control {
 }
 
 impl Payload for Wire {
+    fn may_duplicate(&self) -> bool {
+        !matches!(self, Wire::Request(_))
+    }
+
     fn summary(&self) -> MessageSummary {
         match self {
             Wire::Raft(m) => MessageSummary {

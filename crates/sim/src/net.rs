@@ -172,10 +172,20 @@ impl NetState {
         }
     }
 
-    /// Decides the fate of one message and counts it.
-    pub fn decide(&mut self, from: NodeId, to: NodeId, msg: &MessageSummary) -> Verdict {
+    /// Decides the fate of one message and counts it. A message that is not `duplicable`
+    /// is delivered at most once (the random draws are the same either way).
+    pub fn decide(
+        &mut self,
+        from: NodeId,
+        to: NodeId,
+        msg: &MessageSummary,
+        duplicable: bool,
+    ) -> Verdict {
         self.stats.sent += 1;
-        let verdict = self.decide_inner(from, to, msg);
+        let mut verdict = self.decide_inner(from, to, msg);
+        if !duplicable && verdict == Verdict::Deliver(2) {
+            verdict = Verdict::Deliver(1);
+        }
         match verdict {
             Verdict::Deliver(copies) => self.stats.duplicated += u64::from(copies - 1),
             Verdict::Drop(_) => self.stats.dropped += 1,
@@ -256,7 +266,7 @@ mod tests {
         for a in 1..=5u64 {
             for b in 1..=5u64 {
                 let same = (a <= 2) == (b <= 2);
-                let v = n.decide(a, b, &summary());
+                let v = n.decide(a, b, &summary(), true);
                 assert_eq!(
                     v == Verdict::Drop(DropReason::Partition),
                     !same,
@@ -267,7 +277,7 @@ mod tests {
         // an unlisted node (a client) reaches both sides
         assert!(n.connected(100, 1) && n.connected(3, 100));
         n.heal();
-        assert_eq!(n.decide(1, 3, &summary()), Verdict::Deliver(1));
+        assert_eq!(n.decide(1, 3, &summary(), true), Verdict::Deliver(1));
     }
 
     #[test]
@@ -275,10 +285,10 @@ mod tests {
         let mut n = NetState::new(NetworkFaults::default(), stream(0, "network", 0));
         n.cut(1, 2);
         assert_eq!(
-            n.decide(1, 2, &summary()),
+            n.decide(1, 2, &summary(), true),
             Verdict::Drop(DropReason::Partition)
         );
-        assert_eq!(n.decide(2, 1, &summary()), Verdict::Deliver(1));
+        assert_eq!(n.decide(2, 1, &summary(), true), Verdict::Deliver(1));
     }
 
     #[test]
@@ -291,7 +301,7 @@ mod tests {
         let mut n = NetState::new(faults, stream(1, "network", 0));
         let (mut lost, mut dup) = (0, 0);
         for _ in 0..10_000 {
-            match n.decide(1, 2, &summary()) {
+            match n.decide(1, 2, &summary(), true) {
                 Verdict::Drop(DropReason::Loss) => lost += 1,
                 Verdict::Deliver(2) => dup += 1,
                 Verdict::Deliver(1) => {}
@@ -317,16 +327,16 @@ mod tests {
         });
         let mut other = summary();
         other.kind = Some(MessageType::Heartbeat);
-        assert_eq!(n.decide(1, 2, &other), Verdict::Deliver(1));
-        assert_eq!(n.decide(2, 1, &summary()), Verdict::Deliver(1));
+        assert_eq!(n.decide(1, 2, &other, true), Verdict::Deliver(1));
+        assert_eq!(n.decide(2, 1, &summary(), true), Verdict::Deliver(1));
         assert_eq!(
-            n.decide(1, 2, &summary()),
+            n.decide(1, 2, &summary(), true),
             Verdict::Drop(DropReason::Filter)
         );
         assert_eq!(
-            n.decide(1, 3, &summary()),
+            n.decide(1, 3, &summary(), true),
             Verdict::Drop(DropReason::Filter)
         );
-        assert_eq!(n.decide(1, 2, &summary()), Verdict::Deliver(1));
+        assert_eq!(n.decide(1, 2, &summary(), true), Verdict::Deliver(1));
     }
 }

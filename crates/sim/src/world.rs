@@ -34,6 +34,13 @@ use std::time::Duration;
 pub trait Payload: Clone + Send + Sync + 'static {
     /// What the trace records about the message (and what filters match on).
     fn summary(&self) -> MessageSummary;
+
+    /// Whether the network may deliver the message twice. Client requests are not
+    /// duplicated (a client connection behaves like TCP): a refused attempt must not come
+    /// back later through a second copy, or a client could never know it failed.
+    fn may_duplicate(&self) -> bool {
+        true
+    }
 }
 
 /// A node incarnation's mailbox: one reader (the node), writers the router and operator
@@ -472,6 +479,7 @@ impl<M: Payload> World<M> {
 
     fn send(&self, from: NodeId, to: NodeId, msg: M) {
         let summary = msg.summary();
+        let duplicable = msg.may_duplicate();
         let now = self.now_ns();
         let mut state = self.lock();
         let state = &mut *state;
@@ -483,7 +491,7 @@ impl<M: Payload> World<M> {
                 msg: summary,
             },
         );
-        let copies = match state.net.decide(from, to, &summary) {
+        let copies = match state.net.decide(from, to, &summary, duplicable) {
             Verdict::Hold => {
                 state.trace.record(
                     now,
