@@ -14,8 +14,14 @@ use std::fmt::Write as _;
 pub struct SeedSummary {
     /// The seed.
     pub seed: u64,
-    /// Whether every check held.
+    /// Whether every check held (or had nothing to judge).
     pub passed: bool,
+    /// Whether some check was undecided and none failed (then `passed` is false).
+    #[serde(default)]
+    pub undecided: bool,
+    /// Checks that were undecided or not judged, with the reason.
+    #[serde(default)]
+    pub unjudged: Vec<String>,
     /// The trace hash (empty if the run panicked).
     pub trace_hash: String,
     /// Simulated seconds.
@@ -30,6 +36,13 @@ pub struct SeedSummary {
     pub failures: Vec<String>,
     /// The command that reproduces it.
     pub repro: String,
+}
+
+impl SeedSummary {
+    /// Whether a check failed (or the seed panicked): neither passed nor undecided.
+    pub fn failed(&self) -> bool {
+        !self.passed && !self.undecided
+    }
 }
 
 /// A sweep's machine-readable report; shards' reports merge by concatenating `seeds`.
@@ -79,6 +92,8 @@ pub fn summarize(outcome: &Outcome, repro: String) -> SeedSummary {
             SeedSummary {
                 seed: r.seed,
                 passed: r.passed(),
+                undecided: r.undecided(),
+                unjudged: r.unjudged(),
                 trace_hash: format!("{:016x}", r.trace_hash),
                 simulated_secs: r.end_ns as f64 / 1e9,
                 client_ops: r.history.len(),
@@ -91,6 +106,8 @@ pub fn summarize(outcome: &Outcome, repro: String) -> SeedSummary {
         Outcome::Panicked { seed, message } => SeedSummary {
             seed: *seed,
             passed: false,
+            undecided: false,
+            unjudged: Vec::new(),
             trace_hash: String::new(),
             simulated_secs: 0.0,
             client_ops: 0,
@@ -105,16 +122,17 @@ pub fn summarize(outcome: &Outcome, repro: String) -> SeedSummary {
 /// A Markdown summary of a sweep (or of one run).
 pub fn markdown(report: &SweepReport, timelines: &[(u64, String)]) -> String {
     let mut out = String::new();
-    let failed: Vec<&SeedSummary> = report.seeds.iter().filter(|s| !s.passed).collect();
+    let failed: Vec<&SeedSummary> = report.seeds.iter().filter(|s| s.failed()).collect();
+    let undecided = report.seeds.iter().filter(|s| s.undecided).count();
     let _ = writeln!(out, "# Scenario `{}`\n", report.scenario);
     if !report.canaries.is_empty() {
         let _ = writeln!(out, "Planted bugs: {}\n", report.canaries.join(", "));
     }
     let _ = writeln!(
         out,
-        "{} seeds run, {} passed, {} failed; {:.0} simulated seconds; {} client operations.\n",
+        "{} seeds run, {} passed, {} failed, {undecided} undecided; {:.0} simulated seconds; {} client operations.\n",
         report.seeds.len(),
-        report.seeds.len() - failed.len(),
+        report.seeds.iter().filter(|s| s.passed).count(),
         failed.len(),
         report.seeds.iter().map(|s| s.simulated_secs).sum::<f64>(),
         report.seeds.iter().map(|s| s.client_ops).sum::<usize>()
@@ -293,7 +311,7 @@ pub fn timeline_svg(run: &RunResult) -> String {
     let first = run
         .verdicts
         .iter()
-        .flat_map(|(_, v)| v.iter())
+        .flat_map(|(_, v)| v.violations().iter())
         .filter(|v| v.time_ns != u64::MAX)
         .min_by_key(|v| v.time_ns);
     if let Some(v) = first {

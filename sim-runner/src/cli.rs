@@ -67,10 +67,14 @@ pub struct Args {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Check a history file (JSON lines, see the check crate's history_file docs) for
-    /// linearizability. Exit 0 linearizable, 1 not, 2 bad input.
+    /// linearizability. Exit 0 linearizable, 1 not, 2 bad input, 3 undecided (the search
+    /// budget ran out: neither a pass nor a violation).
     CheckHistory {
         /// The file.
         file: PathBuf,
+        /// Search steps allowed per key before the verdict is undecided.
+        #[arg(long, default_value_t = check::linearizability::STEP_BUDGET)]
+        budget: u64,
     },
     /// Measure the testbed's speed and write reports/BENCHMARKS.md.
     Bench {
@@ -187,10 +191,52 @@ fn parse_range(text: &str) -> Result<Range<u64>, String> {
     Ok(start..end)
 }
 
-/// Runs the command; `Ok(true)` when every check held.
-pub fn execute(args: Args) -> Result<bool, InputError> {
+/// How a command ended, for the exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Every check held (exit 0).
+    Passed,
+    /// A check failed (exit 1).
+    Failed,
+    /// Nothing failed, but a check could not decide (exit 3).
+    Undecided,
+}
+
+impl Status {
+    /// `Passed` or `Failed`.
+    pub fn of(passed: bool) -> Status {
+        if passed {
+            Status::Passed
+        } else {
+            Status::Failed
+        }
+    }
+
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            Status::Passed => 0,
+            Status::Failed => 1,
+            Status::Undecided => 3,
+        }
+    }
+}
+
+/// The status of a set of seeds: failed if any failed, else undecided if any was.
+fn status_of(seeds: &[SeedSummary]) -> Status {
+    if seeds.iter().any(|s| s.failed()) {
+        Status::Failed
+    } else if seeds.iter().any(|s| s.undecided) {
+        Status::Undecided
+    } else {
+        Status::Passed
+    }
+}
+
+/// Runs the command and says how it ended.
+pub fn execute(args: Args) -> Result<Status, InputError> {
     match &args.command {
-        Some(Command::CheckHistory { file }) => return check_history(file),
+        Some(Command::CheckHistory { file, budget }) => return check_history(file, *budget),
         Some(Command::Merge { files, report }) => return merge(files, report.as_ref()),
         Some(Command::Bench {
             runs,
@@ -213,13 +259,13 @@ pub fn execute(args: Args) -> Result<bool, InputError> {
                 (None, false) => None,
             };
             crate::bench::run(&options, output.as_deref())?;
-            return Ok(true);
+            return Ok(Status::Passed);
         }
         None => {}
     }
     if args.list {
         report::list();
-        return Ok(true);
+        return Ok(Status::Passed);
     }
     let loaded = scenarios::load(&args.scenario)?;
     let mut canaries = Canaries::default();
@@ -318,7 +364,7 @@ pub fn execute(args: Args) -> Result<bool, InputError> {
             }
         }
     }
-    Ok(sweep.seeds.iter().all(|s| s.passed))
+    Ok(status_of(&sweep.seeds))
 }
 
 fn write_file(path: &std::path::Path, text: &str) -> Result<(), InputError> {
@@ -351,7 +397,7 @@ fn write_report(dir: &PathBuf, sweep: &SweepReport, kept: &[&Outcome]) -> Result
     Ok(())
 }
 
-fn merge(files: &[PathBuf], out: Option<&PathBuf>) -> Result<bool, InputError> {
+fn merge(files: &[PathBuf], out: Option<&PathBuf>) -> Result<Status, InputError> {
     if files.is_empty() {
         return Err(InputError::Other(
             "merge needs at least one report.json".into(),
@@ -391,7 +437,7 @@ fn merge(files: &[PathBuf], out: Option<&PathBuf>) -> Result<bool, InputError> {
     if let Some(dir) = out {
         write_report(dir, &merged, &[])?;
     }
-    Ok(merged.seeds.iter().all(|s| s.passed))
+    Ok(status_of(&merged.seeds))
 }
 
 /// Runs one seed (twice with `determinism`), turning a panic into a recorded failure.
@@ -490,7 +536,7 @@ fn write_trace(path: &PathBuf, outcome: &Outcome) -> Result<(), InputError> {
     std::io::Write::flush(&mut file).map_err(to_err)
 }
 
-fn check_history(file: &PathBuf) -> Result<bool, InputError> {
+fn check_history(file: &PathBuf, budget: u64) -> Result<Status, InputError> {
     let path = file.display().to_string();
     let text = std::fs::read_to_string(file).map_err(|e| InputError::Read {
         path: path.clone(),
@@ -498,24 +544,37 @@ fn check_history(file: &PathBuf) -> Result<bool, InputError> {
     })?;
     let history =
         check::history_file::parse(&text).map_err(|e| InputError::History(e, path.clone()))?;
-    let report = check::linearizability::check(&history);
-    if report.linearizable() {
+    let options = check::linearizability::Options {
+        budget,
+        unit: check::linearizability::TimeUnit::AsGiven,
+    };
+    let report = check::linearizability::check_with(&history, &options);
+    for f in &report.failures {
+        let what = if f.undecided {
+            "undecided"
+        } else {
+            "violation"
+        };
+        println!("key {} ({what}): {}", f.key, f.explanation);
+    }
+    let failed = report.failures.iter().filter(|f| !f.undecided).count();
+    let undecided = report.failures.len() - failed;
+    if failed > 0 {
+        println!("NOT linearizable ({failed} of {} keys fail)", report.keys);
+        return Ok(Status::Failed);
+    }
+    if undecided > 0 {
         println!(
-            "linearizable: {} operations over {} keys ({} search steps)",
-            history.len(),
-            report.keys,
-            report.steps
-        );
-        Ok(true)
-    } else {
-        for f in &report.failures {
-            println!("key {}: {}", f.key, f.explanation);
-        }
-        println!(
-            "NOT linearizable ({} of {} keys fail)",
-            report.failures.len(),
+            "UNDECIDED: the search budget ({budget} steps per key) ran out on {undecided} of {} keys; no violation was found, none is claimed (raise --budget)",
             report.keys
         );
-        Ok(false)
+        return Ok(Status::Undecided);
     }
+    println!(
+        "linearizable: {} operations over {} keys ({} search steps)",
+        history.len(),
+        report.keys,
+        report.steps
+    );
+    Ok(Status::Passed)
 }

@@ -63,7 +63,7 @@ pub struct RunResult {
     pub marks: BTreeMap<String, Mark>,
     /// Saved node bindings.
     pub bindings: BTreeMap<String, Vec<NodeId>>,
-    /// Each checker's violations.
+    /// Each checker's verdict.
     pub verdicts: check::Verdicts,
     /// Each expectation: label, held, detail.
     pub expectations: Vec<(String, bool, String)>,
@@ -74,11 +74,38 @@ pub struct RunResult {
 }
 
 impl RunResult {
-    /// Whether every step fired and every checker and expectation held.
+    /// Whether every step fired, every expectation held and every checker either held or
+    /// had nothing to judge (an undecided checker is not a pass).
     pub fn passed(&self) -> bool {
-        self.steps.iter().all(|s| s.error.is_none())
-            && self.verdicts.iter().all(|(_, v)| v.is_empty())
-            && self.expectations.iter().all(|(_, ok, _)| *ok)
+        !self.failed() && !self.undecided()
+    }
+
+    /// Whether a step did not fire, an expectation failed or a checker found a violation.
+    pub fn failed(&self) -> bool {
+        self.steps.iter().any(|s| s.error.is_some())
+            || self.verdicts.iter().any(|(_, v)| v.is_violated())
+            || self.expectations.iter().any(|(_, ok, _)| !ok)
+    }
+
+    /// Whether some checker could not decide (and nothing failed outright).
+    pub fn undecided(&self) -> bool {
+        !self.failed()
+            && self
+                .verdicts
+                .iter()
+                .any(|(_, v)| matches!(v, check::Verdict::Undecided(_)))
+    }
+
+    /// One line per check that was undecided or not judged, with the reason.
+    pub fn unjudged(&self) -> Vec<String> {
+        self.verdicts
+            .iter()
+            .filter_map(|(p, v)| match v {
+                check::Verdict::Undecided(why) => Some(format!("{}: undecided: {why}", p.name())),
+                check::Verdict::NotJudged(why) => Some(format!("{}: not judged: {why}", p.name())),
+                _ => None,
+            })
+            .collect()
     }
 
     /// One line per failure.
@@ -90,7 +117,7 @@ impl RunResult {
             }
         }
         for (p, v) in &self.verdicts {
-            if let Some(first) = v.first() {
+            if let Some(first) = v.violations().first() {
                 out.push(format!("{}: {}", p.name(), first.message));
             }
         }

@@ -16,8 +16,7 @@ fn main() -> ExitCode {
         }
     };
     match cli::execute(args) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
+        Ok(status) => ExitCode::from(status.code()),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(2)

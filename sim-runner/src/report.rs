@@ -130,22 +130,24 @@ pub fn single(loaded: &Loaded, outcome: &Outcome, canaries: &str) {
             detail: detail.clone(),
         });
     }
-    for (property, violations) in &run.verdicts {
+    for (property, verdict) in &run.verdicts {
         verdicts.push(VerdictRow {
-            verdict: tick(violations.is_empty()),
+            verdict: verdict.label(),
             check: format!("checker: {}", property.name()),
-            detail: match violations.first() {
-                None => String::new(),
-                Some(v) if violations.len() == 1 => v.to_string(),
-                Some(v) => format!("{v} (and {} more)", violations.len() - 1),
-            },
+            detail: verdict.detail(),
         });
     }
     println!("\nVerdicts:");
     println!("{}", Table::new(verdicts).with(Style::sharp()));
     println!(
         "\n{} · trace hash {:016x} · reproduce: {}",
-        if run.passed() { "PASSED" } else { "FAILED" },
+        if run.failed() {
+            "FAILED"
+        } else if run.undecided() {
+            "UNDECIDED"
+        } else {
+            "PASSED"
+        },
         run.trace_hash,
         repro(loaded, run.seed, canaries)
     );
@@ -255,10 +257,11 @@ pub fn sweep(report: &SweepReport) {
             *faults.entry(k).or_default() += n;
         }
     }
-    let failed: Vec<&SeedSummary> = report.seeds.iter().filter(|s| !s.passed).collect();
+    let failed: Vec<&SeedSummary> = report.seeds.iter().filter(|s| s.failed()).collect();
+    let passed = report.seeds.iter().filter(|s| s.passed).count();
     let row = SweepRow {
         seeds: report.seeds.len(),
-        passed: report.seeds.len() - failed.len(),
+        passed,
         failed: failed.len(),
         simulated: format!(
             "{:.0}",
@@ -274,7 +277,7 @@ pub fn sweep(report: &SweepReport) {
     };
     println!("Scenario {}", report.scenario);
     println!("{}", Table::new([row]).with(Style::sharp()));
-    for s in failed {
+    for s in &failed {
         println!(
             "seed {} FAILED: {}\n    reproduce: {}",
             s.seed,
@@ -282,10 +285,43 @@ pub fn sweep(report: &SweepReport) {
             s.repro
         );
     }
+    for s in report.seeds.iter().filter(|s| s.undecided) {
+        println!(
+            "seed {} UNDECIDED: {}\n    reproduce: {}",
+            s.seed,
+            s.unjudged.first().cloned().unwrap_or_default(),
+            s.repro
+        );
+    }
+    not_judged(report);
+    let undecided = report.seeds.iter().filter(|s| s.undecided).count();
     println!(
-        "{} seeds run, {} passed, {} failed",
+        "{} seeds run, {passed} passed, {} failed{}",
         report.seeds.len(),
-        report.seeds.iter().filter(|s| s.passed).count(),
-        report.seeds.iter().filter(|s| !s.passed).count()
+        failed.len(),
+        if undecided > 0 {
+            format!(", {undecided} undecided")
+        } else {
+            String::new()
+        }
     );
+}
+
+/// One line per checker that was not judged in some seeds, with how many and the first
+/// reason: a sweep never lets a check that judged nothing pass as held.
+fn not_judged(report: &SweepReport) {
+    let mut by_check: BTreeMap<&str, (usize, &str)> = BTreeMap::new();
+    for s in &report.seeds {
+        for line in &s.unjudged {
+            if let Some((check, why)) = line.split_once(": not judged: ") {
+                by_check.entry(check).or_insert((0, why)).0 += 1;
+            }
+        }
+    }
+    for (check, (n, why)) in by_check {
+        println!(
+            "{check}: not judged in {n} of {} seeds (e.g. {why})",
+            report.seeds.len()
+        );
+    }
 }

@@ -15,7 +15,7 @@ const RUNS_MAX: usize = 300;
 fn failure_kind(run: &RunResult) -> Option<String> {
     run.verdicts
         .iter()
-        .find(|(_, v)| !v.is_empty())
+        .find(|(_, v)| v.is_violated())
         .map(|(p, _)| p.name().to_string())
         .or_else(|| {
             run.expectations

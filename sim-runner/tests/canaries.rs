@@ -25,7 +25,7 @@ fn caught_by(r: &RunResult, what: &str) -> bool {
     }
     r.verdicts
         .iter()
-        .any(|(p, v)| p.name() == what && !v.is_empty())
+        .any(|(p, v)| p.name() == what && v.is_violated())
 }
 
 #[test]

@@ -43,7 +43,9 @@ struct Line {
     key: String,
     #[serde(default)]
     value: Option<String>,
-    #[serde(default)]
+    /// `Some(Value::Null)` when written as `null`, `None` when missing (serde alone
+    /// reads both as `None`).
+    #[serde(default, deserialize_with = "present")]
     expected: Option<Value>,
     #[serde(default)]
     output: Option<Value>,
@@ -51,6 +53,11 @@ struct Line {
     #[serde(default, rename = "return")]
     ret: Option<u64>,
     status: String,
+}
+
+/// Deserializes a field that is present, whatever its value (`null` included).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 /// Parses a history file.

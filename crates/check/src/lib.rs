@@ -26,6 +26,9 @@ pub mod log_matching;
 mod logs;
 pub mod model;
 pub mod state_machine_safety;
+mod verdict;
+
+pub use verdict::Verdict;
 
 use proto::history::HistoryOp;
 use proto::trace::Event;
@@ -149,31 +152,41 @@ pub struct Observation<'a> {
     pub liveness: LivenessBounds,
 }
 
-/// Each property's verdict: the violations found (empty: it held).
-pub type Verdicts = Vec<(Property, Vec<Violation>)>;
+/// Each property's verdict.
+pub type Verdicts = Vec<(Property, Verdict)>;
 
 /// Runs every checker.
 pub fn check_all(obs: &Observation) -> Verdicts {
+    let judged = |v| Verdict::from_violations(v);
     vec![
-        (Property::ElectionSafety, election_safety::check(obs.events)),
-        (Property::LogMatching, log_matching::check(obs.events)),
+        (
+            Property::ElectionSafety,
+            judged(election_safety::check(obs.events)),
+        ),
+        (
+            Property::LogMatching,
+            judged(log_matching::check(obs.events)),
+        ),
         (
             Property::LeaderCompleteness,
-            leader_completeness::check(obs.events),
+            judged(leader_completeness::check(obs.events)),
         ),
         (
             Property::StateMachineSafety,
-            state_machine_safety::check(obs.events),
+            judged(state_machine_safety::check(obs.events)),
         ),
         (
             Property::Linearizability,
-            linearizability::check(obs.history).violations(),
+            linearizability::check(obs.history).verdict(),
         ),
         (
             Property::Durability,
-            durability::check(obs.events, obs.history, obs.finals),
+            judged(durability::check(obs.events, obs.history, obs.finals)),
         ),
-        (Property::ExactlyOnce, exactly_once::check(obs.events)),
+        (
+            Property::ExactlyOnce,
+            judged(exactly_once::check(obs.events)),
+        ),
         (
             Property::Liveness,
             liveness::check(obs.events, obs.history, &obs.liveness),

@@ -24,15 +24,56 @@
 //! there, and the operations none of which could come next: the smallest part of the
 //! history that shows the problem.
 
+mod prepare;
+
 use crate::model::{step, KeyState};
-use crate::{Property, Violation};
+use crate::{Property, Verdict, Violation};
+use prepare::{impossible_value, prune, Operation, Prepared, HIDDEN};
 use proto::codec::{fnv1a, FNV_OFFSET};
-use proto::history::{HistoryOp, Outcome};
+use proto::history::HistoryOp;
 use proto::kv::{Compare, Op, OpResult};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Search steps allowed per key before giving up as undecided.
+/// Search steps allowed per key before giving up as undecided (the default of
+/// [`Options::budget`]).
 pub const STEP_BUDGET: u64 = 20_000_000;
+
+/// How the times of a history are shown in explanations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeUnit {
+    /// Nanoseconds, shown as seconds (the simulator's histories).
+    Nanoseconds,
+    /// Whatever unit the history used, shown as the plain numbers (history files).
+    AsGiven,
+}
+
+impl TimeUnit {
+    /// `t` in this unit, for a person.
+    pub fn show(self, t: u64) -> String {
+        match self {
+            TimeUnit::Nanoseconds => format!("{:.6}s", t as f64 / 1e9),
+            TimeUnit::AsGiven => t.to_string(),
+        }
+    }
+}
+
+/// How to check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Search steps allowed per key; past it the key is undecided, never failed.
+    pub budget: u64,
+    /// How times are shown.
+    pub unit: TimeUnit,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            budget: STEP_BUDGET,
+            unit: TimeUnit::Nanoseconds,
+        }
+    }
+}
 
 /// Why one key's history is not linearizable (or could not be decided).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,84 +100,54 @@ pub struct Report {
     pub operations: usize,
     /// Search steps taken over all keys.
     pub steps: u64,
-    /// Keys that failed.
+    /// Operations that completed with a known result (what there is to judge).
+    pub completed: usize,
+    /// Keys that failed or were undecided.
     pub failures: Vec<KeyFailure>,
 }
 
 impl Report {
-    /// Whether every key's history is linearizable.
+    /// Whether every key's history is linearizable (false also when undecided).
     pub fn linearizable(&self) -> bool {
         self.failures.is_empty()
     }
 
-    /// The failures as violations.
+    /// Whether some key certainly has no linearization.
+    pub fn violated(&self) -> bool {
+        self.failures.iter().any(|f| !f.undecided)
+    }
+
+    /// The verdict: a violation only where proven, undecided where the budget ran out,
+    /// not judged when no operation completed.
+    pub fn verdict(&self) -> Verdict {
+        if self.violated() {
+            return Verdict::Violated(self.violations());
+        }
+        if let Some(f) = self.failures.first() {
+            return Verdict::Undecided(format!(
+                "the search budget ran out on {} key(s), first {} (after the longest linearizable prefix found)",
+                self.failures.len(),
+                f.key
+            ));
+        }
+        if self.completed == 0 {
+            return Verdict::NotJudged("no client operation completed".into());
+        }
+        Verdict::Held
+    }
+
+    /// The proven failures as violations.
     pub fn violations(&self) -> Vec<Violation> {
         self.failures
             .iter()
+            .filter(|f| !f.undecided)
             .map(|f| Violation {
                 property: Property::Linearizability,
                 time_ns: f.time_ns,
                 nodes: f.clients.clone(),
-                message: if f.undecided {
-                    format!(
-                        "undecided (search budget exhausted) on key {}: {}",
-                        f.key, f.explanation
-                    )
-                } else {
-                    format!("key {}: {}", f.key, f.explanation)
-                },
+                message: format!("key {}: {}", f.key, f.explanation),
             })
             .collect()
-    }
-}
-
-/// One operation as the search sees it.
-#[derive(Clone, Debug)]
-struct Operation<'a> {
-    op: &'a HistoryOp,
-    /// The operation as the search applies it: a write whose value nobody observed writes
-    /// [`HIDDEN`] instead, since no other operation can tell such values apart; that lets
-    /// the memo merge the orders of such writes.
-    effective: Op,
-    call: u64,
-    /// `u64::MAX` for an operation that never returned.
-    ret: u64,
-    result: Option<&'a OpResult>,
-}
-
-impl Operation<'_> {
-    fn completed(&self) -> bool {
-        self.ret != u64::MAX
-    }
-
-    fn describe(&self) -> String {
-        let what = match &self.op.op {
-            Op::Put { value, .. } => format!("put {value:?}"),
-            Op::Get { .. } => "get".to_string(),
-            Op::Delete { .. } => "delete".to_string(),
-            Op::Cas { compare, value, .. } => match compare {
-                Compare::Value(v) => format!("cas {v:?} -> {value:?}"),
-                Compare::ModRevision(r) => format!("cas mod_revision={r} -> {value:?}"),
-            },
-        };
-        let got = match self.result {
-            None => "unknown".to_string(),
-            Some(OpResult::Get { value, .. }) => format!("returned {value:?}"),
-            Some(OpResult::Put { .. }) => "ok".to_string(),
-            Some(OpResult::Delete { deleted, .. }) => format!("deleted={deleted}"),
-            Some(OpResult::Cas { succeeded, .. }) => format!("succeeded={succeeded}"),
-        };
-        let ret = if self.completed() {
-            format!("{:.6}s", self.ret as f64 / 1e9)
-        } else {
-            "never".to_string()
-        };
-        format!(
-            "client {} #{}: {what} -> {got} [called {:.6}s, returned {ret}]",
-            self.op.client,
-            self.op.seq,
-            self.call as f64 / 1e9
-        )
     }
 }
 
@@ -155,8 +166,13 @@ fn state_hash(s: &KeyState) -> u64 {
     }
 }
 
-/// Checks a whole history.
+/// Checks a whole history with the default options (a simulator history).
 pub fn check(history: &[HistoryOp]) -> Report {
+    check_with(history, &Options::default())
+}
+
+/// Checks a whole history.
+pub fn check_with(history: &[HistoryOp], options: &Options) -> Report {
     let mut by_key: BTreeMap<&str, Vec<&HistoryOp>> = BTreeMap::new();
     for op in history {
         by_key.entry(op.op.key()).or_default().push(op);
@@ -166,136 +182,21 @@ pub fn check(history: &[HistoryOp]) -> Report {
         ..Report::default()
     };
     for (key, ops) in by_key {
+        if let Some(f) = impossible_value(key, &ops, options.unit) {
+            report.failures.push(f);
+            continue;
+        }
         let prepared = prune(&ops);
         report.operations +=
             prepared.ops.len() + prepared.pools.iter().map(|p| p.calls.len()).sum::<usize>();
-        let (steps, failure) = search(key, &prepared);
+        report.completed += prepared.ops.iter().filter(|o| o.completed()).count();
+        let (steps, failure) = search(key, &prepared, options);
         report.steps += steps;
         if let Some(f) = failure {
             report.failures.push(f);
         }
     }
     report
-}
-
-/// A value no read ever returned: what an unobserved write with an unknown outcome leaves.
-const HIDDEN: &str = "\u{0}(a value written by a request whose outcome is unknown)";
-
-/// Interchangeable operations with unknown outcomes: whichever of them takes effect, the
-/// effect is the same (`requires` → `result`), so the search only counts how many it has
-/// used, taking the earliest called first (an exchange argument shows that loses nothing).
-#[derive(Clone, Debug)]
-struct PoolSpec {
-    /// The state the key must hold for one to take effect (`None`: any).
-    requires: Option<KeyState>,
-    /// The state it leaves.
-    result: KeyState,
-    /// Call times, ascending.
-    calls: Vec<u64>,
-}
-
-/// What the search works on for one key.
-struct Prepared<'a> {
-    /// Operations searched one by one, by call time.
-    ops: Vec<Operation<'a>>,
-    /// Pools of interchangeable unknown operations.
-    pools: Vec<PoolSpec>,
-}
-
-/// Steps 1 and 2: keep what can matter, and pool the interchangeable unknowns.
-fn prune<'a>(ops: &[&'a HistoryOp]) -> Prepared<'a> {
-    // Values some operation can tell apart from others: read by a get, or compared by a
-    // cas (whatever its outcome: a failed cas also constrains the value).
-    let mut observed: BTreeSet<&str> = BTreeSet::new();
-    for op in ops {
-        if let Op::Cas {
-            compare: Compare::Value(Some(v)),
-            ..
-        } = &op.op
-        {
-            observed.insert(v);
-        }
-        if let Outcome::Ok(OpResult::Get { value: Some(v), .. }) = &op.outcome {
-            observed.insert(v);
-        }
-    }
-    let mut out = Prepared {
-        ops: Vec::new(),
-        pools: Vec::new(),
-    };
-    // Pools by (requires, result): unobserved puts, deletes, and unobserved compare-and-
-    // swaps grouped by the value they compare with.
-    let mut pools: BTreeMap<(Option<KeyState>, KeyState), Vec<u64>> = BTreeMap::new();
-    for op in ops {
-        let (ret, result) = match &op.outcome {
-            Outcome::Failed => continue,
-            Outcome::Ok(r) => (op.return_ns.unwrap_or(u64::MAX), Some(r)),
-            Outcome::Unknown => {
-                let hidden = Some(HIDDEN.to_string());
-                let pool = match &op.op {
-                    Op::Get { .. } => continue,
-                    Op::Put { value, .. } if !observed.contains(value.as_str()) => {
-                        Some((None, hidden))
-                    }
-                    Op::Delete { .. } => Some((None, None)),
-                    Op::Cas {
-                        compare: Compare::Value(expected),
-                        value,
-                        ..
-                    } if !observed.contains(value.as_str()) => {
-                        Some((Some(expected.clone()), hidden))
-                    }
-                    Op::Cas {
-                        compare: Compare::ModRevision(_),
-                        value,
-                        ..
-                    } if !observed.contains(value.as_str()) => Some((None, hidden)),
-                    _ => None,
-                };
-                if let Some(key) = pool {
-                    pools.entry(key).or_default().push(op.call_ns);
-                    continue;
-                }
-                (u64::MAX, None)
-            }
-        };
-        let effective = match &op.op {
-            Op::Put { key, value } if !observed.contains(value.as_str()) => Op::Put {
-                key: key.clone(),
-                value: HIDDEN.to_string(),
-            },
-            Op::Cas {
-                key,
-                compare,
-                value,
-            } if !observed.contains(value.as_str()) => Op::Cas {
-                key: key.clone(),
-                compare: compare.clone(),
-                value: HIDDEN.to_string(),
-            },
-            other => other.clone(),
-        };
-        out.ops.push(Operation {
-            op,
-            effective,
-            call: op.call_ns,
-            ret,
-            result,
-        });
-    }
-    out.ops.sort_by_key(|o| (o.call, o.ret));
-    out.pools = pools
-        .into_iter()
-        .map(|((requires, result), mut calls)| {
-            calls.sort_unstable();
-            PoolSpec {
-                requires,
-                result,
-                calls,
-            }
-        })
-        .collect();
-    out
 }
 
 /// One step of a linearization.
@@ -330,7 +231,7 @@ fn available(calls: &[u64], bound: u64) -> usize {
 }
 
 /// Step 3: the search. Returns the steps taken and the failure, if any.
-fn search(key: &str, prepared: &Prepared) -> (u64, Option<KeyFailure>) {
+fn search(key: &str, prepared: &Prepared, options: &Options) -> (u64, Option<KeyFailure>) {
     let ops = &prepared.ops;
     let n = ops.len();
     let completed_total = ops.iter().filter(|o| o.completed()).count();
@@ -395,8 +296,8 @@ fn search(key: &str, prepared: &Prepared) -> (u64, Option<KeyFailure>) {
             return (steps, None);
         }
         steps += 1;
-        if steps > STEP_BUDGET {
-            return (steps, Some(failure(key, ops, &best, true)));
+        if steps > options.budget {
+            return (steps, Some(failure(key, ops, &best, true, options.unit)));
         }
         while first_open < n && (done[first_open] || !ops[first_open].completed()) {
             first_open += 1;
@@ -419,7 +320,7 @@ fn search(key: &str, prepared: &Prepared) -> (u64, Option<KeyFailure>) {
             None => {
                 // Most urgent first: a write whose value a pending read saw must come
                 // before that read, so order writes by their earliest pending observer.
-                let mut writes = found.clone();
+                let mut writes = canonical(ops, &found);
                 writes.sort_by_key(|&c| (urgency(prepared, &observers, &done, c), ops[c].call));
                 writes.into_iter().map(Choice::Op).collect()
             }
@@ -525,7 +426,7 @@ fn search(key: &str, prepared: &Prepared) -> (u64, Option<KeyFailure>) {
         // Dead end: undo the last choice.
         next_try.pop();
         let Some(frame) = stack.pop() else {
-            return (steps, Some(failure(key, ops, &best, false)));
+            return (steps, Some(failure(key, ops, &best, false, options.unit)));
         };
         state = frame.before;
         if let Choice::Repair(p, _) = frame.choice {
@@ -614,7 +515,32 @@ fn candidates(
     out
 }
 
-fn failure(key: &str, ops: &[Operation], best: &Best, undecided: bool) -> KeyFailure {
+/// The candidates worth trying: all of them, except that of the answered writes of a
+/// value nobody read only the earliest-returning one is kept. Such writes leave the same
+/// state, and if a linearization places another one here, swapping the two keeps it
+/// valid (the earlier-returning one is callable now, the other can take its later place
+/// since it returns no earlier), so nothing is lost. Without this, n concurrent unread
+/// writes are explored in 2^n subsets.
+fn canonical(ops: &[Operation], found: &[usize]) -> Vec<usize> {
+    let first_blind = found
+        .iter()
+        .copied()
+        .filter(|&c| ops[c].blind_hidden_write())
+        .min_by_key(|&c| (ops[c].ret, c));
+    found
+        .iter()
+        .copied()
+        .filter(|&c| !ops[c].blind_hidden_write() || Some(c) == first_blind)
+        .collect()
+}
+
+fn failure(
+    key: &str,
+    ops: &[Operation],
+    best: &Best,
+    undecided: bool,
+    unit: TimeUnit,
+) -> KeyFailure {
     let mut involved: Vec<usize> = best.candidates.clone();
     involved.extend(best.needers.iter().copied());
     involved.sort_unstable();
@@ -629,7 +555,9 @@ fn failure(key: &str, ops: &[Operation], best: &Best, undecided: bool) -> KeyFai
         .min()
         .unwrap_or(0);
     let shown = match best.state.as_deref() {
-        Some(HIDDEN) => "a value written by a request whose outcome is unknown".to_string(),
+        Some(HIDDEN) => {
+            "a value nobody read (written by a put or cas whose value no read returned)".to_string()
+        }
         other => format!("{other:?}"),
     };
     let mut text = format!(
@@ -639,13 +567,13 @@ fn failure(key: &str, ops: &[Operation], best: &Best, undecided: bool) -> KeyFai
     );
     for c in &best.candidates {
         text.push_str("\n    ");
-        text.push_str(&ops[*c].describe());
+        text.push_str(&ops[*c].describe(unit));
     }
     if !best.needers.is_empty() {
         text.push_str("\n  while these still need the key to hold that value:");
         for c in &best.needers {
             text.push_str("\n    ");
-            text.push_str(&ops[*c].describe());
+            text.push_str(&ops[*c].describe(unit));
         }
     }
     KeyFailure {

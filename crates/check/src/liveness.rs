@@ -1,20 +1,39 @@
 //! Liveness once faults stop: within a bound after the last fault is healed a leader
 //! exists, and every operation called after that completes, successfully, within a bound.
 
-use crate::{LivenessBounds, Property, Violation};
+use crate::{LivenessBounds, Property, Verdict, Violation};
 use proto::history::{HistoryOp, Outcome};
 use proto::trace::{Event, EventKind, Role};
 use proto::NodeId;
 use std::collections::BTreeMap;
 
-/// Finds a missing leader or operations left waiting after the faults stopped.
-pub fn check(events: &[Event], history: &[HistoryOp], bounds: &LivenessBounds) -> Vec<Violation> {
+/// Finds a missing leader or operations left waiting after the faults stopped. A run
+/// that ends before a leader is due is not judged (it would pass whatever happened).
+pub fn check(events: &[Event], history: &[HistoryOp], bounds: &LivenessBounds) -> Verdict {
     let Some(healed) = bounds.healed_ns else {
-        return Vec::new();
+        return Verdict::NotJudged("no point after which faults stop".into());
     };
-    let deadline = healed + bounds.leader_within_ns;
+    let deadline = healed.saturating_add(bounds.leader_within_ns);
+    if deadline > bounds.end_ns {
+        return Verdict::NotJudged(format!(
+            "the run ends {:.3}s after the faults stop (at {:.3}s), before a leader is due ({:.3}s)",
+            bounds.end_ns.saturating_sub(healed) as f64 / 1e9,
+            healed as f64 / 1e9,
+            bounds.leader_within_ns as f64 / 1e9
+        ));
+    }
+    Verdict::from_violations(violations(events, history, bounds, healed, deadline))
+}
+
+fn violations(
+    events: &[Event],
+    history: &[HistoryOp],
+    bounds: &LivenessBounds,
+    healed: u64,
+    deadline: u64,
+) -> Vec<Violation> {
     let mut out = Vec::new();
-    if deadline <= bounds.end_ns {
+    {
         // Replay roles up to the deadline.
         let mut role: BTreeMap<NodeId, Role> = BTreeMap::new();
         for e in events.iter().take_while(|e| e.time_ns <= deadline) {

@@ -305,7 +305,12 @@ fn liveness_rejects_no_leader_long_after_healing() {
             term: 3,
         },
     )];
-    assert_eq!(check::liveness::check(&leaderless, &[], &bounds).len(), 1);
+    assert_eq!(
+        check::liveness::check(&leaderless, &[], &bounds)
+            .violations()
+            .len(),
+        1
+    );
     let led = vec![ev(
         1_200,
         EventKind::Role {
@@ -314,8 +319,29 @@ fn liveness_rejects_no_leader_long_after_healing() {
             term: 3,
         },
     )];
-    assert!(check::liveness::check(&led, &[], &bounds).is_empty());
+    assert!(check::liveness::check(&led, &[], &bounds).held());
     // An operation called after the bound that never returns is a violation too.
     let stuck = vec![put(1, 1, "x", 2_000, None, Outcome::Unknown)];
-    assert_eq!(check::liveness::check(&led, &stuck, &bounds).len(), 1);
+    assert_eq!(
+        check::liveness::check(&led, &stuck, &bounds)
+            .violations()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn liveness_is_not_judged_when_the_run_ends_before_a_leader_is_due() {
+    let bounds = LivenessBounds {
+        healed_ns: Some(1_000),
+        leader_within_ns: 5_000,
+        op_within_ns: 500,
+        end_ns: 3_000,
+    };
+    // No leader at all, but the run is too short to say that is wrong.
+    let verdict = check::liveness::check(&[], &[], &bounds);
+    assert!(
+        matches!(&verdict, check::Verdict::NotJudged(why) if why.contains("before a leader is due")),
+        "{verdict:?}"
+    );
 }
