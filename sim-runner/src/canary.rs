@@ -30,6 +30,10 @@ pub const CANARIES: &[(&str, &str)] = &[
         "a retried request (same client id and sequence) is applied again",
     ),
     (
+        "cas-create-revision",
+        "a compare-and-swap on a modification revision compares the key's create revision",
+    ),
+    (
         "skip-truncation",
         "a follower overwrites a conflicting entry but keeps the stale entries after it",
     ),
@@ -45,6 +49,7 @@ pub fn enable(c: &mut Canaries, name: &str) -> Result<(), String> {
         "local-reads" => c.raft.serve_reads_without_quorum = true,
         "apply-retries-twice" => c.node.apply_retries_twice = true,
         "skip-truncation" => c.raft.skip_truncation_on_conflict = true,
+        "cas-create-revision" => c.node.cas_compares_create_revision = true,
         other => {
             let names: Vec<&str> = CANARIES.iter().map(|(n, _)| *n).collect();
             return Err(format!(

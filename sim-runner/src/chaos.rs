@@ -48,6 +48,8 @@ pub fn draw_mix(seed: u64) -> sim::Mix {
         get: rng.gen_range(10..60),
         delete: rng.gen_range(0..15),
         cas: rng.gen_range(0..30),
+        // Drawn last, so the draws above are what they were before it existed.
+        cas_revision: rng.gen_range(0..20),
     }
 }
 

@@ -542,11 +542,13 @@ fn check_history(file: &PathBuf, budget: u64) -> Result<Status, InputError> {
         path: path.clone(),
         message: e.to_string(),
     })?;
-    let history =
+    let file =
         check::history_file::parse(&text).map_err(|e| InputError::History(e, path.clone()))?;
+    let history = file.ops;
     let options = check::linearizability::Options {
         budget,
         unit: check::linearizability::TimeUnit::AsGiven,
+        revisions: file.revisions,
     };
     let report = check::linearizability::check_with(&history, &options);
     for f in &report.failures {

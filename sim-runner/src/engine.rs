@@ -164,6 +164,7 @@ pub fn configs(s: &Scenario) -> (ClusterConfig, NetworkFaults, DiskFaults, Optio
                 get: m.get,
                 delete: m.delete,
                 cas: m.cas,
+                cas_revision: m.cas_revision,
             };
         }
         w.request_timeout_ms = ws.request_timeout_ms.unwrap_or(w.request_timeout_ms);

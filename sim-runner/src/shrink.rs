@@ -110,6 +110,7 @@ fn scenario_text(
         t.insert("get".into(), i64::from(mix.get).into());
         t.insert("delete".into(), i64::from(mix.delete).into());
         t.insert("cas".into(), i64::from(mix.cas).into());
+        t.insert("cas_revision".into(), i64::from(mix.cas_revision).into());
         w.insert("mix".into(), toml::Value::Table(t));
     }
     let cluster = doc

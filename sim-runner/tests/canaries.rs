@@ -6,7 +6,7 @@ use sim_runner::engine::{self, RunResult};
 use sim_runner::scenarios;
 
 /// (canary, scenario, what must catch it: a checker's name or "expect: <label part>")
-const CASES: [(&str, &str, &str); 7] = [
+const CASES: [(&str, &str, &str); 8] = [
     ("commit-earlier-term", "figure-8", "state machine safety"),
     ("ack-before-fsync", "chaos", "leader completeness"),
     ("vote-without-persist", "double-vote", "election safety"),
@@ -14,6 +14,7 @@ const CASES: [(&str, &str, &str); 7] = [
     ("local-reads", "stale-read", "linearizability"),
     ("apply-retries-twice", "chaos", "exactly-once"),
     ("skip-truncation", "chaos", "log matching"),
+    ("cas-create-revision", "chaos", "linearizability"),
 ];
 
 fn caught_by(r: &RunResult, what: &str) -> bool {

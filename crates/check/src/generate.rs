@@ -54,17 +54,24 @@ pub fn generate(
         ));
     }
     planned.sort_by_key(|p| p.0);
-    let mut store: BTreeMap<String, String> = BTreeMap::new();
+    // key -> (value, modification revision), and the global revision.
+    let mut store: BTreeMap<String, (String, u64)> = BTreeMap::new();
+    let mut revision = 0u64;
     let mut out = Vec::new();
     for (_, call, ret, client, seq, mut op, timed_out, takes_effect) in planned {
-        // A cas compares with the current value so that it often succeeds.
+        // A cas compares with the current value (or its revision) so that it often
+        // succeeds.
         if let Op::Cas { key, compare, .. } = &mut op {
-            if rng.gen_bool(0.7) {
-                *compare = Compare::Value(store.get(key.as_str()).cloned());
+            let current = store.get(key.as_str());
+            match rng.gen_range(0..10) {
+                0..=3 => *compare = Compare::Value(current.map(|(v, _)| v.clone())),
+                4..=6 => *compare = Compare::ModRevision(current.map_or(0, |(_, r)| *r)),
+                7 => *compare = Compare::ModRevision(rng.gen_range(0..=revision)),
+                _ => {}
             }
         }
         let result = if takes_effect {
-            Some(apply(&mut store, &op))
+            Some(apply(&mut store, &mut revision, &op))
         } else {
             None
         };
@@ -86,35 +93,48 @@ pub fn generate(
     out
 }
 
-fn apply(store: &mut BTreeMap<String, String>, op: &Op) -> OpResult {
+/// Applies `op` as etcd does: puts, successful compare-and-swaps and deletes of present
+/// keys raise the revision by one.
+fn apply(store: &mut BTreeMap<String, (String, u64)>, revision: &mut u64, op: &Op) -> OpResult {
+    let mut write = |store: &mut BTreeMap<String, (String, u64)>, key: &str, value: &str| {
+        *revision += 1;
+        store.insert(key.to_string(), (value.to_string(), *revision));
+    };
     match op {
         Op::Put { key, value } => {
-            store.insert(key.clone(), value.clone());
-            OpResult::Put { revision: 0 }
+            write(store, key, value);
+            OpResult::Put {
+                revision: *revision,
+            }
         }
         Op::Get { key } => OpResult::Get {
-            value: store.get(key).cloned(),
-            mod_revision: 0,
+            value: store.get(key).map(|(v, _)| v.clone()),
+            mod_revision: store.get(key).map_or(0, |(_, r)| *r),
         },
-        Op::Delete { key } => OpResult::Delete {
-            deleted: store.remove(key).is_some(),
-            revision: 0,
-        },
+        Op::Delete { key } => {
+            let deleted = store.remove(key).is_some();
+            *revision += u64::from(deleted);
+            OpResult::Delete {
+                deleted,
+                revision: *revision,
+            }
+        }
         Op::Cas {
             key,
             compare,
             value,
         } => {
-            let Compare::Value(expected) = compare else {
-                unreachable!()
+            let current = store.get(key);
+            let ok = match compare {
+                Compare::Value(expected) => current.map(|(v, _)| v) == expected.as_ref(),
+                Compare::ModRevision(r) => current.map_or(0, |(_, m)| *m) == *r,
             };
-            let ok = store.get(key) == expected.as_ref();
             if ok {
-                store.insert(key.clone(), value.clone());
+                write(store, key, value);
             }
             OpResult::Cas {
                 succeeded: ok,
-                revision: 0,
+                revision: *revision,
             }
         }
     }

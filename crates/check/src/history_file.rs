@@ -1,29 +1,36 @@
-//! A standalone history file format, so histories from other systems can be checked:
-//! JSON lines, one operation a line.
+//! A standalone history file format, so histories from other systems can be checked, and
+//! so the simulator's runs can be judged by outside checkers (`--history`): JSON lines,
+//! one operation a line.
 //!
 //! ```text
 //! {"client": 1, "op": "put",    "key": "x", "value": "a", "call": 10, "return": 20, "status": "ok"}
 //! {"client": 2, "op": "get",    "key": "x", "output": "a", "call": 15, "return": 30, "status": "ok"}
-//! {"client": 3, "op": "cas",    "key": "x", "expected": "a", "value": "b", "output": true, "call": 40, "return": null, "status": "unknown"}
+//! {"client": 3, "op": "cas",    "key": "x", "expected": "a", "value": "b", "call": 40, "return": null, "status": "unknown"}
+//! {"client": 4, "op": "cas",    "key": "y", "expected": null, "value": "c", "output": true, "call": 41, "return": 45, "status": "ok"}
 //! {"client": 1, "op": "delete", "key": "x", "output": true, "call": 50, "return": 60, "status": "ok"}
 //! ```
 //!
 //! - `op`: `put`, `get`, `delete` or `cas`; `key` a string.
 //! - `value`: the value written (put, cas). `expected`: the value cas compares with
-//!   (`null`: the key is absent).
+//!   (`null`: the key is absent, so the cas creates it). Or, instead of `expected`,
+//!   `expected_revision`: cas compares the key's modification revision (0: absent).
 //! - `output`: for get the value read (`null`: absent); for delete whether the key
 //!   existed; for cas whether it succeeded. Ignored unless `status` is `ok`.
-//! - `call`, `return`: times in any one unit, integers; `return` is `null` or missing
-//!   when the operation never returned.
-//! - `status`: `ok` (it happened, with `output`), `fail` (it certainly did not happen) or
-//!   `unknown` (it may have happened at any time after `call`).
+//! - Revisions (optional, but all or none): `revision` on every ok put, delete and cas
+//!   (the store's revision after it, etcd's header revision) and `mod_revision` on every
+//!   ok get (the key's modification revision, 0 when absent). When present they are
+//!   judged too (see the linearizability module).
+//! - `call`, `return`: times in any one unit, integers up to 2^64-1; `return` is `null`
+//!   or missing when the operation never returned.
+//! - `status`: `ok` (it happened, with `output`), `fail` (it certainly did not happen and
+//!   never will) or `unknown` (it may have happened at any time after `call`).
 //!
 //! Unknown fields are errors, so typos do not pass silently. Errors name the line.
 
 use proto::history::{HistoryOp, Outcome};
 use proto::kv::{Compare, Op, OpResult};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{json, Map, Value};
 
 /// A line that could not be read.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -33,6 +40,15 @@ pub struct HistoryFileError {
     pub line: usize,
     /// What is wrong.
     pub message: String,
+}
+
+/// A parsed history file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryFile {
+    /// The operations, in file order (sequence numbers are line numbers).
+    pub ops: Vec<HistoryOp>,
+    /// Whether the file records revisions (then every answered operation does).
+    pub revisions: bool,
 }
 
 #[derive(Deserialize)]
@@ -48,7 +64,13 @@ struct Line {
     #[serde(default, deserialize_with = "present")]
     expected: Option<Value>,
     #[serde(default)]
+    expected_revision: Option<u64>,
+    #[serde(default)]
     output: Option<Value>,
+    #[serde(default)]
+    revision: Option<u64>,
+    #[serde(default)]
+    mod_revision: Option<u64>,
     call: u64,
     #[serde(default, rename = "return")]
     ret: Option<u64>,
@@ -61,8 +83,10 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::E
 }
 
 /// Parses a history file.
-pub fn parse(text: &str) -> Result<Vec<HistoryOp>, HistoryFileError> {
-    let mut out = Vec::new();
+pub fn parse(text: &str) -> Result<HistoryFile, HistoryFileError> {
+    let mut ops = Vec::new();
+    // (line, whether it is answered, whether it records its revision)
+    let mut recorded: Vec<(usize, bool, bool)> = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line = i + 1;
         if raw.trim().is_empty() {
@@ -70,37 +94,7 @@ pub fn parse(text: &str) -> Result<Vec<HistoryOp>, HistoryFileError> {
         }
         let err = |message: String| HistoryFileError { line, message };
         let l: Line = serde_json::from_str(raw).map_err(|e| err(e.to_string()))?;
-        let need_value = || {
-            l.value
-                .clone()
-                .ok_or_else(|| err(format!("{} needs \"value\"", l.op)))
-        };
-        let op = match l.op.as_str() {
-            "put" => Op::Put {
-                key: l.key.clone(),
-                value: need_value()?,
-            },
-            "get" => Op::Get { key: l.key.clone() },
-            "delete" => Op::Delete { key: l.key.clone() },
-            "cas" => {
-                let expected = match &l.expected {
-                    None => return Err(err("cas needs \"expected\" (null for absent)".into())),
-                    Some(Value::Null) => None,
-                    Some(Value::String(s)) => Some(s.clone()),
-                    Some(other) => {
-                        return Err(err(format!(
-                            "\"expected\" must be a string or null, not {other}"
-                        )))
-                    }
-                };
-                Op::Cas {
-                    key: l.key.clone(),
-                    compare: Compare::Value(expected),
-                    value: need_value()?,
-                }
-            }
-            other => return Err(err(format!("unknown op {other:?} (put, get, delete, cas)"))),
-        };
+        let op = operation(&l).map_err(err)?;
         if let Some(r) = l.ret {
             if r < l.call {
                 return Err(err(format!(
@@ -109,46 +103,12 @@ pub fn parse(text: &str) -> Result<Vec<HistoryOp>, HistoryFileError> {
                 )));
             }
         }
-        let outcome = match l.status.as_str() {
-            "ok" => {
-                let output = l.output.clone().unwrap_or(Value::Null);
-                let result = match (&op, &output) {
-                    (Op::Put { .. }, _) => OpResult::Put { revision: 0 },
-                    (Op::Get { .. }, Value::Null) => OpResult::Get {
-                        value: None,
-                        mod_revision: 0,
-                    },
-                    (Op::Get { .. }, Value::String(s)) => OpResult::Get {
-                        value: Some(s.clone()),
-                        mod_revision: 0,
-                    },
-                    (Op::Delete { .. }, Value::Bool(b)) => OpResult::Delete {
-                        deleted: *b,
-                        revision: 0,
-                    },
-                    (Op::Cas { .. }, Value::Bool(b)) => OpResult::Cas {
-                        succeeded: *b,
-                        revision: 0,
-                    },
-                    (op, v) => {
-                        return Err(err(format!(
-                            "\"output\" {v} does not fit a {} (get: string or null; delete, cas: true or false)",
-                            op.name()
-                        )))
-                    }
-                };
-                if l.ret.is_none() {
-                    return Err(err("an ok operation needs \"return\"".into()));
-                }
-                Outcome::Ok(result)
-            }
-            "fail" => Outcome::Failed,
-            "unknown" => Outcome::Unknown,
-            other => return Err(err(format!("unknown status {other:?} (ok, fail, unknown)"))),
-        };
-        out.push(HistoryOp {
+        let outcome = outcome(&l, &op).map_err(err)?;
+        let has = l.revision.is_some() || l.mod_revision.is_some();
+        recorded.push((line, matches!(outcome, Outcome::Ok(_)), has));
+        ops.push(HistoryOp {
             client: l.client,
-            seq: i as u64 + 1,
+            seq: line as u64,
             op,
             call_ns: l.call,
             return_ns: if matches!(outcome, Outcome::Unknown) {
@@ -159,7 +119,165 @@ pub fn parse(text: &str) -> Result<Vec<HistoryOp>, HistoryFileError> {
             outcome,
         });
     }
-    Ok(out)
+    let revisions = recorded.iter().any(|(_, _, has)| *has);
+    if revisions {
+        if let Some((line, ..)) = recorded.iter().find(|(_, ok, has)| *ok && !*has) {
+            return Err(HistoryFileError {
+                line: *line,
+                message: "an ok operation without \"revision\" (\"mod_revision\" for a get), while other lines record revisions: record them on every ok line or on none".into(),
+            });
+        }
+    }
+    Ok(HistoryFile { ops, revisions })
+}
+
+fn operation(l: &Line) -> Result<Op, String> {
+    let need_value = || {
+        l.value
+            .clone()
+            .ok_or_else(|| format!("{} needs \"value\"", l.op))
+    };
+    let key = l.key.clone();
+    Ok(match l.op.as_str() {
+        "put" => Op::Put {
+            key,
+            value: need_value()?,
+        },
+        "get" => Op::Get { key },
+        "delete" => Op::Delete { key },
+        "cas" => {
+            let compare = match (&l.expected, l.expected_revision) {
+                (Some(_), Some(_)) => {
+                    return Err("cas takes \"expected\" or \"expected_revision\", not both".into())
+                }
+                (None, Some(r)) => Compare::ModRevision(r),
+                (None, None) => {
+                    return Err(
+                        "cas needs \"expected\" (null for absent) or \"expected_revision\"".into(),
+                    )
+                }
+                (Some(Value::Null), None) => Compare::Value(None),
+                (Some(Value::String(s)), None) => Compare::Value(Some(s.clone())),
+                (Some(other), None) => {
+                    return Err(format!(
+                        "\"expected\" must be a string or null, not {other}"
+                    ))
+                }
+            };
+            Op::Cas {
+                key,
+                compare,
+                value: need_value()?,
+            }
+        }
+        other => return Err(format!("unknown op {other:?} (put, get, delete, cas)")),
+    })
+}
+
+fn outcome(l: &Line, op: &Op) -> Result<Outcome, String> {
+    match l.status.as_str() {
+        "ok" => {}
+        "fail" => return Ok(Outcome::Failed),
+        "unknown" => return Ok(Outcome::Unknown),
+        other => return Err(format!("unknown status {other:?} (ok, fail, unknown)")),
+    }
+    if l.ret.is_none() {
+        return Err("an ok operation needs \"return\"".into());
+    }
+    let output = l.output.clone().unwrap_or(Value::Null);
+    let revision = l.revision.unwrap_or(0);
+    let result = match (op, &output) {
+        (Op::Put { .. }, _) => OpResult::Put { revision },
+        (Op::Get { .. }, Value::Null) => OpResult::Get {
+            value: None,
+            mod_revision: l.mod_revision.unwrap_or(0),
+        },
+        (Op::Get { .. }, Value::String(s)) => OpResult::Get {
+            value: Some(s.clone()),
+            mod_revision: l.mod_revision.unwrap_or(0),
+        },
+        (Op::Delete { .. }, Value::Bool(b)) => OpResult::Delete {
+            deleted: *b,
+            revision,
+        },
+        (Op::Cas { .. }, Value::Bool(b)) => OpResult::Cas {
+            succeeded: *b,
+            revision,
+        },
+        (op, v) => return Err(format!(
+            "\"output\" {v} does not fit a {} (get: string or null; delete, cas: true or false)",
+            op.name()
+        )),
+    };
+    if matches!(op, Op::Get { .. }) && l.revision.is_some() {
+        return Err("a get records \"mod_revision\", not \"revision\"".into());
+    }
+    if !matches!(op, Op::Get { .. }) && l.mod_revision.is_some() {
+        return Err(format!(
+            "a {} records \"revision\", not \"mod_revision\"",
+            op.name()
+        ));
+    }
+    Ok(Outcome::Ok(result))
+}
+
+/// Writes a history in this format, revisions included (one line per operation).
+pub fn write(ops: &[HistoryOp]) -> String {
+    let mut out = String::new();
+    for op in ops {
+        out.push_str(&line(op).to_string());
+        out.push('\n');
+    }
+    out
+}
+
+fn line(op: &HistoryOp) -> Value {
+    let mut m = Map::new();
+    m.insert("client".into(), json!(op.client));
+    m.insert("op".into(), json!(op.op.name()));
+    m.insert("key".into(), json!(op.op.key()));
+    match &op.op {
+        Op::Put { value, .. } => {
+            m.insert("value".into(), json!(value));
+        }
+        Op::Cas { compare, value, .. } => {
+            match compare {
+                Compare::Value(v) => m.insert("expected".into(), json!(v)),
+                Compare::ModRevision(r) => m.insert("expected_revision".into(), json!(r)),
+            };
+            m.insert("value".into(), json!(value));
+        }
+        Op::Get { .. } | Op::Delete { .. } => {}
+    }
+    let status = match &op.outcome {
+        Outcome::Ok(result) => {
+            let (output, revision) = match result {
+                OpResult::Put { revision } => (None, ("revision", revision)),
+                OpResult::Get {
+                    value,
+                    mod_revision,
+                } => (Some(json!(value)), ("mod_revision", mod_revision)),
+                OpResult::Delete { deleted, revision } => {
+                    (Some(json!(deleted)), ("revision", revision))
+                }
+                OpResult::Cas {
+                    succeeded,
+                    revision,
+                } => (Some(json!(succeeded)), ("revision", revision)),
+            };
+            if let Some(o) = output {
+                m.insert("output".into(), o);
+            }
+            m.insert(revision.0.into(), json!(revision.1));
+            "ok"
+        }
+        Outcome::Failed => "fail",
+        Outcome::Unknown => "unknown",
+    };
+    m.insert("call".into(), json!(op.call_ns));
+    m.insert("return".into(), json!(op.return_ns));
+    m.insert("status".into(), json!(status));
+    Value::Object(m)
 }
 
 #[cfg(test)]
@@ -173,12 +291,32 @@ mod tests {
 
 {"client": 3, "op": "cas", "key": "x", "expected": "a", "value": "b", "call": 40, "status": "unknown"}
 {"client": 1, "op": "delete", "key": "x", "output": true, "call": 50, "return": 60, "status": "ok"}"#;
-        let ops = parse(text).unwrap();
-        assert_eq!(ops.len(), 4);
-        assert_eq!(ops[2].return_ns, None);
+        let file = parse(text).unwrap();
+        assert_eq!(file.ops.len(), 4);
+        assert_eq!(file.ops[2].return_ns, None);
+        assert!(!file.revisions);
         let bad = "{\"client\": 1, \"op\": \"put\", \"key\": \"x\", \"value\": \"a\", \"call\": 10, \"return\": 20, \"status\": \"ok\"}\n{\"client\": 1, \"op\": \"put\", \"key\": \"x\", \"valu\": \"a\", \"call\": 10, \"status\": \"ok\"}";
         assert_eq!(parse(bad).unwrap_err().line, 2);
         let bad = "{\"client\": 1, \"op\": \"get\", \"key\": \"x\", \"output\": 5, \"call\": 1, \"return\": 2, \"status\": \"ok\"}";
         assert!(parse(bad).unwrap_err().message.contains("does not fit"));
+    }
+
+    #[test]
+    fn revisions_are_all_or_none_and_round_trip() {
+        let text = r#"{"client": 1, "op": "put", "key": "x", "value": "a", "revision": 1, "call": 10, "return": 20, "status": "ok"}
+{"client": 2, "op": "get", "key": "x", "output": "a", "mod_revision": 1, "call": 25, "return": 30, "status": "ok"}
+{"client": 3, "op": "cas", "key": "x", "expected_revision": 1, "value": "b", "output": true, "revision": 2, "call": 40, "return": 45, "status": "ok"}
+{"client": 4, "op": "cas", "key": "y", "expected": null, "value": "c", "call": 41, "return": null, "status": "unknown"}"#;
+        let file = parse(text).unwrap();
+        assert!(file.revisions);
+        assert_eq!(parse(&write(&file.ops)).unwrap().ops, file.ops);
+        let missing = text.replace(r#", "mod_revision": 1"#, "");
+        let err = parse(&missing).unwrap_err();
+        assert_eq!(err.line, 2, "{}", err.message);
+        let both = text.replace(
+            r#""expected_revision": 1"#,
+            r#""expected": "a", "expected_revision": 1"#,
+        );
+        assert!(parse(&both).unwrap_err().message.contains("not both"));
     }
 }

@@ -25,6 +25,7 @@
 //! history that shows the problem.
 
 mod prepare;
+mod revisions;
 
 use crate::model::{step, KeyState};
 use crate::{Property, Verdict, Violation};
@@ -64,6 +65,9 @@ pub struct Options {
     pub budget: u64,
     /// How times are shown.
     pub unit: TimeUnit,
+    /// Whether the history records the revisions the store returned (the simulator's
+    /// always do; a history file may not): then they are judged too.
+    pub revisions: bool,
 }
 
 impl Default for Options {
@@ -71,6 +75,7 @@ impl Default for Options {
         Options {
             budget: STEP_BUDGET,
             unit: TimeUnit::Nanoseconds,
+            revisions: true,
         }
     }
 }
@@ -173,14 +178,17 @@ pub fn check(history: &[HistoryOp]) -> Report {
 
 /// Checks a whole history.
 pub fn check_with(history: &[HistoryOp], options: &Options) -> Report {
+    let mut report = Report::default();
+    if options.revisions {
+        report.failures = revisions::check(history, options.unit);
+    }
+    let converted = revisions::decide_compares(history, options.revisions);
+    let history = converted.as_deref().unwrap_or(history);
     let mut by_key: BTreeMap<&str, Vec<&HistoryOp>> = BTreeMap::new();
     for op in history {
         by_key.entry(op.op.key()).or_default().push(op);
     }
-    let mut report = Report {
-        keys: by_key.len(),
-        ..Report::default()
-    };
+    report.keys = by_key.len();
     for (key, ops) in by_key {
         if let Some(f) = impossible_value(key, &ops, options.unit) {
             report.failures.push(f);

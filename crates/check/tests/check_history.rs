@@ -7,12 +7,13 @@ use check::Verdict;
 use std::fmt::Write;
 
 fn judge(text: &str, budget: u64) -> Report {
-    let history = parse(text).unwrap_or_else(|e| panic!("{e}"));
+    let file = parse(text).unwrap_or_else(|e| panic!("{e}"));
     check_with(
-        &history,
+        &file.ops,
         &Options {
             budget,
             unit: TimeUnit::AsGiven,
+            revisions: file.revisions,
         },
     )
 }

@@ -61,6 +61,17 @@ pub enum Applied {
     Stale,
 }
 
+/// Planted bugs in the store, for testing the testbed. All off unless a test or
+/// `--canary` turns one on; never in production.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreCanaries {
+    /// Apply a retried command again instead of returning its first result.
+    pub apply_retries_twice: bool,
+    /// A compare-and-swap on a modification revision compares the key's create revision
+    /// instead (equal only until the key's second write).
+    pub cas_compares_create_revision: bool,
+}
+
 /// The state machine.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Store {
@@ -70,8 +81,8 @@ pub struct Store {
     /// Index of the last log entry applied.
     // Invariant: only grows, except when a snapshot is restored.
     applied_index: Index,
-    /// Planted bug for testing the testbed: apply retried commands again.
-    apply_retries_twice: bool,
+    /// Planted bugs for testing the testbed.
+    canaries: StoreCanaries,
     /// XOR of [`key_hash`] over every key: kept up to date by every change, so that
     /// [`Store::digest`] costs the same for any size of store (members publish it often).
     data_digest: u64,
@@ -109,10 +120,9 @@ impl Store {
         Store::default()
     }
 
-    /// Turns on the planted bug that applies retried commands again (the canary
-    /// "apply retried requests twice"). Never in production.
-    pub fn set_apply_retries_twice(&mut self, on: bool) {
-        self.apply_retries_twice = on;
+    /// Turns planted bugs on or off. Never in production.
+    pub fn set_canaries(&mut self, canaries: StoreCanaries) {
+        self.canaries = canaries;
     }
 
     /// The store's revision.
@@ -153,7 +163,7 @@ impl Store {
     pub fn apply(&mut self, index: Index, command: &Command) -> Applied {
         self.mark_applied(index);
         if let Some(session) = self.sessions.get(&command.client_id) {
-            if !self.apply_retries_twice {
+            if !self.canaries.apply_retries_twice {
                 if command.seq == session.last_seq {
                     return Applied::Duplicate(session.last_result.clone());
                 }
@@ -210,6 +220,9 @@ impl Store {
                 let current = self.data.get(key);
                 let holds = match compare {
                     Compare::Value(expected) => current.map(|kv| &kv.value) == expected.as_ref(),
+                    Compare::ModRevision(r) if self.canaries.cas_compares_create_revision => {
+                        current.map_or(0, |kv| kv.create_revision) == *r
+                    }
                     Compare::ModRevision(r) => current.map_or(0, |kv| kv.mod_revision) == *r,
                 };
                 if holds {
@@ -326,7 +339,7 @@ impl Store {
             revision,
             sessions,
             applied_index,
-            apply_retries_twice: false,
+            canaries: StoreCanaries::default(),
             data_digest,
             sessions_digest,
         })
@@ -489,7 +502,10 @@ mod tests {
     #[test]
     fn the_retry_canary_applies_twice() {
         let mut s = Store::new();
-        s.set_apply_retries_twice(true);
+        s.set_canaries(StoreCanaries {
+            apply_retries_twice: true,
+            ..StoreCanaries::default()
+        });
         s.apply(1, &cmd(7, 1, put("k", "v")));
         assert!(matches!(
             s.apply(2, &cmd(7, 1, put("k", "v"))),

@@ -25,6 +25,18 @@ pub struct NodeCanaries {
     pub vote_without_persist: bool,
     /// Apply a retried request again instead of returning its first result.
     pub apply_retries_twice: bool,
+    /// A compare-and-swap on a modification revision compares the create revision.
+    pub cas_compares_create_revision: bool,
+}
+
+impl NodeCanaries {
+    /// The store's share of the planted bugs.
+    fn store(&self) -> kv::StoreCanaries {
+        kv::StoreCanaries {
+            apply_retries_twice: self.apply_retries_twice,
+            cas_compares_create_revision: self.cas_compares_create_revision,
+        }
+    }
 }
 
 /// How a member is set up.
@@ -198,7 +210,7 @@ impl<D: Disk> Node<D> {
             })?,
             None => Store::new(),
         };
-        store.set_apply_retries_twice(cfg.canaries.apply_retries_twice);
+        store.set_canaries(cfg.canaries.store());
         let (snapshot_index, snapshot_term) = recovered
             .snapshot
             .as_ref()
@@ -579,7 +591,7 @@ impl<D: Disk> Node<D> {
             index,
             reason: e.to_string(),
         })?;
-        store.set_apply_retries_twice(self.cfg.canaries.apply_retries_twice);
+        store.set_canaries(self.cfg.canaries.store());
         self.wal.save_snapshot(&snapshot, true)?;
         self.store = store;
         self.last_snapshot_index = index;

@@ -113,7 +113,7 @@ pub struct WorkloadSection {
     pub stop_ms: Option<u64>,
 }
 
-/// `mix = { put = .., get = .., delete = .., cas = .. }`.
+/// `mix = { put = .., get = .., delete = .., cas = .., cas_revision = .. }`.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MixSection {
@@ -126,6 +126,9 @@ pub struct MixSection {
     /// Weight of deletes.
     #[serde(default)]
     pub delete: u32,
+    /// Weight of compare-and-swaps on the modification revision the client last saw.
+    #[serde(default)]
+    pub cas_revision: u32,
     /// Weight of compare-and-swaps.
     #[serde(default)]
     pub cas: u32,

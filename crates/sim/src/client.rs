@@ -27,8 +27,12 @@ pub struct Mix {
     pub get: u32,
     /// Weight of deletes.
     pub delete: u32,
-    /// Weight of compare-and-swaps (on the value last read or written by this client).
+    /// Weight of compare-and-swaps (on the value last read or written by this client;
+    /// absent, that is create-if-absent, when it has seen none).
     pub cas: u32,
+    /// Weight of compare-and-swaps on the modification revision this client last saw for
+    /// the key (0, that is create-if-absent, when it has seen none).
+    pub cas_revision: u32,
 }
 
 impl Default for Mix {
@@ -38,6 +42,7 @@ impl Default for Mix {
             get: 30,
             delete: 5,
             cas: 15,
+            cas_revision: 0,
         }
     }
 }
@@ -107,34 +112,87 @@ impl History {
     }
 }
 
-fn draw_op(
-    rng: &mut ChaCha8Rng,
-    w: &Workload,
-    client: NodeId,
-    seq: u64,
-    last_seen: &[Option<String>],
-) -> Op {
+/// What a client last saw of each key: its value and modification revision.
+#[derive(Clone, Debug, Default)]
+struct Seen {
+    value: Option<String>,
+    mod_revision: u64,
+}
+
+fn draw_op(rng: &mut ChaCha8Rng, w: &Workload, client: NodeId, seq: u64, seen: &[Seen]) -> Op {
     let key_index = rng.gen_range(0..w.keys.max(1)) as usize;
     let key = format!("k{key_index}");
     // Every written value is unique, so a read names the write it saw.
     let value = format!("c{client}-{seq}");
-    let total = w.mix.put + w.mix.get + w.mix.delete + w.mix.cas;
-    let mut pick = rng.gen_range(0..total.max(1));
-    if pick < w.mix.put {
-        return Op::Put { key, value };
-    }
-    pick -= w.mix.put;
-    if pick < w.mix.get {
-        return Op::Get { key };
-    }
-    pick -= w.mix.get;
-    if pick < w.mix.delete {
-        return Op::Delete { key };
+    let m = &w.mix;
+    // Summed as u64: weights near u32::MAX must not wrap.
+    let total = [m.put, m.get, m.delete, m.cas, m.cas_revision]
+        .iter()
+        .map(|x| u64::from(*x))
+        .sum::<u64>();
+    // Drawn as a u32 when it fits, as it always was, so existing runs keep their draws.
+    let mut pick = match u32::try_from(total) {
+        Ok(t) => u64::from(rng.gen_range(0..t.max(1))),
+        Err(_) => rng.gen_range(0..total),
+    };
+    for (weight, kind) in [(m.put, 0), (m.get, 1), (m.delete, 2), (m.cas, 3)] {
+        let weight = u64::from(weight);
+        if pick < weight {
+            return match kind {
+                0 => Op::Put { key, value },
+                1 => Op::Get { key },
+                2 => Op::Delete { key },
+                _ => Op::Cas {
+                    compare: Compare::Value(seen.get(key_index).and_then(|s| s.value.clone())),
+                    key,
+                    value,
+                },
+            };
+        }
+        pick -= weight;
     }
     Op::Cas {
-        compare: Compare::Value(last_seen.get(key_index).cloned().flatten()),
+        compare: Compare::ModRevision(seen.get(key_index).map_or(0, |s| s.mod_revision)),
         key,
         value,
+    }
+}
+
+/// Updates what the client saw of the key after `op` succeeded with `result`.
+fn remember(seen: &mut Seen, op: &Op, result: &OpResult) {
+    match (op, result) {
+        (Op::Put { value, .. }, OpResult::Put { revision }) => {
+            *seen = Seen {
+                value: Some(value.clone()),
+                mod_revision: *revision,
+            }
+        }
+        (
+            Op::Get { .. },
+            OpResult::Get {
+                value,
+                mod_revision,
+            },
+        ) => {
+            *seen = Seen {
+                value: value.clone(),
+                mod_revision: *mod_revision,
+            }
+        }
+        (Op::Delete { .. }, _) => *seen = Seen::default(),
+        (
+            Op::Cas { value, .. },
+            OpResult::Cas {
+                succeeded: true,
+                revision,
+            },
+        ) => {
+            *seen = Seen {
+                value: Some(value.clone()),
+                mod_revision: *revision,
+            }
+        }
+        _ => {}
     }
 }
 
@@ -148,7 +206,7 @@ pub async fn client_actor(
     let id = ep.id();
     let mut rng = stream(ep.seed(), "workload", id);
     let mut target = *members.choose(&mut rng).expect("at least one member");
-    let mut last_seen: Vec<Option<String>> = vec![None; workload.keys.max(1) as usize];
+    let mut seen: Vec<Seen> = vec![Seen::default(); workload.keys.max(1) as usize];
     let start_ns = workload.start_ms * 1_000_000;
     if ep.now_ns() < start_ns {
         crate::Alarm::after(Duration::from_nanos(start_ns - ep.now_ns())).await;
@@ -160,7 +218,7 @@ pub async fn client_actor(
             madsim::time::sleep(Duration::from_millis(think)).await;
         }
         seq += 1;
-        let op = draw_op(&mut rng, &workload, id, seq, &last_seen);
+        let op = draw_op(&mut rng, &workload, id, seq, &seen);
         let call_ns = ep.now_ns();
         let policy = RetryPolicy {
             retry: true,
@@ -171,19 +229,8 @@ pub async fn client_actor(
             run_op(&ep, &policy, &members, &mut target, &mut rng, seq, &op).await;
         if let Outcome::Ok(result) = &outcome {
             let key_index: usize = op.key()[1..].parse().unwrap_or(0);
-            match (&op, result) {
-                (Op::Put { value, .. }, _) => last_seen[key_index] = Some(value.clone()),
-                (Op::Get { .. }, OpResult::Get { value, .. }) => {
-                    last_seen[key_index] = value.clone()
-                }
-                (Op::Delete { .. }, _) => last_seen[key_index] = None,
-                (
-                    Op::Cas { value, .. },
-                    OpResult::Cas {
-                        succeeded: true, ..
-                    },
-                ) => last_seen[key_index] = Some(value.clone()),
-                _ => {}
+            if let Some(s) = seen.get_mut(key_index) {
+                remember(s, &op, result);
             }
         }
         finish(&ep, &history, seq, op, call_ns, outcome, returned);

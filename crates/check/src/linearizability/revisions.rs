@@ -1,0 +1,303 @@
+//! Revisions, judged against what they imply (etcd's rules: one global revision, raised by
+//! one by every put, successful compare-and-swap and delete of a present key; a key's
+//! modification revision is the revision of the write that last set it, 0 when absent).
+//!
+//! A global revision makes the store one object, so it is not checked key by key. What is
+//! checked instead are consequences that hold in every legal execution, each decided
+//! exactly:
+//!
+//! 1. No two writes create the same revision.
+//! 2. Real time: an operation called after another returned reports a revision no lower
+//!    (strictly higher when it creates one).
+//! 3. A read's modification revision is the revision of the write whose value it read
+//!    (0 when it read nothing), and never one that another write created.
+//! 4. A compare-and-swap on a modification revision is turned into the equivalent
+//!    compare on a value where the revision names the write (see [`by_value`]), so the
+//!    linearizability search judges it like any other.
+
+use super::{KeyFailure, TimeUnit};
+use proto::history::{HistoryOp, Outcome};
+use proto::kv::{Compare, Op, OpResult};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What a compare on a revision that no version of the key carries is turned into: a
+/// value no write produces, so the compare never holds.
+const NO_VERSION: &str = "\u{0}(no version of the key has this revision)";
+
+/// The store revision an answered operation reports, and whether the operation created it.
+fn reported(op: &HistoryOp) -> Option<(u64, bool)> {
+    match &op.outcome {
+        Outcome::Ok(OpResult::Put { revision }) => Some((*revision, true)),
+        Outcome::Ok(OpResult::Delete { deleted, revision }) => Some((*revision, *deleted)),
+        Outcome::Ok(OpResult::Cas {
+            succeeded,
+            revision,
+        }) => Some((*revision, *succeeded)),
+        _ => None,
+    }
+}
+
+fn name(op: &HistoryOp, unit: TimeUnit) -> String {
+    let ret = op.return_ns.map_or("never".to_string(), |r| unit.show(r));
+    format!(
+        "client {} #{} ({} {}, called {}, returned {ret})",
+        op.client,
+        op.seq,
+        op.op.name(),
+        op.op.key(),
+        unit.show(op.call_ns)
+    )
+}
+
+fn failure(ops: &[&HistoryOp], explanation: String) -> KeyFailure {
+    KeyFailure {
+        key: ops[0].op.key().to_string(),
+        time_ns: ops.iter().filter_map(|o| o.return_ns).max().unwrap_or(0),
+        clients: ops.iter().map(|o| o.client).collect(),
+        explanation,
+        undecided: false,
+    }
+}
+
+/// Rules 1 to 3; the first violation of each rule.
+pub(super) fn check(history: &[HistoryOp], unit: TimeUnit) -> Vec<KeyFailure> {
+    let creators = creators(history);
+    let mut out = Vec::new();
+    if let Some(f) = duplicate_revision(history, &creators, unit) {
+        out.push(f);
+    }
+    if let Some(f) = real_time(history, unit) {
+        out.push(f);
+    }
+    if let Some(f) = read_revisions(history, &creators, unit) {
+        out.push(f);
+    }
+    out
+}
+
+/// Revision → the first answered operation that created it.
+fn creators(history: &[HistoryOp]) -> BTreeMap<u64, &HistoryOp> {
+    let mut out = BTreeMap::new();
+    for op in history {
+        if let Some((rev, true)) = reported(op) {
+            out.entry(rev).or_insert(op);
+        }
+    }
+    out
+}
+
+fn duplicate_revision(
+    history: &[HistoryOp],
+    creators: &BTreeMap<u64, &HistoryOp>,
+    unit: TimeUnit,
+) -> Option<KeyFailure> {
+    let second = history.iter().find(|op| match reported(op) {
+        Some((rev, true)) => creators
+            .get(&rev)
+            .is_some_and(|first| !std::ptr::eq(*first, *op)),
+        _ => false,
+    })?;
+    let (rev, _) = reported(second)?;
+    let first = creators[&rev];
+    Some(failure(
+        &[first, second],
+        format!(
+            "two writes report creating revision {rev}: {} and {}",
+            name(first, unit),
+            name(second, unit)
+        ),
+    ))
+}
+
+fn real_time(history: &[HistoryOp], unit: TimeUnit) -> Option<KeyFailure> {
+    let mut answered: Vec<(&HistoryOp, u64, bool, u64)> = history
+        .iter()
+        .filter_map(|op| {
+            let (rev, creates) = reported(op)?;
+            Some((op, rev, creates, op.return_ns?))
+        })
+        .collect();
+    let mut by_return: Vec<usize> = (0..answered.len()).collect();
+    answered.sort_by_key(|(op, ..)| op.call_ns);
+    by_return.sort_by_key(|i| answered[*i].3);
+    // The highest revision reported by an operation that returned before the current
+    // call, and which operation reported it.
+    let mut highest: Option<(u64, usize)> = None;
+    let mut next = 0;
+    for (op, rev, creates, _) in &answered {
+        while next < by_return.len() && answered[by_return[next]].3 < op.call_ns {
+            let i = by_return[next];
+            if highest.is_none_or(|(h, _)| answered[i].1 > h) {
+                highest = Some((answered[i].1, i));
+            }
+            next += 1;
+        }
+        let Some((h, i)) = highest else { continue };
+        if *rev < h || (*creates && *rev == h) {
+            let before = answered[i].0;
+            return Some(failure(
+                &[before, op],
+                format!(
+                    "{} reports revision {rev}, but {} had already returned revision {h}: revisions went back in real time",
+                    name(op, unit),
+                    name(before, unit)
+                ),
+            ));
+        }
+    }
+    None
+}
+
+fn read_revisions(
+    history: &[HistoryOp],
+    creators: &BTreeMap<u64, &HistoryOp>,
+    unit: TimeUnit,
+) -> Option<KeyFailure> {
+    let writers = by_value(history);
+    for op in history {
+        let Outcome::Ok(OpResult::Get {
+            value,
+            mod_revision,
+        }) = &op.outcome
+        else {
+            continue;
+        };
+        let key = op.op.key();
+        let wrong = match value {
+            None => (*mod_revision != 0).then(|| "nothing, so it must be 0".to_string()),
+            Some(v) => match writers.get(&(key, v.as_str())) {
+                Some(Some(w)) => match reported(w) {
+                    Some((rev, true)) if rev != *mod_revision => Some(format!(
+                        "the value {}, written at revision {rev}",
+                        name(w, unit)
+                    )),
+                    _ => None,
+                },
+                _ => creators
+                    .get(mod_revision)
+                    .filter(|c| c.op.key() != key || written(c) != Some(v.as_str()))
+                    .map(|c| {
+                        format!(
+                            "{v:?}, but revision {mod_revision} was created by {}",
+                            name(c, unit)
+                        )
+                    }),
+            },
+        };
+        if let Some(why) = wrong {
+            return Some(failure(
+                &[op],
+                format!(
+                    "{} reports modification revision {mod_revision} for {why}",
+                    name(op, unit)
+                ),
+            ));
+        }
+    }
+    None
+}
+
+/// The value a write stores.
+fn written(op: &HistoryOp) -> Option<&str> {
+    match &op.op {
+        Op::Put { value, .. } | Op::Cas { value, .. } => Some(value),
+        _ => None,
+    }
+}
+
+/// (key, value) → the one operation that writes it (`None` when several do, so the
+/// value does not name its write).
+fn by_value(history: &[HistoryOp]) -> BTreeMap<(&str, &str), Option<&HistoryOp>> {
+    let mut out: BTreeMap<(&str, &str), Option<&HistoryOp>> = BTreeMap::new();
+    for op in history {
+        if let Some(v) = written(op) {
+            out.entry((op.op.key(), v))
+                .and_modify(|w| *w = None)
+                .or_insert(Some(op));
+        }
+    }
+    out
+}
+
+/// Rule 4: the history with every compare on a modification revision that can be
+/// decided turned into a compare on a value. Revision 0 means absent. A revision that an
+/// answered write of this key created names that write's value (when no other write on
+/// the key stores the same value). A revision another key's write or a delete created
+/// is no version of this key: the compare cannot hold (a compare-and-swap that claims it
+/// did is left as it is; the real-time and read rules, or the search, judge it). Any other
+/// revision is left undecided, as before.
+pub(super) fn decide_compares(history: &[HistoryOp], recorded: bool) -> Option<Vec<HistoryOp>> {
+    if !history.iter().any(|o| {
+        matches!(
+            o.op,
+            Op::Cas {
+                compare: Compare::ModRevision(_),
+                ..
+            }
+        )
+    }) {
+        return None;
+    }
+    let creators = if recorded {
+        creators(history)
+    } else {
+        BTreeMap::new()
+    };
+    let writers = by_value(history);
+    let unique: BTreeSet<(&str, &str)> = writers
+        .iter()
+        .filter(|(_, w)| w.is_some())
+        .map(|(k, _)| *k)
+        .collect();
+    let converted = history
+        .iter()
+        .map(|original| {
+            let mut op = original.clone();
+            if let Op::Cas { key, compare, .. } = &mut op.op {
+                if let Compare::ModRevision(r) = *compare {
+                    if let Some(c) = by_revision(r, key, &creators, &unique) {
+                        *compare = c;
+                    }
+                }
+            }
+            if claims_success(&op) && op_compares(&op, NO_VERSION) {
+                // A claimed success on a foreign revision is left to the other rules.
+                return original.clone();
+            }
+            op
+        })
+        .collect();
+    Some(converted)
+}
+
+fn by_revision(
+    r: u64,
+    key: &str,
+    creators: &BTreeMap<u64, &HistoryOp>,
+    unique: &BTreeSet<(&str, &str)>,
+) -> Option<Compare> {
+    if r == 0 {
+        return Some(Compare::Value(None));
+    }
+    let creator = creators.get(&r)?;
+    match written(creator) {
+        Some(v) if creator.op.key() == key => unique
+            .contains(&(key, v))
+            .then(|| Compare::Value(Some(v.to_string()))),
+        _ => Some(Compare::Value(Some(NO_VERSION.to_string()))),
+    }
+}
+
+fn claims_success(op: &HistoryOp) -> bool {
+    matches!(
+        op.outcome,
+        Outcome::Ok(OpResult::Cas {
+            succeeded: true,
+            ..
+        })
+    )
+}
+
+fn op_compares(op: &HistoryOp, value: &str) -> bool {
+    matches!(&op.op, Op::Cas { compare: Compare::Value(Some(v)), .. } if v == value)
+}
