@@ -204,10 +204,12 @@ fn outcome(l: &Line, op: &Op) -> Result<Outcome, String> {
             succeeded: *b,
             revision,
         },
-        (op, v) => return Err(format!(
+        (op, v) => {
+            return Err(format!(
             "\"output\" {v} does not fit a {} (get: string or null; delete, cas: true or false)",
             op.name()
-        )),
+        ))
+        }
     };
     if matches!(op, Op::Get { .. }) && l.revision.is_some() {
         return Err("a get records \"mod_revision\", not \"revision\"".into());

@@ -272,17 +272,17 @@ fn perturb(rng: &mut ChaCha8Rng, h: &mut [HistoryOp]) {
             return;
         }
     }
-    match &mut h[i].outcome {
-        Outcome::Ok(
-            OpResult::Put { revision }
-            | OpResult::Delete { revision, .. }
-            | OpResult::Cas { revision, .. }
-            | OpResult::Get {
-                mod_revision: revision,
-                ..
-            },
-        ) => delta(rng, revision),
-        _ => {}
+    if let Outcome::Ok(
+        OpResult::Put { revision }
+        | OpResult::Delete { revision, .. }
+        | OpResult::Cas { revision, .. }
+        | OpResult::Get {
+            mod_revision: revision,
+            ..
+        },
+    ) = &mut h[i].outcome
+    {
+        delta(rng, revision)
     }
 }
 

@@ -1,0 +1,151 @@
+//! Histories in and out: a run's history exported with `--history` and judged again by
+//! `check-history` gets the run's own verdict, and the sample histories in `histories/`
+//! get theirs (exit 0 linearizable, 1 violation, 3 undecided).
+
+use check::history_file;
+use check::linearizability::{check_with, Options, TimeUnit};
+use check::{Property, Verdict};
+use sim_runner::{engine, scenarios};
+use std::process::Command;
+
+fn runner() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sim-runner"))
+}
+
+/// The run's own linearizability verdict, and the one check-history gives its exported
+/// history, agree (both held or both violated).
+fn round_trip(scenario: &str, seed: u64, canaries: sim::Canaries) -> bool {
+    let loaded = scenarios::load(scenario).unwrap();
+    let run = engine::run(&loaded, seed, canaries);
+    let own = run
+        .verdicts
+        .iter()
+        .find(|(p, _)| *p == Property::Linearizability)
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    let file = history_file::parse(&history_file::write(&run.history)).unwrap();
+    assert_eq!(file.ops.len(), run.history.len());
+    assert!(file.revisions, "the simulator records revisions");
+    let options = Options {
+        unit: TimeUnit::AsGiven,
+        revisions: file.revisions,
+        ..Options::default()
+    };
+    let again = check_with(&file.ops, &options).verdict();
+    assert_eq!(
+        own.is_violated(),
+        again.is_violated(),
+        "{scenario} seed {seed}: {own:?} vs {again:?}"
+    );
+    assert_eq!(own.held(), again.held());
+    own.held()
+}
+
+#[test]
+fn exported_chaos_histories_get_the_runs_own_verdict() {
+    for seed in 0..6 {
+        assert!(round_trip("chaos", seed, sim::Canaries::default()));
+    }
+    // And a run with a planted bug: both find the violation.
+    let mut c = sim::Canaries::default();
+    c.node.cas_compares_create_revision = true;
+    assert!(!round_trip("chaos", 0, c));
+}
+
+#[test]
+fn history_flag_writes_a_file_that_check_history_accepts() {
+    let dir = std::env::temp_dir().join(format!("history-flag-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("basic.jsonl");
+    let out = runner()
+        .args(["--scenario", "basic", "--seed", "3", "--history"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = runner().arg("check-history").arg(&path).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.starts_with("linearizable:"), "{text}");
+    // A path that cannot be written fails before the run, as bad input.
+    let out = runner()
+        .args([
+            "--scenario",
+            "basic",
+            "--history",
+            "/nonexistent-dir/h.jsonl",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_sample_histories_get_their_verdicts() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../histories/");
+    for (file, code, says) in [
+        ("linearizable.jsonl", 0, "linearizable:"),
+        ("revisions.jsonl", 0, "linearizable:"),
+        ("stale-read.jsonl", 1, "NOT linearizable"),
+        ("revision-went-back.jsonl", 1, "revisions went back"),
+    ] {
+        let out = runner()
+            .arg("check-history")
+            .arg(format!("{root}{file}"))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(code), "{file}: {text}");
+        assert!(text.contains(says), "{file}: {text}");
+    }
+    // A budget too small to decide: undecided (exit 3), never a violation.
+    let out = runner()
+        .args(["check-history", "--budget", "1"])
+        .arg(format!("{root}undecided.jsonl"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("UNDECIDED") && !text.contains("NOT linearizable"),
+        "{text}"
+    );
+    // With the default budget the same history is decided.
+    let out = runner()
+        .arg("check-history")
+        .arg(format!("{root}undecided.jsonl"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn verdicts_of_a_short_run_say_what_was_not_judged() {
+    // A scenario that ends right after its faults stop cannot judge liveness.
+    let text = "name = \"short\"\ndescription = \"too short for liveness\"\nduration_ms = 1500\n\n[workload]\nclients = 2\nstart_ms = 100\nstop_ms = 1000\n\n[liveness]\nleader_within_ms = 4000\n";
+    let scenario = scenarios::parse(text, "short.toml").unwrap();
+    let loaded = scenarios::Loaded {
+        source: "short.toml".into(),
+        scenario,
+        text: text.into(),
+    };
+    let run = engine::run(&loaded, 0, sim::Canaries::default());
+    let liveness = run
+        .verdicts
+        .iter()
+        .find(|(p, _)| *p == Property::Liveness)
+        .unwrap();
+    assert!(
+        matches!(liveness.1, Verdict::NotJudged(_)),
+        "{:?}",
+        liveness.1
+    );
+    assert!(run.passed(), "not judged is not a failure");
+    assert!(run.unjudged()[0].starts_with("liveness: not judged"));
+}
