@@ -34,6 +34,14 @@ pub const CANARIES: &[(&str, &str)] = &[
         "a compare-and-swap on a modification revision compares the key's create revision",
     ),
     (
+        "segment-without-dir-sync",
+        "a new WAL segment is fsynced but its directory entry is not: a power loss can take the segment, with acknowledged entries",
+    ),
+    (
+        "snapshot-drops-sessions",
+        "snapshots leave out the client sessions: a retry after a restart or a snapshot install is applied again",
+    ),
+    (
         "skip-truncation",
         "a follower overwrites a conflicting entry but keeps the stale entries after it",
     ),
@@ -50,6 +58,8 @@ pub fn enable(c: &mut Canaries, name: &str) -> Result<(), String> {
         "apply-retries-twice" => c.node.apply_retries_twice = true,
         "skip-truncation" => c.raft.skip_truncation_on_conflict = true,
         "cas-create-revision" => c.node.cas_compares_create_revision = true,
+        "segment-without-dir-sync" => c.node.segment_without_dir_sync = true,
+        "snapshot-drops-sessions" => c.node.snapshot_drops_sessions = true,
         other => {
             let names: Vec<&str> = CANARIES.iter().map(|(n, _)| *n).collect();
             return Err(format!(

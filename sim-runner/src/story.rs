@@ -193,6 +193,12 @@ pub fn story(run: &RunResult) -> Vec<Row> {
             EventKind::Note { node, text } if *node != 0 => {
                 out.push(row(t, text.clone(), Some(*node), None))
             }
+            EventKind::Stopped { node, reason } => out.push(row(
+                t,
+                format!("storage error, the member stops: {reason}"),
+                Some(*node),
+                None,
+            )),
             _ => {}
         }
     }

@@ -6,7 +6,7 @@ use sim_runner::engine::{self, RunResult};
 use sim_runner::scenarios;
 
 /// (canary, scenario, what must catch it: a checker's name or "expect: <label part>")
-const CASES: [(&str, &str, &str); 8] = [
+const CASES: [(&str, &str, &str); 10] = [
     ("commit-earlier-term", "figure-8", "state machine safety"),
     ("ack-before-fsync", "chaos", "leader completeness"),
     ("vote-without-persist", "double-vote", "election safety"),
@@ -15,6 +15,8 @@ const CASES: [(&str, &str, &str); 8] = [
     ("apply-retries-twice", "chaos", "exactly-once"),
     ("skip-truncation", "chaos", "log matching"),
     ("cas-create-revision", "chaos", "linearizability"),
+    ("segment-without-dir-sync", "chaos", "recoverability"),
+    ("snapshot-drops-sessions", "chaos", "exactly-once"),
 ];
 
 fn caught_by(r: &RunResult, what: &str) -> bool {

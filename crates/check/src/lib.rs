@@ -12,6 +12,7 @@
 //! | linearizability of the client history | [`linearizability`] | Herlihy & Wing |
 //! | durability: no acknowledged write is lost; final stores agree | [`durability`] | — |
 //! | exactly-once: a retried request is applied once | [`exactly_once`] | Raft thesis §6.3 |
+//! | recoverability: a restart recovers what was made durable; no storage error stops a member | [`recoverability`] | — |
 //! | liveness after faults stop | [`liveness`] | — |
 
 pub mod durability;
@@ -25,6 +26,7 @@ pub mod liveness;
 pub mod log_matching;
 mod logs;
 pub mod model;
+pub mod recoverability;
 pub mod state_machine_safety;
 mod verdict;
 
@@ -55,11 +57,13 @@ pub enum Property {
     ExactlyOnce,
     /// A leader and answers return once faults stop.
     Liveness,
+    /// A restarted member recovers what it made durable; no storage error stops one.
+    Recoverability,
 }
 
 impl Property {
     /// Every property, in report order.
-    pub const ALL: [Property; 8] = [
+    pub const ALL: [Property; 9] = [
         Property::ElectionSafety,
         Property::LogMatching,
         Property::LeaderCompleteness,
@@ -67,6 +71,7 @@ impl Property {
         Property::Linearizability,
         Property::Durability,
         Property::ExactlyOnce,
+        Property::Recoverability,
         Property::Liveness,
     ];
 
@@ -81,6 +86,7 @@ impl Property {
             Property::Durability => "durability",
             Property::ExactlyOnce => "exactly-once",
             Property::Liveness => "liveness",
+            Property::Recoverability => "recoverability",
         }
     }
 }
@@ -186,6 +192,10 @@ pub fn check_all(obs: &Observation) -> Verdicts {
         (
             Property::ExactlyOnce,
             judged(exactly_once::check(obs.events)),
+        ),
+        (
+            Property::Recoverability,
+            judged(recoverability::check(obs.events)),
         ),
         (
             Property::Liveness,

@@ -299,6 +299,50 @@ fn exactly_once_rejects_a_retry_applied_twice() {
 }
 
 #[test]
+fn exactly_once_judges_across_restarts_and_snapshot_installs() {
+    let applied = |node, index| EventKind::Applied {
+        node,
+        entry: id(index, 1, index),
+        client: 7,
+        seq: 3,
+        fresh: true,
+    };
+    let recovered = EventKind::Recovered {
+        node: 1,
+        snapshot_index: 0,
+        snapshot_term: 0,
+        entries: vec![],
+        term: 1,
+        commit: 0,
+    };
+    // Replaying the same index after a restart, or on another member, is one effect.
+    let replay = [
+        ev(1, applied(1, 5)),
+        ev(2, recovered.clone()),
+        ev(3, applied(1, 5)),
+        ev(4, applied(2, 5)),
+    ];
+    assert!(check::exactly_once::check(&replay).is_empty());
+    // A fresh application at another index after the restart (sessions lost with it), or
+    // on another member after a snapshot install, is a second effect.
+    let again = [ev(1, applied(1, 5)), ev(2, recovered), ev(3, applied(1, 9))];
+    assert_eq!(check::exactly_once::check(&again).len(), 1);
+    let installed = [
+        ev(1, applied(1, 5)),
+        ev(
+            2,
+            EventKind::SnapshotInstalled {
+                node: 2,
+                index: 6,
+                term: 1,
+            },
+        ),
+        ev(3, applied(2, 9)),
+    ];
+    assert_eq!(check::exactly_once::check(&installed).len(), 1);
+}
+
+#[test]
 fn liveness_rejects_no_leader_long_after_healing() {
     let bounds = LivenessBounds {
         healed_ns: Some(1_000),
@@ -353,4 +397,68 @@ fn liveness_is_not_judged_when_the_run_ends_before_a_leader_is_due() {
         matches!(&verdict, check::Verdict::NotJudged(why) if why.contains("before a leader is due")),
         "{verdict:?}"
     );
+}
+
+#[test]
+fn recoverability_rejects_a_restart_that_lost_a_durable_entry() {
+    let persisted = |index, term| {
+        ev(
+            index * 10,
+            EventKind::LogPersisted {
+                node: 1,
+                entries: vec![id(index, term, index)],
+            },
+        )
+    };
+    let recovered = |snapshot_index, entries: Vec<EntryId>| {
+        ev(
+            1_000,
+            EventKind::Recovered {
+                node: 1,
+                snapshot_index,
+                snapshot_term: 1,
+                entries,
+                term: 1,
+                commit: 0,
+            },
+        )
+    };
+    let before = vec![persisted(1, 1), persisted(2, 1), persisted(3, 1)];
+    // Everything back (and more: unsynced writes a process crash kept): fine.
+    let mut ok = before.clone();
+    ok.push(recovered(0, (1..=4).map(|i| id(i, 1, i)).collect()));
+    assert!(check::recoverability::check(&ok).is_empty());
+    // A snapshot covering what is missing from the log: fine.
+    let mut snap = before.clone();
+    snap.push(recovered(2, vec![id(3, 1, 3)]));
+    assert!(check::recoverability::check(&snap).is_empty());
+    // Entry 3 lost: a violation.
+    let mut lost = before.clone();
+    lost.push(recovered(0, vec![id(1, 1, 1), id(2, 1, 2)]));
+    let v = check::recoverability::check(&lost);
+    assert_eq!(v.len(), 1);
+    assert!(v[0].message.contains("durable entry 3"), "{}", v[0].message);
+    // A different entry at a durable index: a violation.
+    let mut changed = before.clone();
+    changed.push(recovered(0, vec![id(1, 1, 1), id(2, 1, 2), id(3, 2, 99)]));
+    assert_eq!(check::recoverability::check(&changed).len(), 1);
+    // A durable snapshot that did not come back: a violation.
+    let mut compacted = before;
+    compacted.push(ev(500, EventKind::SnapshotTaken { node: 1, index: 3 }));
+    compacted.push(recovered(0, vec![id(1, 1, 1)]));
+    assert_eq!(check::recoverability::check(&compacted).len(), 1);
+}
+
+#[test]
+fn recoverability_rejects_a_member_stopped_by_a_storage_error() {
+    let stopped = vec![ev(
+        5,
+        EventKind::Stopped {
+            node: 2,
+            reason: "corrupt write-ahead log".into(),
+        },
+    )];
+    let v = check::recoverability::check(&stopped);
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0].property, Property::Recoverability);
 }

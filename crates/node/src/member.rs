@@ -27,6 +27,10 @@ pub struct NodeCanaries {
     pub apply_retries_twice: bool,
     /// A compare-and-swap on a modification revision compares the create revision.
     pub cas_compares_create_revision: bool,
+    /// A new WAL segment's directory entry is not synced (see `WalOptions`).
+    pub segment_without_dir_sync: bool,
+    /// Snapshots leave out the client sessions.
+    pub snapshot_drops_sessions: bool,
 }
 
 impl NodeCanaries {
@@ -35,6 +39,7 @@ impl NodeCanaries {
         kv::StoreCanaries {
             apply_retries_twice: self.apply_retries_twice,
             cas_compares_create_revision: self.cas_compares_create_revision,
+            snapshot_drops_sessions: self.snapshot_drops_sessions,
         }
     }
 }

@@ -306,6 +306,14 @@ pub enum EventKind {
         /// How many.
         count: u32,
     },
+    /// A storage error stopped a member (at start, recovering, or while running): it
+    /// stays down rather than go on with state it cannot trust.
+    Stopped {
+        /// The member.
+        node: NodeId,
+        /// The error.
+        reason: String,
+    },
 }
 
 /// One trace event with its simulated time.

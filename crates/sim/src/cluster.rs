@@ -232,6 +232,7 @@ impl Cluster {
                 snapshot_keep: config.snapshot_keep,
                 wal: WalOptions {
                     segment_bytes: config.wal_segment_bytes,
+                    skip_dir_sync_of_new_segment: canaries.node.segment_without_dir_sync,
                 },
                 canaries: canaries.node,
             };
@@ -474,9 +475,9 @@ fn send_all(ep: &Endpoint<Wire>, messages: &mut Vec<Outgoing>) {
 
 fn stop_on_storage_error(ep: &Endpoint<Wire>, board: &Board, e: &node::NodeError) {
     let text = format!("storage error, the member stops: {e}");
-    ep.record(EventKind::Note {
+    ep.record(EventKind::Stopped {
         node: ep.id(),
-        text: text.clone(),
+        reason: e.to_string(),
     });
     let mut board = board.lock().unwrap_or_else(|p| p.into_inner());
     let entry = board.entry(ep.id()).or_default();

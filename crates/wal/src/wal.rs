@@ -11,12 +11,16 @@ use proto::{Index, Term};
 pub struct WalOptions {
     /// A new segment is started once the current one reaches this many bytes.
     pub segment_bytes: u64,
+    /// Planted bug (never in production): a new segment's directory entry is not synced,
+    /// so a power loss can take the whole segment, with entries already fsynced in it.
+    pub skip_dir_sync_of_new_segment: bool,
 }
 
 impl Default for WalOptions {
     fn default() -> Self {
         WalOptions {
             segment_bytes: 64 * 1024 * 1024,
+            skip_dir_sync_of_new_segment: false,
         }
     }
 }
@@ -282,7 +286,9 @@ impl<D: Disk> Wal<D> {
         crc = record::encode(&mut buf, &Record::HardState(self.hard_state), crc);
         self.disk.write(&name, 0, &buf)?;
         self.disk.sync(&name)?;
-        self.disk.sync_dir()?;
+        if !self.options.skip_dir_sync_of_new_segment {
+            self.disk.sync_dir()?;
+        }
         self.syncs += 2;
         self.crc = crc;
         self.size = buf.len() as u64;

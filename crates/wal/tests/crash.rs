@@ -21,7 +21,10 @@ const MODES: [FaultMode; 4] = [
 fn run(seed: u64, mode: FaultMode) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let disk = SimDisk::new(DiskFaults::default(), ChaCha8Rng::seed_from_u64(seed ^ 1));
-    let options = WalOptions { segment_bytes: 700 };
+    let options = WalOptions {
+        segment_bytes: 700,
+        ..WalOptions::default()
+    };
     let (mut w, _) = Wal::open(disk.clone(), options.clone()).unwrap();
     let mut log: Vec<Entry> = Vec::new();
     let mut hard = HardState::default();

@@ -23,7 +23,10 @@ fn hs(term: u64, commit: u64) -> HardState {
 }
 
 fn small() -> WalOptions {
-    WalOptions { segment_bytes: 300 }
+    WalOptions {
+        segment_bytes: 300,
+        ..WalOptions::default()
+    }
 }
 
 /// Runs `f` against a fresh disk of each kind; `reopen` gives another handle to the same

@@ -1,0 +1,124 @@
+//! Recoverability: a member that restarts comes back with at least what it had made
+//! durable, and no member stops on a storage error.
+//!
+//! What a member made durable is what it announced after its fsyncs: entries in
+//! `LogPersisted`, snapshots in `SnapshotTaken` and `SnapshotInstalled` (an installed
+//! snapshot replaces the log). The crash faults the simulator injects lose or tear only
+//! writes that were not yet synced, so after any of them a correct member recovers every
+//! announced entry (or a snapshot covering it) and starts. Coming up with less, or
+//! refusing to start, is a violation. (No injected fault damages synced bytes yet; when
+//! one does, a typed corruption error after it will be the expected outcome.)
+//!
+//! A member that announces durability it does not have (acknowledging before the fsync)
+//! fails here too: the announcement is the promise the rest of the cluster relies on.
+
+use crate::{Property, Violation};
+use proto::trace::{EntryId, Event, EventKind};
+use proto::{Index, NodeId};
+use std::collections::BTreeMap;
+
+/// What one member has announced as durable.
+#[derive(Default)]
+struct Durable {
+    /// Last index covered by its durable snapshot.
+    snapshot: Index,
+    /// Durable entries after the snapshot.
+    entries: BTreeMap<Index, EntryId>,
+}
+
+impl Durable {
+    fn persisted(&mut self, entries: &[EntryId]) {
+        if let Some(first) = entries.first() {
+            self.entries.split_off(&first.index);
+            self.entries.extend(entries.iter().map(|e| (e.index, *e)));
+        }
+    }
+
+    fn snapshot_taken(&mut self, index: Index) {
+        self.snapshot = self.snapshot.max(index);
+        self.entries = self.entries.split_off(&(self.snapshot + 1));
+    }
+
+    /// The first durable item the recovered state lacks, described.
+    fn missing_from(&self, snapshot_index: Index, entries: &[EntryId]) -> Option<String> {
+        let recovered: BTreeMap<Index, &EntryId> = entries.iter().map(|e| (e.index, e)).collect();
+        let last = entries.last().map_or(snapshot_index, |e| e.index);
+        if self.snapshot > last.max(snapshot_index) {
+            return Some(format!(
+                "its durable snapshot reached index {}, but it recovered only up to index {}",
+                self.snapshot,
+                last.max(snapshot_index)
+            ));
+        }
+        for (index, id) in self.entries.range(snapshot_index + 1..) {
+            match recovered.get(index) {
+                None => {
+                    return Some(format!(
+                        "durable entry {index} (term {}) is gone: it recovered a snapshot at {snapshot_index} and entries up to {last}",
+                        id.term
+                    ))
+                }
+                Some(got) if *got != id => {
+                    return Some(format!(
+                        "durable entry {index} (term {}) came back as a different entry (term {})",
+                        id.term, got.term
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+        None
+    }
+}
+
+/// Finds restarts that lost durable state and storage errors that stopped a member.
+pub fn check(events: &[Event]) -> Vec<Violation> {
+    let mut durable: BTreeMap<NodeId, Durable> = BTreeMap::new();
+    let mut out = Vec::new();
+    for e in events {
+        match &e.kind {
+            EventKind::LogPersisted { node, entries } => {
+                durable.entry(*node).or_default().persisted(entries)
+            }
+            EventKind::SnapshotTaken { node, index } => {
+                durable.entry(*node).or_default().snapshot_taken(*index)
+            }
+            EventKind::SnapshotInstalled { node, index, .. } => {
+                let d = durable.entry(*node).or_default();
+                d.entries.clear();
+                d.snapshot = *index;
+            }
+            EventKind::Recovered {
+                node,
+                snapshot_index,
+                entries,
+                ..
+            } => {
+                let d = durable.entry(*node).or_default();
+                if let Some(why) = d.missing_from(*snapshot_index, entries) {
+                    out.push(Violation {
+                        property: Property::Recoverability,
+                        time_ns: e.time_ns,
+                        nodes: vec![*node],
+                        message: format!("member {node} restarted with less than it had made durable: {why}"),
+                    });
+                }
+                // What it recovered is on its disk now: the new baseline.
+                *d = Durable {
+                    snapshot: *snapshot_index,
+                    entries: entries.iter().map(|e| (e.index, *e)).collect(),
+                };
+            }
+            EventKind::Stopped { node, reason } => out.push(Violation {
+                property: Property::Recoverability,
+                time_ns: e.time_ns,
+                nodes: vec![*node],
+                message: format!(
+                    "member {node} stopped on a storage error although no injected fault damaged synced data: {reason}"
+                ),
+            }),
+            _ => {}
+        }
+    }
+    out
+}
