@@ -179,13 +179,14 @@ pub fn check(history: &[HistoryOp]) -> Report {
 /// Checks a whole history.
 pub fn check_with(history: &[HistoryOp], options: &Options) -> Report {
     let mut report = Report::default();
+    let lookup = revisions::Lookup::new(history, options.revisions);
     if options.revisions {
-        report.failures = revisions::check(history, options.unit);
+        report.failures = revisions::check(history, &lookup, options.unit);
     }
-    let converted = revisions::decide_compares(history, options.revisions);
-    let history = converted.as_deref().unwrap_or(history);
+    let decided = revisions::decide_compares(history, &lookup);
     let mut by_key: BTreeMap<&str, Vec<&HistoryOp>> = BTreeMap::new();
-    for op in history {
+    for (i, op) in history.iter().enumerate() {
+        let op = decided.get(&i).unwrap_or(op);
         by_key.entry(op.op.key()).or_default().push(op);
     }
     report.keys = by_key.len();

@@ -12,13 +12,13 @@
 //! 3. A read's modification revision is the revision of the write whose value it read
 //!    (0 when it read nothing), and never one that another write created.
 //! 4. A compare-and-swap on a modification revision is turned into the equivalent
-//!    compare on a value where the revision names the write (see [`by_value`]), so the
+//!    compare on a value where the revision names the write (see [`decide_compares`]), so the
 //!    linearizability search judges it like any other.
 
 use super::{KeyFailure, TimeUnit};
 use proto::history::{HistoryOp, Outcome};
 use proto::kv::{Compare, Op, OpResult};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// What a compare on a revision that no version of the key carries is turned into: a
 /// value no write produces, so the compare never holds.
@@ -59,29 +59,47 @@ fn failure(ops: &[&HistoryOp], explanation: String) -> KeyFailure {
     }
 }
 
+/// What the rules look up, built once per history.
+pub(super) struct Lookup<'a> {
+    /// Revision → the first answered operation that created it (empty when the history
+    /// records no revisions).
+    creators: BTreeMap<u64, &'a HistoryOp>,
+    /// (key, value) → the one operation that writes it (`None` when several do, so the
+    /// value does not name its write).
+    writers: BTreeMap<(&'a str, &'a str), Option<&'a HistoryOp>>,
+}
+
+impl<'a> Lookup<'a> {
+    /// The lookups for `history`; `recorded`: whether it records revisions.
+    pub(super) fn new(history: &'a [HistoryOp], recorded: bool) -> Lookup<'a> {
+        let mut creators = BTreeMap::new();
+        let mut writers: BTreeMap<(&str, &str), Option<&HistoryOp>> = BTreeMap::new();
+        for op in history {
+            if let (true, Some((rev, true))) = (recorded, reported(op)) {
+                creators.entry(rev).or_insert(op);
+            }
+            if let Some(v) = written(op) {
+                writers
+                    .entry((op.op.key(), v))
+                    .and_modify(|w| *w = None)
+                    .or_insert(Some(op));
+            }
+        }
+        Lookup { creators, writers }
+    }
+}
+
 /// Rules 1 to 3; the first violation of each rule.
-pub(super) fn check(history: &[HistoryOp], unit: TimeUnit) -> Vec<KeyFailure> {
-    let creators = creators(history);
+pub(super) fn check(history: &[HistoryOp], lookup: &Lookup, unit: TimeUnit) -> Vec<KeyFailure> {
     let mut out = Vec::new();
-    if let Some(f) = duplicate_revision(history, &creators, unit) {
+    if let Some(f) = duplicate_revision(history, &lookup.creators, unit) {
         out.push(f);
     }
     if let Some(f) = real_time(history, unit) {
         out.push(f);
     }
-    if let Some(f) = read_revisions(history, &creators, unit) {
+    if let Some(f) = read_revisions(history, lookup, unit) {
         out.push(f);
-    }
-    out
-}
-
-/// Revision → the first answered operation that created it.
-fn creators(history: &[HistoryOp]) -> BTreeMap<u64, &HistoryOp> {
-    let mut out = BTreeMap::new();
-    for op in history {
-        if let Some((rev, true)) = reported(op) {
-            out.entry(rev).or_insert(op);
-        }
     }
     out
 }
@@ -148,12 +166,8 @@ fn real_time(history: &[HistoryOp], unit: TimeUnit) -> Option<KeyFailure> {
     None
 }
 
-fn read_revisions(
-    history: &[HistoryOp],
-    creators: &BTreeMap<u64, &HistoryOp>,
-    unit: TimeUnit,
-) -> Option<KeyFailure> {
-    let writers = by_value(history);
+fn read_revisions(history: &[HistoryOp], lookup: &Lookup, unit: TimeUnit) -> Option<KeyFailure> {
+    let (creators, writers) = (&lookup.creators, &lookup.writers);
     for op in history {
         let Outcome::Ok(OpResult::Get {
             value,
@@ -205,20 +219,6 @@ fn written(op: &HistoryOp) -> Option<&str> {
     }
 }
 
-/// (key, value) → the one operation that writes it (`None` when several do, so the
-/// value does not name its write).
-fn by_value(history: &[HistoryOp]) -> BTreeMap<(&str, &str), Option<&HistoryOp>> {
-    let mut out: BTreeMap<(&str, &str), Option<&HistoryOp>> = BTreeMap::new();
-    for op in history {
-        if let Some(v) = written(op) {
-            out.entry((op.op.key(), v))
-                .and_modify(|w| *w = None)
-                .or_insert(Some(op));
-        }
-    }
-    out
-}
-
 /// Rule 4: the history with every compare on a modification revision that can be
 /// decided turned into a compare on a value. Revision 0 means absent. A revision that an
 /// answered write of this key created names that write's value (when no other write on
@@ -226,64 +226,45 @@ fn by_value(history: &[HistoryOp]) -> BTreeMap<(&str, &str), Option<&HistoryOp>>
 /// is no version of this key: the compare cannot hold (a compare-and-swap that claims it
 /// did is left as it is; the real-time and read rules, or the search, judge it). Any other
 /// revision is left undecided, as before.
-pub(super) fn decide_compares(history: &[HistoryOp], recorded: bool) -> Option<Vec<HistoryOp>> {
-    if !history.iter().any(|o| {
-        matches!(
-            o.op,
-            Op::Cas {
-                compare: Compare::ModRevision(_),
-                ..
-            }
-        )
-    }) {
-        return None;
+pub(super) fn decide_compares(
+    history: &[HistoryOp],
+    lookup: &Lookup,
+) -> BTreeMap<usize, HistoryOp> {
+    let mut out = BTreeMap::new();
+    for (i, original) in history.iter().enumerate() {
+        let Op::Cas {
+            key,
+            compare: Compare::ModRevision(r),
+            ..
+        } = &original.op
+        else {
+            continue;
+        };
+        let Some(decided) = by_revision(*r, key, lookup) else {
+            continue;
+        };
+        let mut op = original.clone();
+        if let Op::Cas { compare, .. } = &mut op.op {
+            *compare = decided;
+        }
+        // A claimed success on a foreign revision is left to the other rules.
+        if !(claims_success(&op) && op_compares(&op, NO_VERSION)) {
+            out.insert(i, op);
+        }
     }
-    let creators = if recorded {
-        creators(history)
-    } else {
-        BTreeMap::new()
-    };
-    let writers = by_value(history);
-    let unique: BTreeSet<(&str, &str)> = writers
-        .iter()
-        .filter(|(_, w)| w.is_some())
-        .map(|(k, _)| *k)
-        .collect();
-    let converted = history
-        .iter()
-        .map(|original| {
-            let mut op = original.clone();
-            if let Op::Cas { key, compare, .. } = &mut op.op {
-                if let Compare::ModRevision(r) = *compare {
-                    if let Some(c) = by_revision(r, key, &creators, &unique) {
-                        *compare = c;
-                    }
-                }
-            }
-            if claims_success(&op) && op_compares(&op, NO_VERSION) {
-                // A claimed success on a foreign revision is left to the other rules.
-                return original.clone();
-            }
-            op
-        })
-        .collect();
-    Some(converted)
+    out
 }
 
-fn by_revision(
-    r: u64,
-    key: &str,
-    creators: &BTreeMap<u64, &HistoryOp>,
-    unique: &BTreeSet<(&str, &str)>,
-) -> Option<Compare> {
+fn by_revision(r: u64, key: &str, lookup: &Lookup) -> Option<Compare> {
     if r == 0 {
         return Some(Compare::Value(None));
     }
-    let creator = creators.get(&r)?;
+    let creator = lookup.creators.get(&r)?;
     match written(creator) {
-        Some(v) if creator.op.key() == key => unique
-            .contains(&(key, v))
-            .then(|| Compare::Value(Some(v.to_string()))),
+        Some(v) if creator.op.key() == key => {
+            let unique = matches!(lookup.writers.get(&(key, v)), Some(Some(_)));
+            unique.then(|| Compare::Value(Some(v.to_string())))
+        }
         _ => Some(Compare::Value(Some(NO_VERSION.to_string()))),
     }
 }
