@@ -5,7 +5,7 @@ use proto::history::Outcome;
 use proto::trace::{EventKind, Role};
 use proto::NodeId;
 use scenario::{Expectation, NodeRef, Scenario};
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 /// Each expectation: its label, whether it held, and what was seen.
 pub fn evaluate(scenario: &Scenario, run: &RunResult) -> Vec<(String, bool, String)> {
@@ -79,41 +79,7 @@ fn judge(e: &Expectation, run: &RunResult) -> Result<(bool, String), String> {
         }
         "applied-once" => {
             let m = mark(run, e)?;
-            // Fresh applications per member incarnation, and members that applied it.
-            let mut fresh: BTreeMap<NodeId, u32> = BTreeMap::new();
-            let mut worst = 0;
-            let mut applied_by = std::collections::BTreeSet::new();
-            for ev in &run.events {
-                match &ev.kind {
-                    EventKind::Recovered { node, .. }
-                    | EventKind::SnapshotInstalled { node, .. } => {
-                        fresh.remove(node);
-                    }
-                    EventKind::Applied {
-                        node,
-                        client,
-                        seq: 1,
-                        fresh: is_fresh,
-                        ..
-                    } if *client == m.client => {
-                        applied_by.insert(*node);
-                        if *is_fresh {
-                            let n = fresh.entry(*node).or_default();
-                            *n += 1;
-                            worst = worst.max(*n);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            let members = run.members.len();
-            Ok((
-                worst == 1 && applied_by.len() == members,
-                format!(
-                    "applied by {} of {members} members, at most {worst} time(s) by one member",
-                    applied_by.len()
-                ),
-            ))
+            Ok(applied_once(run, m.client))
         }
         "never-applied" | "never-committed-before" => {
             let m = mark(run, e)?;
@@ -280,4 +246,51 @@ fn judge(e: &Expectation, run: &RunResult) -> Result<(bool, String), String> {
         }
         other => Err(format!("unknown expectation {other:?}")),
     }
+}
+
+/// Whether the marked request (sequence 1 of `client`) took effect at exactly one log
+/// index, and every member has it: applied it there (fresh or replayed after a restart),
+/// or holds a snapshot that covers that index.
+fn applied_once(run: &RunResult, client: u64) -> (bool, String) {
+    let mut fresh_at: BTreeSet<u64> = BTreeSet::new();
+    let mut applied_by: BTreeSet<NodeId> = BTreeSet::new();
+    let mut snapshots: Vec<(NodeId, u64)> = Vec::new();
+    for ev in &run.events {
+        match &ev.kind {
+            EventKind::Applied {
+                node,
+                entry,
+                client: c,
+                seq: 1,
+                fresh,
+            } if *c == client => {
+                if *fresh {
+                    fresh_at.insert(entry.index);
+                }
+                applied_by.insert(*node);
+            }
+            EventKind::SnapshotInstalled { node, index, .. } => snapshots.push((*node, *index)),
+            _ => {}
+        }
+    }
+    let members = run.members.len();
+    let Some(&index) = fresh_at.iter().next() else {
+        return (false, "it never took effect".into());
+    };
+    let by_snapshot: BTreeSet<NodeId> = snapshots
+        .iter()
+        .filter(|(n, i)| *i >= index && !applied_by.contains(n))
+        .map(|(n, _)| *n)
+        .collect();
+    let has_it = applied_by.len() + by_snapshot.len();
+    let detail = if fresh_at.len() > 1 {
+        format!("it took effect at {} indexes: {fresh_at:?}", fresh_at.len())
+    } else {
+        format!(
+            "it took effect once, at index {index}; {has_it} of {members} members have it ({} by applying it, {} through a snapshot)",
+            applied_by.len(),
+            by_snapshot.len()
+        )
+    };
+    (fresh_at.len() == 1 && has_it == members, detail)
 }

@@ -61,6 +61,10 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         "double-vote",
         include_str!("../../scenarios/double-vote.toml"),
     ),
+    (
+        "retry-after-snapshot-and-restart",
+        include_str!("../../scenarios/retry-after-snapshot-and-restart.toml"),
+    ),
     ("chaos", include_str!("../../scenarios/chaos.toml")),
     (
         "chaos-slow-links",

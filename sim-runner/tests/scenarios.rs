@@ -6,7 +6,7 @@ use sim::Canaries;
 use sim_runner::engine::{self, RunResult};
 use sim_runner::scenarios::{self, Loaded};
 
-const CANONICAL: [&str; 12] = [
+const CANONICAL: [&str; 13] = [
     "stale-read",
     "double-vote",
     "basic",
@@ -19,6 +19,7 @@ const CANONICAL: [&str; 12] = [
     "leader-crash-6-applied",
     "split-brain",
     "figure-8",
+    "retry-after-snapshot-and-restart",
 ];
 
 fn run(loaded: &Loaded, seed: u64) -> RunResult {
