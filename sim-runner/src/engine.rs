@@ -144,6 +144,7 @@ pub fn configs(s: &Scenario) -> (ClusterConfig, NetworkFaults, DiskFaults, Optio
     c.snapshot_keep = cs.snapshot_keep.unwrap_or(c.snapshot_keep);
     c.wal_segment_bytes = cs.wal_segment_bytes.unwrap_or(c.wal_segment_bytes);
     c.max_append_bytes = cs.max_append_bytes.unwrap_or(c.max_append_bytes);
+    c.tick_skew_ppm = cs.tick_skew_ppm.unwrap_or(c.tick_skew_ppm);
     let mut n = NetworkFaults::default();
     n.loss_ppm = s.network.loss_ppm.unwrap_or(n.loss_ppm);
     n.duplicate_ppm = s.network.duplicate_ppm.unwrap_or(n.duplicate_ppm);

@@ -63,7 +63,18 @@ fn step_table(s: &Step) -> toml::Table {
             .collect();
         t.insert("groups".into(), toml::Value::Array(groups));
     }
+    let texts = [
+        ("kind", &s.kind),
+        ("failpoint", &s.failpoint),
+        ("fail_action", &s.fail_action),
+    ];
+    for (k, v) in texts {
+        if let Some(v) = v {
+            t.insert(k.into(), v.clone().into());
+        }
+    }
     let numbers = [
+        ("count", s.count),
         ("loss_ppm", s.loss_ppm.map(u64::from)),
         ("duplicate_ppm", s.duplicate_ppm.map(u64::from)),
         ("latency_min_us", s.latency_min_us),
@@ -117,7 +128,20 @@ fn scenario_text(
         .entry("cluster")
         .or_insert_with(|| toml::Value::Table(toml::Table::new()));
     if let toml::Value::Table(c) = cluster {
-        c.insert("nodes".into(), (config.nodes as i64).into());
+        // The swarm drew the size and the knobs from the seed: keep them.
+        let numbers = [
+            ("nodes", config.nodes),
+            ("snapshot_every", config.snapshot_every),
+            ("snapshot_keep", config.snapshot_keep),
+            ("wal_segment_bytes", config.wal_segment_bytes),
+            ("max_append_bytes", config.max_append_bytes),
+            ("tick_skew_ppm", u64::from(config.tick_skew_ppm)),
+        ];
+        for (k, v) in numbers {
+            c.insert(k.into(), (v as i64).into());
+        }
+        c.insert("check_quorum".into(), config.check_quorum.into());
+        c.insert("pre_vote".into(), config.pre_vote.into());
     }
     let steps: Vec<toml::Value> = chaos::flatten(units, finale)
         .iter()

@@ -28,17 +28,29 @@ pub enum Failpoint {
     AfterApply,
     /// Replies to clients were sent.
     AfterReply,
+    /// A vote for another member was persisted and its response not yet sent.
+    AfterVote,
+    /// A snapshot received from the leader was made durable and installed.
+    AfterSnapshotInstall,
+    /// The member took a snapshot of its own and released the WAL behind it.
+    AfterSnapshot,
+    /// The leader confirmed its leadership for reads (ReadIndex) and has not served them.
+    ReadConfirmed,
 }
 
 impl Failpoint {
     /// Every failpoint.
-    pub const ALL: [Failpoint; 6] = [
+    pub const ALL: [Failpoint; 10] = [
         Failpoint::ProposalReceived,
         Failpoint::AfterSave,
         Failpoint::BeforeSend,
         Failpoint::CommitAdvanced,
         Failpoint::AfterApply,
         Failpoint::AfterReply,
+        Failpoint::AfterVote,
+        Failpoint::AfterSnapshotInstall,
+        Failpoint::AfterSnapshot,
+        Failpoint::ReadConfirmed,
     ];
 
     /// The failpoint's name in scenario files.
@@ -50,6 +62,10 @@ impl Failpoint {
             Failpoint::CommitAdvanced => "commit-advanced",
             Failpoint::AfterApply => "after-apply",
             Failpoint::AfterReply => "after-reply",
+            Failpoint::AfterVote => "after-vote",
+            Failpoint::AfterSnapshotInstall => "after-snapshot-install",
+            Failpoint::AfterSnapshot => "after-snapshot",
+            Failpoint::ReadConfirmed => "read-confirmed",
         }
     }
 

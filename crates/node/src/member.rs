@@ -194,6 +194,9 @@ pub struct Node<D: Disk> {
     waiting_reads: Vec<(Index, PendingRead)>,
     next_read_context: u64,
     last_snapshot_index: Index,
+    /// The last vote persisted (term, member), to tell a new vote at the after-vote
+    /// failpoint.
+    voted: (Term, NodeId),
     unsynced: bool,
     metrics: Metrics,
 }
@@ -257,6 +260,7 @@ impl<D: Disk> Node<D> {
             waiting_reads: Vec::new(),
             next_read_context: 0,
             last_snapshot_index: snapshot_index,
+            voted: (hard_state.term, hard_state.vote),
             unsynced: false,
             metrics: Metrics::default(),
             cfg,
@@ -442,7 +446,9 @@ impl<D: Disk> Node<D> {
                 return Ok(()); // halted: the process dies with the Ready unfinished
             }
             self.raw.advance();
-            self.maybe_snapshot(out)?;
+            if self.maybe_snapshot(out)? {
+                return Ok(()); // halted right after the snapshot
+            }
         }
         panic!("member {}: the Ready loop did not settle", self.id);
     }
@@ -458,10 +464,13 @@ impl<D: Disk> Node<D> {
             self.on_soft_state(soft, out);
         }
         // 1. Persist, and fsync before anything that depends on it is sent.
+        let mut drop_messages = false;
         if let Some(snapshot) = rd.snapshot.take() {
             self.install_snapshot(snapshot, out)?;
+            if self.failpoint(Failpoint::AfterSnapshotInstall, out, &mut drop_messages) {
+                return Ok(true);
+            }
         }
-        let mut drop_messages = false;
         let persisted = !rd.entries.is_empty() || rd.hard_state.is_some();
         if persisted {
             let hard_state = rd.hard_state.map(|mut h| {
@@ -497,6 +506,12 @@ impl<D: Disk> Node<D> {
             }
         }
         if let Some(h) = rd.hard_state {
+            if h.vote != NO_NODE && h.vote != self.id && (h.term, h.vote) != self.voted {
+                self.voted = (h.term, h.vote);
+                if self.failpoint(Failpoint::AfterVote, out, &mut drop_messages) {
+                    return Ok(true);
+                }
+            }
             if h.commit > self.metrics.get("committed_index") {
                 self.metrics.set("committed_index", h.commit);
                 out.events.push(EventKind::Committed {
@@ -527,6 +542,11 @@ impl<D: Disk> Node<D> {
             if let Some(pending) = self.pending_reads.remove(&read.context) {
                 self.waiting_reads.push((read.index, pending));
             }
+        }
+        let mut ignored = false;
+        if !rd.read_states.is_empty() && self.failpoint(Failpoint::ReadConfirmed, out, &mut ignored)
+        {
+            return Ok(true);
         }
         self.serve_reads(&mut replies);
         self.metrics
@@ -687,12 +707,13 @@ impl<D: Disk> Node<D> {
         }
     }
 
-    fn maybe_snapshot(&mut self, out: &mut Output) -> Result<(), NodeError> {
+    /// Takes a snapshot when one is due; returns true if a failpoint halted the member.
+    fn maybe_snapshot(&mut self, out: &mut Output) -> Result<bool, NodeError> {
         let applied = self.store.applied_index();
         if self.cfg.snapshot_every == 0
             || applied < self.last_snapshot_index + self.cfg.snapshot_every
         {
-            return Ok(());
+            return Ok(false);
         }
         let term = self
             .raw
@@ -715,7 +736,8 @@ impl<D: Disk> Node<D> {
             node: self.id,
             index: applied,
         });
-        Ok(())
+        let mut ignored = false;
+        Ok(self.failpoint(Failpoint::AfterSnapshot, out, &mut ignored))
     }
 
     /// The hard state as the core holds it (for tests).

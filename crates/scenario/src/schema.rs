@@ -61,6 +61,8 @@ pub struct ClusterSection {
     pub wal_segment_bytes: Option<u64>,
     /// Upper bound of entry bytes per append message (1: one entry per message).
     pub max_append_bytes: Option<u64>,
+    /// Clock-rate skew bound in parts per million (each member's tick drawn within it).
+    pub tick_skew_ppm: Option<u32>,
 }
 
 /// `[network]`: probabilities in parts per million, latencies in microseconds.

@@ -161,6 +161,12 @@ pub fn parse(text: &str, file: &str, failpoints: &[&str]) -> Result<Scenario, Sc
             ));
         }
     }
+    if scenario.cluster.tick_skew_ppm.is_some_and(|s| s > 500_000) {
+        return Err(at(
+            top("tick_skew_ppm"),
+            "tick_skew_ppm must be at most 500000 (a tick at most 50% fast or slow)".into(),
+        ));
+    }
     if scenario.cluster.tick_ms == Some(0) {
         return Err(at(top("tick_ms"), "tick_ms must be positive".into()));
     }
@@ -169,7 +175,8 @@ pub fn parse(text: &str, file: &str, failpoints: &[&str]) -> Result<Scenario, Sc
             return Err(at(top("keys"), "keys must be at least 1".into()));
         }
         if let Some(m) = &w.mix {
-            if m.put + m.get + m.delete + m.cas == 0 {
+            let weights = [m.put, m.get, m.delete, m.cas, m.cas_revision];
+            if weights.iter().map(|w| u64::from(*w)).sum::<u64>() == 0 {
                 return Err(at(
                     top("mix"),
                     "the mix gives every operation weight 0".into(),

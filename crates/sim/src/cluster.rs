@@ -111,6 +111,9 @@ pub struct ClusterConfig {
     pub wal_segment_bytes: u64,
     /// Upper bound of entry bytes in one append message (1: one entry per message).
     pub max_append_bytes: u64,
+    /// Clock-rate skew: each member's tick runs up to this many parts per million fast
+    /// or slow (drawn per member from the seed), so timeouts drift apart (0: none).
+    pub tick_skew_ppm: u32,
 }
 
 impl Default for ClusterConfig {
@@ -126,6 +129,7 @@ impl Default for ClusterConfig {
             snapshot_keep: 50,
             wal_segment_bytes: 256 * 1024,
             max_append_bytes: 64 * 1024,
+            tick_skew_ppm: 0,
         }
     }
 }
@@ -239,7 +243,7 @@ impl Cluster {
             let failpoints = failpoints.clone();
             let board = board.clone();
             let every_tick = metrics_every_tick.clone();
-            let tick = Duration::from_millis(config.tick_ms);
+            let tick = skewed_tick(&config, seed, id);
             let boots = Arc::new(Mutex::new(0u64));
             world.add_node(id, move |ep| {
                 let mut cfg = node_cfg.clone();
@@ -484,4 +488,17 @@ fn stop_on_storage_error(ep: &Endpoint<Wire>, board: &Board, e: &node::NodeError
     entry.stopped = Some(text);
     entry.role = None;
     entry.leader = NO_NODE;
+}
+
+/// Member `id`'s tick: `tick_ms`, made up to `tick_skew_ppm` faster or slower by a skew
+/// drawn from the seed (the same for every incarnation: it is the machine's clock).
+fn skewed_tick(config: &ClusterConfig, seed: u64, id: NodeId) -> Duration {
+    let base_ns = config.tick_ms * 1_000_000;
+    let max = i64::from(config.tick_skew_ppm);
+    if max == 0 {
+        return Duration::from_nanos(base_ns);
+    }
+    let skew = stream(seed, "clock-skew", id).gen_range(-max..=max);
+    let ns = (i128::from(base_ns) * i128::from(1_000_000 + skew) / 1_000_000).max(1);
+    Duration::from_nanos(ns as u64)
 }
