@@ -22,6 +22,9 @@ pub struct SeedSummary {
     /// Checks that were undecided or not judged, with the reason.
     #[serde(default)]
     pub unjudged: Vec<String>,
+    /// Coverage marks the run passed through.
+    #[serde(default)]
+    pub marks: Vec<String>,
     /// The trace hash (empty if the run panicked).
     pub trace_hash: String,
     /// Simulated seconds.
@@ -56,6 +59,23 @@ pub struct SweepReport {
     pub canaries: Vec<String>,
     /// One entry per seed, in seed order.
     pub seeds: Vec<SeedSummary>,
+}
+
+impl SweepReport {
+    /// For every listed coverage mark, how many seeds passed through it (0 included).
+    pub fn mark_coverage(&self) -> Vec<(&'static str, usize)> {
+        marks::ALL
+            .iter()
+            .map(|(name, _)| {
+                let seeds = self
+                    .seeds
+                    .iter()
+                    .filter(|s| s.marks.iter().any(|m| m == name))
+                    .count();
+                (*name, seeds)
+            })
+            .collect()
+    }
 }
 
 /// Counts a run's injected faults by kind and its elections.
@@ -94,6 +114,7 @@ pub fn summarize(outcome: &Outcome, repro: String) -> SeedSummary {
                 passed: r.passed(),
                 undecided: r.undecided(),
                 unjudged: r.unjudged(),
+                marks: r.marks_hit.keys().map(|m| m.to_string()).collect(),
                 trace_hash: format!("{:016x}", r.trace_hash),
                 simulated_secs: r.end_ns as f64 / 1e9,
                 client_ops: r.history.len(),
@@ -108,6 +129,7 @@ pub fn summarize(outcome: &Outcome, repro: String) -> SeedSummary {
             passed: false,
             undecided: false,
             unjudged: Vec::new(),
+            marks: Vec::new(),
             trace_hash: String::new(),
             simulated_secs: 0.0,
             client_ops: 0,
@@ -170,6 +192,7 @@ pub fn markdown(report: &SweepReport, timelines: &[(u64, String)]) -> String {
         }
         out.push('\n');
     }
+    coverage_markdown(report, &mut out);
     for (seed, file) in timelines {
         let _ = writeln!(
             out,
@@ -177,6 +200,25 @@ pub fn markdown(report: &SweepReport, timelines: &[(u64, String)]) -> String {
         );
     }
     out
+}
+
+/// The coverage marks table: per mark, the seeds that passed through it.
+fn coverage_markdown(report: &SweepReport, out: &mut String) {
+    let n = report.seeds.len().max(1);
+    let _ = writeln!(
+        out,
+        "## Coverage marks\n\n| mark | seeds | share | path |\n|---|---|---|---|"
+    );
+    for ((name, seeds), (_, what)) in report.mark_coverage().into_iter().zip(marks::ALL) {
+        let share = 100.0 * seeds as f64 / n as f64;
+        let name = if seeds == 0 {
+            format!("**{name}** (never hit)")
+        } else {
+            format!("`{name}`")
+        };
+        let _ = writeln!(out, "| {name} | {seeds} | {share:.1}% | {what} |");
+    }
+    out.push('\n');
 }
 
 /// An SVG timeline of one run: a lane per member showing its role and term over simulated

@@ -18,7 +18,7 @@ use sim::rng::stream;
 use sim::{ClusterConfig, NetworkFaults};
 
 /// The fault kinds swarm testing turns on and off.
-pub const FAULT_KINDS: [&str; 13] = [
+pub const FAULT_KINDS: [&str; 14] = [
     "slow fsync",
     "partition",
     "one-way cut",
@@ -32,6 +32,7 @@ pub const FAULT_KINDS: [&str; 13] = [
     "hold",
     "failpoint",
     "flapping",
+    "transfer",
 ];
 
 /// Message kinds a hold keeps back (everything but the operator's TimeoutNow).
@@ -59,6 +60,13 @@ fn step(at_ms: u64, action: &str, label: String) -> Step {
 /// `s` aimed at `node`.
 fn on(mut s: Step, node: u64) -> Step {
     s.node = Some(NodeRef::Id(node));
+    s
+}
+
+/// `s` aimed at whoever leads when it fires; skipped if nobody does.
+fn at_leader(mut s: Step) -> Step {
+    s.node = Some(NodeRef::Name("leader".into()));
+    s.optional = Some(true);
     s
 }
 
@@ -231,7 +239,21 @@ fn fault_unit(kind: &str, t: u64, rng: &mut ChaCha8Rng, ctx: &mut Ctx) -> Vec<St
     let end = (t + lasts).min(ctx.until);
     let node = rng.gen_range(1..=ctx.nodes);
     match kind {
+        "partition" if rng.gen_bool(0.3) => {
+            let mut s = step(t, "partition", "chaos: isolate the leader".into());
+            s.groups = Some(vec![
+                vec![NodeRef::Name("leader".into())],
+                vec![NodeRef::Name("others".into())],
+            ]);
+            s.optional = Some(true);
+            vec![s, step(end, "heal", "chaos: heal".into())]
+        }
         "partition" => partition(t, end, rng, ctx.nodes),
+        "transfer" => {
+            let mut s = at_leader(step(t, "transfer", format!("chaos: transfer to {node}")));
+            s.to = Some(NodeRef::Id(node));
+            vec![s]
+        }
         "one-way cut" => {
             let to = rng.gen_range(1..=ctx.nodes);
             if to == node {
@@ -254,6 +276,7 @@ fn fault_unit(kind: &str, t: u64, rng: &mut ChaCha8Rng, ctx: &mut Ctx) -> Vec<St
         }
         "hold" => hold(t, rng, ctx),
         "failpoint" => failpoint(t, end, node, rng, ctx),
+        _ if rng.gen_bool(0.3) => leader_fault(kind, t, end),
         _ => process_fault(kind, t, end, node, ctx),
     }
 }
@@ -358,8 +381,18 @@ fn failpoint(t: u64, end: u64, node: u64, rng: &mut ChaCha8Rng, ctx: &mut Ctx) -
         return Vec::new();
     }
     ctx.busy_until[node as usize] = end;
-    let point = Failpoint::ALL[rng.gen_range(0..Failpoint::ALL.len())];
-    let action = ["crash", "power-loss", "pause"][rng.gen_range(0..3)];
+    // A third of them lose power between a WAL write and its fsync, the one window where
+    // unsynced bytes exist (mostly tearing them, so recovery cuts torn tails).
+    let (point, action) = if rng.gen_bool(0.35) {
+        let action = ["power-loss", "torn-crash", "torn-crash", "torn-crash"][rng.gen_range(0..4)];
+        (Failpoint::BeforeSync, action)
+    } else {
+        let point = Failpoint::ALL[rng.gen_range(0..Failpoint::ALL.len())];
+        (
+            point,
+            ["crash", "power-loss", "torn-crash", "pause"][rng.gen_range(0..4)],
+        )
+    };
     let mut s = on(
         step(
             t,
@@ -378,21 +411,44 @@ fn failpoint(t: u64, end: u64, node: u64, rng: &mut ChaCha8Rng, ctx: &mut Ctx) -
     ]
 }
 
+/// A process fault aimed at the leader of the moment (remembered, to bring it back).
+fn leader_fault(kind: &str, t: u64, end: u64) -> Vec<Step> {
+    let action = process_action(kind);
+    let name = format!("chaos-{t}");
+    let mut s = at_leader(step(t, action, format!("chaos: {kind} the leader")));
+    s.save = Some(name.clone());
+    let mut back = step(end, "recover", "chaos: the old leader back".into());
+    back.node = Some(NodeRef::Name(format!("${name}")));
+    back.optional = Some(true);
+    vec![s, back]
+}
+
+fn process_action(kind: &str) -> &'static str {
+    match kind {
+        "crash" => "crash",
+        "power loss" => "power-loss",
+        "torn write" => "torn-crash",
+        _ => "pause",
+    }
+}
+
 fn process_fault(kind: &str, t: u64, end: u64, node: u64, ctx: &mut Ctx) -> Vec<Step> {
     if ctx.busy_until[node as usize] >= t {
         return Vec::new();
     }
     ctx.busy_until[node as usize] = end;
-    let (action, undo) = match kind {
-        "crash" => ("crash", "restart"),
-        "power loss" => ("power-loss", "restart"),
-        "torn write" => ("torn-crash", "restart"),
-        _ => ("pause", "resume"),
+    let action = process_action(kind);
+    let undo = if action == "pause" {
+        "resume"
+    } else {
+        "restart"
     };
-    vec![
-        on(step(t, action, format!("chaos: {kind} {node}")), node),
-        on(step(end, undo, format!("chaos: {undo} {node}")), node),
-    ]
+    // Optional: a fault aimed at the leader may have taken this member first.
+    let mut fault = on(step(t, action, format!("chaos: {kind} {node}")), node);
+    fault.optional = Some(true);
+    let mut back = on(step(end, undo, format!("chaos: {undo} {node}")), node);
+    back.optional = Some(true);
+    vec![fault, back]
 }
 
 /// `s` set to put the network back to `base`.

@@ -62,6 +62,11 @@ pub struct Args {
     /// still fails as a scenario file under reports/.
     #[arg(long)]
     pub shrink: bool,
+    /// Rare-path alarm: fail the sweep (exit 1) if a coverage mark is reached in fewer
+    /// than this percentage of its seeds, so a fault model that silently stops reaching a
+    /// path is noticed.
+    #[arg(long, value_name = "PERCENT")]
+    pub min_mark_share: Option<f64>,
     /// Other commands.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -305,6 +310,14 @@ pub fn execute(args: Args) -> Result<Status, InputError> {
     if args.jobs == 0 {
         return Err(InputError::Other("--jobs must be at least 1".into()));
     }
+    if args
+        .min_mark_share
+        .is_some_and(|p| !(0.0..=100.0).contains(&p))
+    {
+        return Err(InputError::Other(
+            "--min-mark-share is a percentage from 0 to 100".into(),
+        ));
+    }
     let canary_flags: String = args
         .canaries
         .iter()
@@ -379,7 +392,29 @@ pub fn execute(args: Args) -> Result<Status, InputError> {
             }
         }
     }
+    let rare = args
+        .min_mark_share
+        .map_or(Vec::new(), |p| rare_marks(&sweep, p));
+    if !rare.is_empty() {
+        println!(
+            "RARE-PATH ALARM: marks reached in fewer than {}% of seeds: {}",
+            args.min_mark_share.unwrap_or(0.0),
+            rare.join(", ")
+        );
+        return Ok(Status::Failed);
+    }
     Ok(status_of(&sweep.seeds))
+}
+
+/// The marks reached in fewer than `percent` of the sweep's seeds, with their counts.
+fn rare_marks(sweep: &SweepReport, percent: f64) -> Vec<String> {
+    let n = sweep.seeds.len() as f64;
+    sweep
+        .mark_coverage()
+        .into_iter()
+        .filter(|(_, seeds)| (*seeds as f64) < n * percent / 100.0)
+        .map(|(m, seeds)| format!("{m} ({seeds})"))
+        .collect()
 }
 
 fn write_file(path: &std::path::Path, text: &str) -> Result<(), InputError> {

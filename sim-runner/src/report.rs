@@ -294,6 +294,7 @@ pub fn sweep(report: &SweepReport) {
         );
     }
     not_judged(report);
+    coverage(report);
     let undecided = report.seeds.iter().filter(|s| s.undecided).count();
     println!(
         "{} seeds run, {passed} passed, {} failed{}",
@@ -324,4 +325,32 @@ fn not_judged(report: &SweepReport) {
             report.seeds.len()
         );
     }
+}
+
+/// One line on the coverage marks: how many were hit, the rarest, and those never hit.
+fn coverage(report: &SweepReport) {
+    let mut cov = report.mark_coverage();
+    let hit = cov.iter().filter(|(_, n)| *n > 0).count();
+    cov.sort_by_key(|(_, n)| *n);
+    let never: Vec<&str> = cov
+        .iter()
+        .filter(|(_, n)| *n == 0)
+        .map(|(m, _)| *m)
+        .collect();
+    let rarest: Vec<String> = cov
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .take(3)
+        .map(|(m, n)| format!("{m} ({n})"))
+        .collect();
+    println!(
+        "coverage marks: {hit} of {} hit; rarest: {}{}",
+        cov.len(),
+        rarest.join(", "),
+        if never.is_empty() {
+            String::new()
+        } else {
+            format!("; never hit: {}", never.join(", "))
+        }
+    );
 }

@@ -63,7 +63,11 @@ fn step_table(s: &Step) -> toml::Table {
             .collect();
         t.insert("groups".into(), toml::Value::Array(groups));
     }
+    if let Some(o) = s.optional {
+        t.insert("optional".into(), o.into());
+    }
     let texts = [
+        ("save", &s.save),
         ("kind", &s.kind),
         ("failpoint", &s.failpoint),
         ("fail_action", &s.fail_action),

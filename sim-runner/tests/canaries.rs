@@ -8,10 +8,10 @@ use sim_runner::scenarios;
 /// (canary, scenario, what must catch it: a checker's name or "expect: <label part>")
 const CASES: [(&str, &str, &str); 10] = [
     ("commit-earlier-term", "figure-8", "state machine safety"),
-    ("ack-before-fsync", "chaos", "leader completeness"),
+    ("ack-before-fsync", "chaos", "recoverability"),
     ("vote-without-persist", "double-vote", "election safety"),
     ("skip-up-to-date-check", "chaos", "leader completeness"),
-    ("local-reads", "stale-read", "linearizability"),
+    ("local-reads", "chaos", "linearizability"),
     ("apply-retries-twice", "chaos", "exactly-once"),
     ("skip-truncation", "chaos", "log matching"),
     ("cas-create-revision", "chaos", "linearizability"),

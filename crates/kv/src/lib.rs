@@ -168,9 +168,11 @@ impl Store {
         if let Some(session) = self.sessions.get(&command.client_id) {
             if !self.canaries.apply_retries_twice {
                 if command.seq == session.last_seq {
+                    marks::mark!("kv.session.duplicate");
                     return Applied::Duplicate(session.last_result.clone());
                 }
                 if command.seq < session.last_seq {
+                    marks::mark!("kv.session.stale");
                     return Applied::Stale;
                 }
             }
@@ -209,6 +211,8 @@ impl Store {
                 };
                 if deleted {
                     self.revision += 1;
+                } else {
+                    marks::mark!("kv.delete.missing");
                 }
                 OpResult::Delete {
                     deleted,
@@ -230,6 +234,8 @@ impl Store {
                 };
                 if holds {
                     self.put(key, value);
+                } else {
+                    marks::mark!("kv.cas.failed");
                 }
                 OpResult::Cas {
                     succeeded: holds,

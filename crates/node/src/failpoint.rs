@@ -30,6 +30,8 @@ pub enum Failpoint {
     AfterReply,
     /// A vote for another member was persisted and its response not yet sent.
     AfterVote,
+    /// A Ready's entries and hard state were written to the WAL but not yet fsynced.
+    BeforeSync,
     /// A snapshot received from the leader was made durable and installed.
     AfterSnapshotInstall,
     /// The member took a snapshot of its own and released the WAL behind it.
@@ -40,7 +42,7 @@ pub enum Failpoint {
 
 impl Failpoint {
     /// Every failpoint.
-    pub const ALL: [Failpoint; 10] = [
+    pub const ALL: [Failpoint; 11] = [
         Failpoint::ProposalReceived,
         Failpoint::AfterSave,
         Failpoint::BeforeSend,
@@ -51,6 +53,7 @@ impl Failpoint {
         Failpoint::AfterSnapshotInstall,
         Failpoint::AfterSnapshot,
         Failpoint::ReadConfirmed,
+        Failpoint::BeforeSync,
     ];
 
     /// The failpoint's name in scenario files.
@@ -66,6 +69,7 @@ impl Failpoint {
             Failpoint::AfterSnapshotInstall => "after-snapshot-install",
             Failpoint::AfterSnapshot => "after-snapshot",
             Failpoint::ReadConfirmed => "read-confirmed",
+            Failpoint::BeforeSync => "before-sync",
         }
     }
 
@@ -81,8 +85,10 @@ impl Failpoint {
 pub enum FailAction {
     /// The process crashes (the OS keeps unsynced writes).
     Crash,
-    /// The machine loses power (unsynced writes are lost or torn).
+    /// The machine loses power (unsynced writes are lost).
     PowerLoss,
+    /// The machine loses power in the middle of writing (unsynced writes torn).
+    TornCrash,
     /// The process freezes until resumed.
     Pause,
     /// The messages (or replies, or request) at this point are dropped; the member goes on.

@@ -78,8 +78,10 @@ pub enum Outgoing {
 pub enum Halt {
     /// Crash the process now (unsynced writes survive in the OS).
     Crash,
-    /// Lose power now (unsynced writes are lost or torn).
+    /// Lose power now (unsynced writes are lost).
     PowerLoss,
+    /// Lose power in the middle of writing (unsynced writes torn).
+    TornCrash,
     /// Freeze the process before anything in this output becomes visible.
     Pause,
 }
@@ -293,6 +295,9 @@ impl<D: Disk> Node<D> {
         if us > 0 {
             self.metrics.observe("wal_fsync_duration_us", us);
         }
+        if us > 5_000 {
+            marks::mark!("node.fsync.slow");
+        }
     }
 
     /// One tick of logical time.
@@ -330,6 +335,7 @@ impl<D: Disk> Node<D> {
         let command = request.command;
         if self.role != Role::Leader {
             // Redirect: the client retries at the leader we know of.
+            marks::mark!("node.request.redirected");
             out.messages.push(reply(Err(ClientError::NotLeader {
                 leader: self.leader,
             })));
@@ -489,6 +495,9 @@ impl<D: Disk> Node<D> {
                 }
             }
             self.wal.save(hard_state.as_ref(), &rd.entries)?;
+            if self.failpoint(Failpoint::BeforeSync, out, &mut drop_messages) {
+                return Ok(true);
+            }
             if self.cfg.canaries.ack_before_fsync {
                 self.unsynced = true;
             } else {
@@ -591,6 +600,9 @@ impl<D: Disk> Node<D> {
         if was_leader && soft.role != Role::Leader {
             // Leadership is gone: pending writes may or may not commit later under another
             // leader (the client must retry to learn which); pending reads were not served.
+            if !self.pending_writes.is_empty() {
+                marks::mark!("node.write.leadership_lost");
+            }
             for (_, w) in std::mem::take(&mut self.pending_writes) {
                 self.metrics.add("proposals_failed_total", 1);
                 out.messages.push(unknown_reply(w));
@@ -760,6 +772,7 @@ fn halt_of(action: FailAction) -> Halt {
     match action {
         FailAction::Crash => Halt::Crash,
         FailAction::PowerLoss => Halt::PowerLoss,
+        FailAction::TornCrash => Halt::TornCrash,
         FailAction::Pause => Halt::Pause,
         FailAction::Drop => unreachable!("drop is handled where it fires"),
     }

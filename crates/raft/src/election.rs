@@ -78,6 +78,7 @@ impl Raft {
             MessageType::VoteResp
         };
         if can_vote && up_to_date {
+            marks::mark!("raft.vote.granted");
             let mut resp = Message::new(resp_kind, self.id, m.from, m.term);
             resp.reject = false;
             self.send(resp);
@@ -86,6 +87,14 @@ impl Raft {
                 self.vote = m.from;
             }
         } else {
+            if pre {
+                marks::mark!("raft.prevote.rejected");
+            }
+            if !up_to_date {
+                marks::mark!("raft.vote.rejected_log");
+            } else if !pre {
+                marks::mark!("raft.vote.rejected_voted");
+            }
             let mut resp = Message::new(resp_kind, self.id, m.from, self.term);
             resp.reject = true;
             self.send(resp);
@@ -104,6 +113,7 @@ impl Raft {
         self.votes.entry(m.from).or_insert(!m.reject);
         match tally(&self.cfg.voters, &self.votes) {
             VoteResult::Won => {
+                marks::mark!("raft.election.won");
                 if self.role == Role::PreCandidate {
                     self.campaign(Campaign::Election);
                 } else {
@@ -111,6 +121,7 @@ impl Raft {
                 }
             }
             VoteResult::Lost => {
+                marks::mark!("raft.election.lost");
                 let term = self.term;
                 self.become_follower(term, NO_NODE);
             }

@@ -253,11 +253,15 @@ impl Raft {
             if self.cfg.check_quorum && !self.quorum_recently_active() {
                 // Thesis §6.2: a leader that cannot reach a quorum steps down, so clients
                 // stop waiting on a leader that can no longer commit.
+                marks::mark!("raft.check_quorum.step_down");
                 let term = self.term;
                 self.become_follower(term, NO_NODE);
                 return;
             }
-            self.transferee = None; // a transfer that did not finish in T ticks is aborted
+            if self.transferee.take().is_some() {
+                // A transfer that did not finish in T ticks is aborted.
+                marks::mark!("raft.transfer.aborted");
+            }
         }
         if self.heartbeat_elapsed >= self.cfg.heartbeat_ticks {
             self.heartbeat_elapsed = 0;
@@ -291,6 +295,7 @@ impl Raft {
                 if !forced && in_lease {
                     // Thesis §4.2.3: we heard from a leader within the minimum election
                     // timeout, so this candidate is disruptive; ignore it.
+                    marks::mark!("raft.vote.lease_ignored");
                     return;
                 }
             }
@@ -298,6 +303,7 @@ impl Raft {
                 MessageType::PreVote => {}
                 MessageType::PreVoteResp if !m.reject => {}
                 _ => {
+                    marks::mark!("raft.step.higher_term");
                     let leader = if matches!(
                         m.kind,
                         MessageType::Append | MessageType::Heartbeat | MessageType::Snapshot
@@ -310,13 +316,16 @@ impl Raft {
                 }
             }
         } else if m.term < self.term {
+            marks::mark!("raft.step.stale_term");
             if (self.cfg.check_quorum || self.cfg.pre_vote)
                 && matches!(m.kind, MessageType::Append | MessageType::Heartbeat)
             {
                 // A deposed leader (e.g. on the minority side of a healed partition) learns
-                // the new term from this answer and steps down.
-                let mut resp = Message::new(MessageType::AppendResp, self.id, m.from, self.term);
-                resp.index = self.log.last_index();
+                // the new term from this answer and steps down. The answer claims no match
+                // (index 0): the sender may by now lead a newer term itself, and must not
+                // count our log as matching an older leader's (etcd sends no index either).
+                marks::mark!("raft.step.deposed_leader_told");
+                let resp = Message::new(MessageType::AppendResp, self.id, m.from, self.term);
                 self.send(resp);
             } else if m.kind == MessageType::PreVote {
                 let mut resp = Message::new(MessageType::PreVoteResp, self.id, m.from, self.term);
@@ -384,6 +393,12 @@ impl Raft {
     /// Returns the entry's index and term: the proposal took effect iff the entry later
     /// applied at that index has that term.
     pub fn propose(&mut self, data: Vec<u8>) -> Result<(Index, Term), ProposeError> {
+        let refused = self.role != Role::Leader
+            || self.transferee.is_some()
+            || self.log.last_index() - self.log.committed >= self.cfg.max_uncommitted_entries;
+        if refused {
+            marks::mark!("raft.propose.refused");
+        }
         if self.role != Role::Leader {
             return Err(ProposeError::NotLeader {
                 leader: self.leader,
@@ -416,6 +431,7 @@ impl Raft {
         self.election_elapsed = 0;
         let caught_up = self.progress[&to].matched == self.log.last_index();
         if caught_up {
+            marks::mark!("raft.transfer.timeout_now");
             self.send(Message::new(
                 MessageType::TimeoutNow,
                 self.id,

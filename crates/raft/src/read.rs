@@ -42,6 +42,7 @@ impl Raft {
             });
         }
         if self.log.term(self.log.committed) != Some(self.term) {
+            marks::mark!("raft.read_index.no_commit_in_term");
             return Err(ReadIndexError::NoCommitInTerm);
         }
         let index = self.log.committed;
@@ -80,6 +81,7 @@ impl Raft {
             }
         }
         if let Some(last) = confirmed {
+            marks::mark!("raft.read_index.confirmed");
             // Confirming a later read confirms every earlier one too.
             for read in self.read_only.pending.drain(..=last) {
                 self.read_states.push(ReadState {

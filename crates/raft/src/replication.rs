@@ -10,6 +10,7 @@ impl Raft {
     pub(crate) fn handle_append(&mut self, m: Message) {
         let mut resp = Message::new(MessageType::AppendResp, self.id, m.from, self.term);
         if m.index < self.log.committed {
+            marks::mark!("raft.append.below_commit");
             // Everything up to our commit index is known to match the leader (Log Matching).
             resp.index = self.log.committed;
             self.send(resp);
@@ -20,17 +21,22 @@ impl Raft {
             let last_new = m.index + m.entries.len() as u64;
             let keep_suffix = self.cfg.canaries.skip_truncation_on_conflict;
             if let Some(from) = self.log.append_after_with(&m.entries, keep_suffix) {
+                marks::mark!("raft.append.truncated");
                 self.truncations.push(Truncation {
                     from,
                     last: last_before,
                 });
             }
             // Only what this message proved to match may be committed.
+            if m.commit > last_new && last_new > self.log.committed {
+                marks::mark!("raft.append.commit_capped");
+            }
             self.log.commit_to(m.commit.min(last_new));
             resp.index = last_new;
         } else {
             // Fast backtracking: point the leader at the last index whose term is not
             // above the one it tried, skipping a whole conflicting term at a time.
+            marks::mark!("raft.append.rejected");
             let probe_at = m.index.min(self.log.last_index());
             let (hint, hint_term) = self.log.find_conflict_by_term(probe_at, m.log_term);
             resp.reject = true;
@@ -57,13 +63,16 @@ impl Raft {
         let meta = snapshot.meta.clone();
         let mut resp = Message::new(MessageType::AppendResp, self.id, m.from, self.term);
         if meta.index <= self.log.committed {
+            marks::mark!("raft.snapshot.stale");
             resp.index = self.log.committed;
         } else if self.log.matches(meta.index, meta.term) {
             // We already hold the snapshot's last entry: just commit up to it.
+            marks::mark!("raft.snapshot.already_held");
             self.log.commit_to(meta.index);
             resp.index = self.log.last_index();
         } else {
             // The snapshot replaces the whole log (the application records the install).
+            marks::mark!("raft.snapshot.installed");
             self.log.restore_snapshot(&meta);
             self.log.persisted = meta.index;
             // It is now also the snapshot this member would send if it came to lead.
@@ -87,6 +96,7 @@ impl Raft {
             };
             let pr = self.progress.get_mut(&m.from).expect("voter has progress");
             if pr.maybe_decrease(m.index, retry_at) {
+                marks::mark!("raft.append.resp_rejected");
                 self.maybe_send_append(m.from, true);
             }
             return;
@@ -95,6 +105,7 @@ impl Raft {
         let pr = self.progress.get_mut(&m.from).expect("voter has progress");
         let was_paused = pr.is_paused(max_inflight);
         if !pr.maybe_update(m.index.min(last)) {
+            marks::mark!("raft.append.resp_stale");
             return;
         }
         match pr.state {
@@ -157,6 +168,7 @@ impl Raft {
             self.log.commit_to(index);
             return true;
         }
+        marks::mark!("raft.commit.earlier_term_waits");
         false
     }
 
@@ -238,6 +250,7 @@ impl Raft {
             );
         };
         let index = snapshot.meta.index;
+        marks::mark!("raft.snapshot.sent");
         let mut m = Message::new(MessageType::Snapshot, self.id, to, self.term);
         m.snapshot = Some(snapshot);
         self.progress

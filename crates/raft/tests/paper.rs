@@ -317,3 +317,31 @@ fn figure_8_an_earlier_term_entry_is_not_committed_by_counting_replicas() {
     c.stabilize();
     assert_eq!(c.status(1).committed, 3);
 }
+
+/// Found by chaos (seed 110, PreVote off, CheckQuorum on): a member answers an append or
+/// heartbeat from an older term so the deposed sender learns the new term. That answer
+/// must claim no match: by the time it arrives the sender may lead a newer term, and
+/// counting it as "matches up to my last index" let that leader commit a follower's stale
+/// entries (two members applied different entries at one index).
+#[test]
+fn an_answer_to_an_older_terms_message_claims_no_match() {
+    let mut follower = RawNode::new(
+        config(3, 3),
+        HardState {
+            term: 16,
+            vote: 1,
+            commit: 0,
+        },
+        None,
+        vec![entry(1, 7), entry(2, 7)],
+    );
+    follower.step(message(MessageType::Heartbeat, 1, 3, 9));
+    let answers = emitted(&mut follower);
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    let a = &answers[0];
+    assert_eq!((a.kind, a.term), (MessageType::AppendResp, 16));
+    assert_eq!(
+        a.index, 0,
+        "the answer must not claim the follower's log matches"
+    );
+}

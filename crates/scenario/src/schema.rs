@@ -186,6 +186,10 @@ pub struct Step {
     pub when: Option<Condition>,
     /// Give up waiting for `when` after this long (milliseconds); the run then fails.
     pub timeout_ms: Option<u64>,
+    /// When the action cannot be carried out (there is no leader, the member is down),
+    /// skip it with a note instead of failing the run (chaos aims faults at the leader
+    /// this way).
+    pub optional: Option<bool>,
     /// What to do: crash, power-loss (unsynced writes lost), torn-crash (unsynced writes
     /// torn), recover (restart if down, resume if paused), restart, pause, resume,
     /// partition, cut, heal, drop, hold (like drop, but the messages wait), release (send

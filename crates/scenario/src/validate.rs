@@ -260,9 +260,9 @@ fn validate_step(
                 )));
             }
             let action = s.fail_action.as_deref().unwrap_or_default();
-            if !["crash", "power-loss", "pause", "drop"].contains(&action) {
+            if !["crash", "power-loss", "torn-crash", "pause", "drop"].contains(&action) {
                 return Err(err(format!(
-                    "unknown fail_action {action:?}; one of: crash, power-loss, pause, drop"
+                    "unknown fail_action {action:?}; one of: crash, power-loss, torn-crash, pause, drop"
                 )));
             }
         }

@@ -456,9 +456,13 @@ async fn member_actor(
                 madsim::time::sleep(Duration::from_millis(1)).await;
                 send_all(&ep, &mut out.messages);
             }
-            Some(Halt::Crash) | Some(Halt::PowerLoss) => {
+            Some(halt @ (Halt::Crash | Halt::PowerLoss | Halt::TornCrash)) => {
                 send_all(&ep, &mut out.messages);
-                let mode = (out.halt == Some(Halt::PowerLoss)).then_some(FaultMode::DropAll);
+                let mode = match halt {
+                    Halt::PowerLoss => Some(FaultMode::DropAll),
+                    Halt::TornCrash => Some(FaultMode::TornPrefix),
+                    _ => None,
+                };
                 ep.crash_self(mode);
                 std::future::pending::<()>().await;
             }

@@ -134,6 +134,9 @@ impl Replay {
                     ));
                 }
                 // Append-only conflict handling: an entry at index i replaces the log from i.
+                if first.index <= self.last_index() {
+                    marks::mark!("wal.recover.truncated_by_replay");
+                }
                 self.entries
                     .truncate((first.index - self.base - 1) as usize);
                 self.entries.extend(fresh);
@@ -238,6 +241,7 @@ impl<D: Disk> Wal<D> {
             wal.crc = crc;
             if end < bytes.len() as u64 {
                 // A torn tail after the last sync: cut it off so appends continue cleanly.
+                marks::mark!("wal.recover.torn_tail");
                 wal.disk.truncate(&segment.name, end)?;
                 wal.disk.sync(&segment.name)?;
                 repaired = Some((segment.name.clone(), end, bytes.len() as u64 - end));
@@ -321,6 +325,7 @@ impl<D: Disk> Wal<D> {
         if self.size >= self.options.segment_bytes {
             self.sync()?;
             let sequence = self.current().sequence + 1;
+            marks::mark!("wal.segment.rollover");
             self.start_segment(sequence, self.last_index)?;
         }
         let mut buf = Vec::new();
@@ -385,6 +390,7 @@ impl<D: Disk> Wal<D> {
         if keep_from == 0 {
             return Ok(());
         }
+        marks::mark!("wal.release.segments");
         let released: Vec<Segment> = self.segments.drain(..keep_from).collect();
         for s in released {
             self.disk.remove(&s.name)?;
