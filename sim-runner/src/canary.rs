@@ -42,6 +42,22 @@ pub const CANARIES: &[(&str, &str)] = &[
         "snapshots leave out the client sessions: a retry after a restart or a snapshot install is applied again",
     ),
     (
+        "send-before-persist",
+        "votes and append acknowledgements are sent before the WAL write they promise is fsynced",
+    ),
+    (
+        "votes-across-terms",
+        "a candidate keeps votes from earlier terms when it campaigns again",
+    ),
+    (
+        "stale-answer-claims-match",
+        "the answer to an older term's append claims the member's whole log matches",
+    ),
+    (
+        "torn-tail-is-corruption",
+        "WAL recovery takes a torn record at the end for corruption and refuses to start",
+    ),
+    (
         "skip-truncation",
         "a follower overwrites a conflicting entry but keeps the stale entries after it",
     ),
@@ -60,6 +76,10 @@ pub fn enable(c: &mut Canaries, name: &str) -> Result<(), String> {
         "cas-create-revision" => c.node.cas_compares_create_revision = true,
         "segment-without-dir-sync" => c.node.segment_without_dir_sync = true,
         "snapshot-drops-sessions" => c.node.snapshot_drops_sessions = true,
+        "send-before-persist" => c.node.send_before_persist = true,
+        "votes-across-terms" => c.raft.keep_votes_across_terms = true,
+        "stale-answer-claims-match" => c.raft.stale_answer_claims_match = true,
+        "torn-tail-is-corruption" => c.node.torn_tail_is_corruption = true,
         other => {
             let names: Vec<&str> = CANARIES.iter().map(|(n, _)| *n).collect();
             return Err(format!(

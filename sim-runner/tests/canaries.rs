@@ -6,7 +6,7 @@ use sim_runner::engine::{self, RunResult};
 use sim_runner::scenarios;
 
 /// (canary, scenario, what must catch it: a checker's name or "expect: <label part>")
-const CASES: [(&str, &str, &str); 10] = [
+const CASES: [(&str, &str, &str); 14] = [
     ("commit-earlier-term", "figure-8", "state machine safety"),
     ("ack-before-fsync", "chaos", "recoverability"),
     ("vote-without-persist", "double-vote", "election safety"),
@@ -17,6 +17,10 @@ const CASES: [(&str, &str, &str); 10] = [
     ("cas-create-revision", "chaos", "linearizability"),
     ("segment-without-dir-sync", "chaos", "recoverability"),
     ("snapshot-drops-sessions", "chaos", "exactly-once"),
+    ("votes-across-terms", "chaos", "election safety"),
+    ("stale-answer-claims-match", "chaos", "state machine safety"),
+    ("torn-tail-is-corruption", "chaos", "recoverability"),
+    ("send-before-persist", "chaos", "leader completeness"),
 ];
 
 fn caught_by(r: &RunResult, what: &str) -> bool {

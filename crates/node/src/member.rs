@@ -31,6 +31,11 @@ pub struct NodeCanaries {
     pub segment_without_dir_sync: bool,
     /// Snapshots leave out the client sessions.
     pub snapshot_drops_sessions: bool,
+    /// WAL recovery takes a torn tail for corruption (see `WalOptions`).
+    pub torn_tail_is_corruption: bool,
+    /// Send the messages that must wait for the fsync (votes, append acknowledgements)
+    /// before persisting (breaks the Ready contract).
+    pub send_before_persist: bool,
 }
 
 impl NodeCanaries {
@@ -471,6 +476,10 @@ impl<D: Disk> Node<D> {
         }
         // 1. Persist, and fsync before anything that depends on it is sent.
         let mut drop_messages = false;
+        if self.cfg.canaries.send_before_persist {
+            out.messages
+                .extend(rd.persisted_messages.drain(..).map(Outgoing::Raft));
+        }
         if let Some(snapshot) = rd.snapshot.take() {
             self.install_snapshot(snapshot, out)?;
             if self.failpoint(Failpoint::AfterSnapshotInstall, out, &mut drop_messages) {

@@ -19,6 +19,12 @@ pub struct Canaries {
     /// it instead of truncating them (breaks §5.3's "delete the existing entry and all
     /// that follow it").
     pub skip_truncation_on_conflict: bool,
+    /// A candidate keeps the votes it counted in earlier terms (and pre-votes) when it
+    /// campaigns again, so old grants count towards the new term.
+    pub keep_votes_across_terms: bool,
+    /// The answer to an older term's append claims the member's last index as matching
+    /// (the bug chaos found: a sender leading a newer term commits stale entries).
+    pub stale_answer_claims_match: bool,
 }
 
 /// How a member behaves. Time is counted in ticks; the application calls

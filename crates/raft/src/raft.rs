@@ -173,7 +173,9 @@ impl Raft {
         self.election_elapsed = 0;
         self.heartbeat_elapsed = 0;
         self.reset_randomized_timeout();
-        self.votes.clear();
+        if !self.cfg.canaries.keep_votes_across_terms {
+            self.votes.clear();
+        }
         self.progress.clear();
         self.read_only = ReadOnly::default();
         self.transferee = None;
@@ -325,7 +327,10 @@ impl Raft {
                 // (index 0): the sender may by now lead a newer term itself, and must not
                 // count our log as matching an older leader's (etcd sends no index either).
                 marks::mark!("raft.step.deposed_leader_told");
-                let resp = Message::new(MessageType::AppendResp, self.id, m.from, self.term);
+                let mut resp = Message::new(MessageType::AppendResp, self.id, m.from, self.term);
+                if self.cfg.canaries.stale_answer_claims_match {
+                    resp.index = self.log.last_index();
+                }
                 self.send(resp);
             } else if m.kind == MessageType::PreVote {
                 let mut resp = Message::new(MessageType::PreVoteResp, self.id, m.from, self.term);

@@ -237,6 +237,7 @@ impl Cluster {
                 wal: WalOptions {
                     segment_bytes: config.wal_segment_bytes,
                     skip_dir_sync_of_new_segment: canaries.node.segment_without_dir_sync,
+                    torn_tail_is_corruption: canaries.node.torn_tail_is_corruption,
                 },
                 canaries: canaries.node,
             };

@@ -14,6 +14,9 @@ pub struct WalOptions {
     /// Planted bug (never in production): a new segment's directory entry is not synced,
     /// so a power loss can take the whole segment, with entries already fsynced in it.
     pub skip_dir_sync_of_new_segment: bool,
+    /// Planted bug (never in production): recovery takes a torn record at the end of the
+    /// log for corruption, so a member that lost power mid-write refuses to start.
+    pub torn_tail_is_corruption: bool,
 }
 
 impl Default for WalOptions {
@@ -21,6 +24,7 @@ impl Default for WalOptions {
         WalOptions {
             segment_bytes: 64 * 1024 * 1024,
             skip_dir_sync_of_new_segment: false,
+            torn_tail_is_corruption: false,
         }
     }
 }
@@ -238,6 +242,13 @@ impl<D: Disk> Wal<D> {
             let is_last = i + 1 == count;
             let (end, crc) =
                 replay_segment(&segment.name, &bytes, i > 0, wal.crc, is_last, &mut replay)?;
+            if end < bytes.len() as u64 && wal.options.torn_tail_is_corruption {
+                return Err(WalError::Corrupt {
+                    segment: segment.name.clone(),
+                    offset: end,
+                    reason: "torn record (planted bug: taken for corruption)".into(),
+                });
+            }
             wal.crc = crc;
             if end < bytes.len() as u64 {
                 // A torn tail after the last sync: cut it off so appends continue cleanly.
