@@ -50,10 +50,6 @@ pub const CANARIES: &[(&str, &str)] = &[
         "a candidate keeps votes from earlier terms when it campaigns again",
     ),
     (
-        "stale-answer-claims-match",
-        "the answer to an older term's append claims the member's whole log matches",
-    ),
-    (
         "torn-tail-is-corruption",
         "WAL recovery takes a torn record at the end for corruption and refuses to start",
     ),
@@ -78,7 +74,6 @@ pub fn enable(c: &mut Canaries, name: &str) -> Result<(), String> {
         "snapshot-drops-sessions" => c.node.snapshot_drops_sessions = true,
         "send-before-persist" => c.node.send_before_persist = true,
         "votes-across-terms" => c.raft.keep_votes_across_terms = true,
-        "stale-answer-claims-match" => c.raft.stale_answer_claims_match = true,
         "torn-tail-is-corruption" => c.node.torn_tail_is_corruption = true,
         other => {
             let names: Vec<&str> = CANARIES.iter().map(|(n, _)| *n).collect();

@@ -117,7 +117,7 @@ pub fn draw_knobs(seed: u64, config: &mut ClusterConfig) -> Vec<String> {
             config.max_append_bytes
         ));
     }
-    if rng.gen_bool(0.25) {
+    if rng.gen_bool(0.4) {
         config.check_quorum = false;
         drawn.push("CheckQuorum off".into());
     }
@@ -239,7 +239,7 @@ fn fault_unit(kind: &str, t: u64, rng: &mut ChaCha8Rng, ctx: &mut Ctx) -> Vec<St
     let end = (t + lasts).min(ctx.until);
     let node = rng.gen_range(1..=ctx.nodes);
     match kind {
-        "partition" if rng.gen_bool(0.3) => {
+        "partition" if rng.gen_bool(0.5) => {
             let mut s = step(t, "partition", "chaos: isolate the leader".into());
             s.groups = Some(vec![
                 vec![NodeRef::Name("leader".into())],
@@ -381,11 +381,15 @@ fn failpoint(t: u64, end: u64, node: u64, rng: &mut ChaCha8Rng, ctx: &mut Ctx) -
         return Vec::new();
     }
     ctx.busy_until[node as usize] = end;
-    // A third of them lose power between a WAL write and its fsync, the one window where
+    // Nearly half of them lose power between a WAL write and its fsync, the one window where
     // unsynced bytes exist (mostly tearing them, so recovery cuts torn tails).
-    let (point, action) = if rng.gen_bool(0.35) {
+    let (point, action) = if rng.gen_bool(0.45) {
         let action = ["power-loss", "torn-crash", "torn-crash", "torn-crash"][rng.gen_range(0..4)];
         (Failpoint::BeforeSync, action)
+    } else if rng.gen_bool(0.3) {
+        // A crash right after a vote went out: the window in which a member that forgot
+        // its vote could vote again in the same term.
+        (Failpoint::AfterVote, "crash")
     } else {
         let point = Failpoint::ALL[rng.gen_range(0..Failpoint::ALL.len())];
         (

@@ -6,7 +6,7 @@ use sim_runner::engine::{self, RunResult};
 use sim_runner::scenarios;
 
 /// (canary, scenario, what must catch it: a checker's name or "expect: <label part>")
-const CASES: [(&str, &str, &str); 14] = [
+const CASES: [(&str, &str, &str); 13] = [
     ("commit-earlier-term", "figure-8", "state machine safety"),
     ("ack-before-fsync", "chaos", "recoverability"),
     ("vote-without-persist", "double-vote", "election safety"),
@@ -18,7 +18,6 @@ const CASES: [(&str, &str, &str); 14] = [
     ("segment-without-dir-sync", "chaos", "recoverability"),
     ("snapshot-drops-sessions", "chaos", "exactly-once"),
     ("votes-across-terms", "chaos", "election safety"),
-    ("stale-answer-claims-match", "chaos", "state machine safety"),
     ("torn-tail-is-corruption", "chaos", "recoverability"),
     ("send-before-persist", "chaos", "leader completeness"),
 ];

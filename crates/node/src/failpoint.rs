@@ -28,7 +28,7 @@ pub enum Failpoint {
     AfterApply,
     /// Replies to clients were sent.
     AfterReply,
-    /// A vote for another member was persisted and its response not yet sent.
+    /// A vote for another member was persisted and its answer sent.
     AfterVote,
     /// A Ready's entries and hard state were written to the WAL but not yet fsynced.
     BeforeSync,

@@ -523,13 +523,11 @@ impl<D: Disk> Node<D> {
                 }
             }
         }
+        let voted = rd.hard_state.is_some_and(|h| {
+            h.vote != NO_NODE && h.vote != self.id && (h.term, h.vote) != self.voted
+        });
         if let Some(h) = rd.hard_state {
-            if h.vote != NO_NODE && h.vote != self.id && (h.term, h.vote) != self.voted {
-                self.voted = (h.term, h.vote);
-                if self.failpoint(Failpoint::AfterVote, out, &mut drop_messages) {
-                    return Ok(true);
-                }
-            }
+            self.voted = (h.term, h.vote);
             if h.commit > self.metrics.get("committed_index") {
                 self.metrics.set("committed_index", h.commit);
                 out.events.push(EventKind::Committed {
@@ -550,6 +548,12 @@ impl<D: Disk> Node<D> {
             for m in rd.messages.drain(..).chain(rd.persisted_messages.drain(..)) {
                 out.messages.push(Outgoing::Raft(m));
             }
+        }
+        // The vote is durable and its answer on its way: a crash here is the window in
+        // which a member that forgot its vote could vote again in the same term.
+        let mut ignored = false;
+        if voted && self.failpoint(Failpoint::AfterVote, out, &mut ignored) {
+            return Ok(true);
         }
         // 3. Apply, answer clients, serve confirmed reads.
         let mut replies = Vec::new();

@@ -22,9 +22,6 @@ pub struct Canaries {
     /// A candidate keeps the votes it counted in earlier terms (and pre-votes) when it
     /// campaigns again, so old grants count towards the new term.
     pub keep_votes_across_terms: bool,
-    /// The answer to an older term's append claims the member's last index as matching
-    /// (the bug chaos found: a sender leading a newer term commits stale entries).
-    pub stale_answer_claims_match: bool,
 }
 
 /// How a member behaves. Time is counted in ticks; the application calls

@@ -327,10 +327,7 @@ impl Raft {
                 // (index 0): the sender may by now lead a newer term itself, and must not
                 // count our log as matching an older leader's (etcd sends no index either).
                 marks::mark!("raft.step.deposed_leader_told");
-                let mut resp = Message::new(MessageType::AppendResp, self.id, m.from, self.term);
-                if self.cfg.canaries.stale_answer_claims_match {
-                    resp.index = self.log.last_index();
-                }
+                let resp = Message::new(MessageType::AppendResp, self.id, m.from, self.term);
                 self.send(resp);
             } else if m.kind == MessageType::PreVote {
                 let mut resp = Message::new(MessageType::PreVoteResp, self.id, m.from, self.term);
