@@ -35,19 +35,6 @@ pub const FAULT_KINDS: [&str; 14] = [
     "transfer",
 ];
 
-/// Message kinds a hold keeps back (everything but the operator's TimeoutNow).
-const HELD_KINDS: [MessageType; 9] = [
-    MessageType::PreVote,
-    MessageType::PreVoteResp,
-    MessageType::Vote,
-    MessageType::VoteResp,
-    MessageType::Append,
-    MessageType::AppendResp,
-    MessageType::Heartbeat,
-    MessageType::HeartbeatResp,
-    MessageType::Snapshot,
-];
-
 fn step(at_ms: u64, action: &str, label: String) -> Step {
     Step {
         at_ms: Some(at_ms),
@@ -351,7 +338,12 @@ fn network(kind: &str, t: u64, end: u64, rng: &mut ChaCha8Rng, base: &NetworkFau
 /// Holds one kind of message from or to a member for one to three election timeouts,
 /// then lifts the hold and delivers what it kept.
 fn hold(t: u64, rng: &mut ChaCha8Rng, ctx: &Ctx) -> Vec<Step> {
-    let kind = HELD_KINDS[rng.gen_range(0..HELD_KINDS.len())];
+    // Any Raft message kind but the leader's TimeoutNow (a transfer, not traffic).
+    let kinds: Vec<MessageType> = MessageType::ALL
+        .into_iter()
+        .filter(|k| *k != MessageType::TimeoutNow)
+        .collect();
+    let kind = kinds[rng.gen_range(0..kinds.len())];
     let node = rng.gen_range(1..=ctx.nodes);
     let end = (t + ctx.election_ms * rng.gen_range(1..=3)).min(ctx.until);
     let outgoing = rng.gen_bool(0.5);
