@@ -147,9 +147,20 @@ fn scenario_text(
         c.insert("check_quorum".into(), config.check_quorum.into());
         c.insert("pre_vote".into(), config.pre_vote.into());
     }
+    // Labels name steps, so each must be unique: repeated ones get a count.
+    let mut seen: std::collections::BTreeMap<String, usize> = Default::default();
     let steps: Vec<toml::Value> = chaos::flatten(units, finale)
-        .iter()
-        .map(|s| toml::Value::Table(step_table(s)))
+        .into_iter()
+        .map(|mut s| {
+            if let Some(label) = &s.label {
+                let n = seen.entry(label.clone()).or_default();
+                *n += 1;
+                if *n > 1 {
+                    s.label = Some(format!("{label} ({n})"));
+                }
+            }
+            toml::Value::Table(step_table(&s))
+        })
         .collect();
     doc.insert("step".into(), toml::Value::Array(steps));
     toml::to_string(&doc).map_err(|e| e.to_string())

@@ -10,8 +10,13 @@
 //!
 //! See `CONTRIBUTING.md` for how to write a scenario, and `scenarios/` for examples.
 
+mod bounds;
 mod schema;
 mod validate;
 
+pub use bounds::{
+    DEFAULT_ELECTION_TICKS, DEFAULT_HEARTBEAT_TICKS, MAX_CLIENTS, MAX_DURATION_MS, MAX_KEYS,
+    MAX_LATENCY_US,
+};
 pub use schema::*;
 pub use validate::{parse, ScenarioError};

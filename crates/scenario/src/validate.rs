@@ -150,17 +150,7 @@ pub fn parse(text: &str, file: &str, failpoints: &[&str]) -> Result<Scenario, Sc
             "duration_ms must be positive".into(),
         ));
     }
-    if let (Some(e), Some(h)) = (
-        scenario.cluster.election_ticks,
-        scenario.cluster.heartbeat_ticks,
-    ) {
-        if h == 0 || h >= e {
-            return Err(at(
-                top("heartbeat_ticks"),
-                format!("need 0 < heartbeat_ticks ({h}) < election_ticks ({e})"),
-            ));
-        }
-    }
+    crate::bounds::sections(&scenario).map_err(|(key, message)| at(top(key), message))?;
     if scenario.cluster.tick_skew_ppm.is_some_and(|s| s > 500_000) {
         return Err(at(
             top("tick_skew_ppm"),
@@ -231,6 +221,7 @@ fn validate_step(
             )));
         }
     }
+    crate::bounds::step(s, duration_ms).map_err(err)?;
     let need = |field: &str, present: bool| {
         if present {
             Ok(())
@@ -333,7 +324,11 @@ fn validate_step(
         c.saved.insert(name.clone());
     }
     if let Some(label) = &s.label {
-        c.labels.insert(label.clone());
+        if !c.labels.insert(label.clone()) {
+            return Err(err(format!(
+                "label {label:?} is already used by an earlier step (expectations name steps by label)"
+            )));
+        }
     }
     Ok(())
 }
