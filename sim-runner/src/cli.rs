@@ -231,6 +231,59 @@ impl Status {
     }
 }
 
+/// The most seeds one sweep runs; split a larger range with `--shard`.
+pub const MAX_SEEDS: u64 = 10_000_000;
+
+/// Checks the flags against each other and the scenario before anything runs, so a bad
+/// combination fails at once rather than after the whole sweep.
+fn preflight(args: &Args, loaded: &Loaded) -> Result<(), InputError> {
+    if let Some(range) = &args.seeds {
+        if range.end - range.start > MAX_SEEDS {
+            return Err(InputError::Other(format!(
+                "--seeds {}..{} is {} seeds; one sweep runs at most {MAX_SEEDS} (split it with --shard K/N)",
+                range.start,
+                range.end,
+                range.end - range.start
+            )));
+        }
+        if let Some((k, n)) = args.shard {
+            if shard_seeds(range.clone(), Some((k, n))).is_empty() {
+                return Err(InputError::Other(format!(
+                    "--shard {k}/{n} of --seeds {}..{} has no seeds",
+                    range.start, range.end
+                )));
+            }
+        }
+    }
+    if args.shrink && loaded.scenario.chaos.is_none() {
+        return Err(InputError::Other(format!(
+            "--shrink minimises a drawn fault schedule: scenario {} has no [chaos] section",
+            loaded.scenario.name
+        )));
+    }
+    if let Some(dir) = &args.report {
+        std::fs::create_dir_all(dir).map_err(|e| InputError::Write {
+            path: dir.display().to_string(),
+            message: e.to_string(),
+        })?;
+    }
+    Ok(())
+}
+
+/// `--jobs`, at most twice the machine's cores (more only adds contention), with a note
+/// when it was lowered.
+fn capped_jobs(jobs: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if jobs > 2 * cores {
+        eprintln!(
+            "note: --jobs {jobs} lowered to {} (twice the {cores} cores)",
+            2 * cores
+        );
+        return 2 * cores;
+    }
+    jobs
+}
+
 /// The status of a set of seeds: failed if any failed, else undecided if any was.
 fn status_of(seeds: &[SeedSummary]) -> Status {
     if seeds.iter().any(|s| s.failed()) {
@@ -277,6 +330,7 @@ pub fn execute(args: Args) -> Result<Status, InputError> {
         return Ok(Status::Passed);
     }
     let loaded = scenarios::load(&args.scenario)?;
+    preflight(&args, &loaded)?;
     let mut canaries = Canaries::default();
     for name in &args.canaries {
         canary::enable(&mut canaries, name).map_err(InputError::Other)?;
@@ -325,6 +379,8 @@ pub fn execute(args: Args) -> Result<Status, InputError> {
         .collect();
     let single = seeds.len() == 1;
     let keep_failures = args.report.is_some();
+    let quiet_panics = &mut None;
+    let jobs = capped_jobs(args.jobs);
     let progress = (!single).then(|| {
         let bar = indicatif::ProgressBar::new(seeds.len() as u64);
         bar.set_style(
@@ -338,11 +394,12 @@ pub fn execute(args: Args) -> Result<Status, InputError> {
     if !single {
         // A panicking seed is recorded, not printed with a backtrace in the middle of the
         // progress bar.
+        *quiet_panics = Some(std::panic::take_hook());
         std::panic::set_hook(Box::new(|_| {}));
     }
     // Each worker summarises its run at once and keeps the full result (with its trace)
     // only when needed, so a long sweep's memory stays flat.
-    let results: Vec<(SeedSummary, Option<Outcome>)> = sim::run_many(&seeds, args.jobs, |seed| {
+    let results: Vec<(SeedSummary, Option<Outcome>)> = sim::run_many(&seeds, jobs, |seed| {
         let outcome = run_checked(&loaded, seed, canaries, args.check_determinism);
         let summary = artifacts::summarize(&outcome, report::repro(&loaded, seed, &canary_flags));
         if let Some(bar) = &progress {
@@ -353,7 +410,9 @@ pub fn execute(args: Args) -> Result<Status, InputError> {
     });
     if let Some(bar) = progress {
         bar.finish_and_clear();
-        let _ = std::panic::take_hook();
+        if let Some(previous) = quiet_panics.take() {
+            std::panic::set_hook(previous);
+        }
     }
     let sweep = SweepReport {
         scenario: loaded.scenario.name.clone(),
