@@ -431,6 +431,17 @@ pub fn execute(args: Args) -> Result<Status, InputError> {
         report::single(&loaded, kept[0], &canary_flags);
     } else {
         report::sweep(&sweep);
+        if args.check_determinism {
+            let differed = sweep
+                .seeds
+                .iter()
+                .filter(|s| s.failures.iter().any(|f| f.contains("determinism")))
+                .count();
+            println!(
+                "determinism: {} seeds run twice, {differed} gave a different trace hash the second time",
+                sweep.seeds.len()
+            );
+        }
     }
     if let Some(dir) = &args.report {
         write_report(dir, &sweep, &kept)?;
@@ -576,6 +587,12 @@ pub fn run_checked(loaded: &Loaded, seed: u64, canaries: Canaries, determinism: 
     match (first, mismatch) {
         (Outcome::Ran(mut r), Some(m)) => {
             r.expectations.push(("determinism".into(), false, m));
+            Outcome::Ran(r)
+        }
+        (Outcome::Ran(mut r), None) if determinism => {
+            let same = format!("trace hash {:016x} both times", r.trace_hash);
+            r.expectations
+                .push(("determinism: the seed run twice".into(), true, same));
             Outcome::Ran(r)
         }
         (o, _) => o,

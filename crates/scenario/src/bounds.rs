@@ -143,6 +143,14 @@ fn workload(w: &WorkloadSection, duration_ms: u64) -> Result<(), Broken> {
         check(stop <= duration_ms, "stop_ms", || {
             format!("stop_ms = {stop} is after the end of the run ({duration_ms} ms)")
         })?;
+    } else if w.clients != Some(0) {
+        // The default stop leaves the last 3 s for the cluster to settle.
+        let stop = duration_ms.saturating_sub(3_000);
+        check(stop > start, "[workload]", || {
+            format!(
+                "the workload would issue nothing: stop_ms defaults to duration_ms - 3000 = {stop}, not after start_ms ({start}); set stop_ms or a longer duration_ms"
+            )
+        })?;
     }
     Ok(())
 }
