@@ -34,7 +34,9 @@ pub struct Args {
     /// Worker threads for a sweep (each seed runs alone on its own madsim runtime).
     #[arg(long, default_value_t = 1)]
     pub jobs: usize,
-    /// Write the trace of the (single) run as JSON lines to this file.
+    /// Write the trace of the (single) run to this file: JSON lines (a header line, then
+    /// one event a line), or, for a path ending in `.json`, the Chrome trace-event format
+    /// that Perfetto (ui.perfetto.dev) and chrome://tracing open.
     #[arg(long)]
     pub trace: Option<PathBuf>,
     /// Write the client history of the (single) run in the check-history format (JSON
@@ -422,7 +424,15 @@ pub fn execute(args: Args) -> Result<Status, InputError> {
     };
     let kept: Vec<&Outcome> = results.iter().filter_map(|(_, o)| o.as_ref()).collect();
     if let (Some(path), Some(file)) = (&args.trace, trace_file) {
-        write_trace(path, file, kept[0])?;
+        let about = serde_json::json!({
+            "trace_format": 1,
+            "scenario": loaded.scenario.name,
+            "source": loaded.source,
+            "seed": seeds[0],
+            "canaries": args.canaries,
+            "build": env!("CARGO_PKG_VERSION"),
+        });
+        write_trace(path, file, kept[0], about)?;
     }
     if let (Some(path), Some(file)) = (&args.history, history_file) {
         write_history(path, file, kept[0])?;
@@ -655,7 +665,12 @@ fn create(path: &PathBuf) -> Result<std::fs::File, InputError> {
     })
 }
 
-fn write_trace(path: &Path, file: std::fs::File, outcome: &Outcome) -> Result<(), InputError> {
+fn write_trace(
+    path: &Path,
+    file: std::fs::File,
+    outcome: &Outcome,
+    mut about: serde_json::Value,
+) -> Result<(), InputError> {
     let Outcome::Ran(run) = outcome else {
         return Err(InputError::Other(
             "the run panicked: no trace to write".into(),
@@ -665,8 +680,16 @@ fn write_trace(path: &Path, file: std::fs::File, outcome: &Outcome) -> Result<()
         path: path.display().to_string(),
         message: e.to_string(),
     };
+    about["trace_hash"] = format!("{:016x}", run.trace_hash).into();
     let mut file = std::io::BufWriter::new(file);
-    sim::trace::write_json_lines(&run.events, &mut file).map_err(to_err)?;
+    if path.extension().is_some_and(|e| e == "json") {
+        let trace = crate::perfetto::chrome_trace(run, about);
+        serde_json::to_writer(&mut file, &trace).map_err(|e| to_err(e.into()))?;
+    } else {
+        serde_json::to_writer(&mut file, &about).map_err(|e| to_err(e.into()))?;
+        std::io::Write::write_all(&mut file, b"\n").map_err(to_err)?;
+        sim::trace::write_json_lines(&run.events, &mut file).map_err(to_err)?;
+    }
     std::io::Write::flush(&mut file).map_err(to_err)
 }
 

@@ -8,6 +8,7 @@ pub mod chaos;
 pub mod cli;
 pub mod engine;
 pub mod expect;
+pub mod perfetto;
 pub mod report;
 pub mod scenarios;
 pub mod shrink;

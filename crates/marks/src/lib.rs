@@ -15,7 +15,9 @@ use std::collections::BTreeMap;
 
 thread_local! {
     static ON: Cell<bool> = const { Cell::new(false) };
-    static COUNTS: RefCell<BTreeMap<&'static str, u64>> = const { RefCell::new(BTreeMap::new()) };
+    /// Keyed by the name's address: comparing addresses is cheaper than comparing names
+    /// on every hit (one name may have several addresses; `take` merges them).
+    static COUNTS: RefCell<BTreeMap<usize, (&'static str, u64)>> = const { RefCell::new(BTreeMap::new()) };
 }
 
 /// Counts one pass through the named path (when counting is on for this thread).
@@ -30,7 +32,12 @@ macro_rules! mark {
 #[inline]
 pub fn hit(name: &'static str) {
     if ON.with(Cell::get) {
-        COUNTS.with(|c| *c.borrow_mut().entry(name).or_default() += 1);
+        COUNTS.with(|c| {
+            c.borrow_mut()
+                .entry(name.as_ptr() as usize)
+                .or_insert((name, 0))
+                .1 += 1
+        });
     }
 }
 
@@ -43,7 +50,12 @@ pub fn start() {
 /// Stops counting on this thread and returns the counts.
 pub fn take() -> BTreeMap<&'static str, u64> {
     ON.with(|on| on.set(false));
-    COUNTS.with(|c| std::mem::take(&mut *c.borrow_mut()))
+    let by_address = COUNTS.with(|c| std::mem::take(&mut *c.borrow_mut()));
+    let mut out = BTreeMap::new();
+    for (name, n) in by_address.into_values() {
+        *out.entry(name).or_default() += n;
+    }
+    out
 }
 
 /// Every mark, with the path it names.
