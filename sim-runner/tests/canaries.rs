@@ -9,7 +9,7 @@ use sim_runner::scenarios;
 const CASES: [(&str, &str, &str); 13] = [
     ("commit-earlier-term", "figure-8", "state machine safety"),
     ("ack-before-fsync", "chaos", "recoverability"),
-    ("vote-without-persist", "double-vote", "election safety"),
+    ("vote-without-persist", "chaos", "recoverability"),
     ("skip-up-to-date-check", "chaos", "leader completeness"),
     ("local-reads", "chaos", "linearizability"),
     ("apply-retries-twice", "chaos", "exactly-once"),

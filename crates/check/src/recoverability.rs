@@ -1,9 +1,9 @@
 //! Recoverability: a member that restarts comes back with at least what it had made
 //! durable, and no member stops on a storage error.
 //!
-//! What a member made durable is what it announced after its fsyncs: entries in
-//! `LogPersisted`, snapshots in `SnapshotTaken` and `SnapshotInstalled` (an installed
-//! snapshot replaces the log). The crash faults the simulator injects lose or tear only
+//! What a member made durable is what it announced after its fsyncs: its term and vote in
+//! `VotePersisted`, entries in `LogPersisted`, snapshots in `SnapshotTaken` and
+//! `SnapshotInstalled` (an installed snapshot replaces the log). The crash faults the simulator injects lose or tear only
 //! writes that were not yet synced, so after any of them a correct member recovers every
 //! announced entry (or a snapshot covering it) and starts. Coming up with less, or
 //! refusing to start, is a violation. (No injected fault damages synced bytes yet; when
@@ -20,6 +20,9 @@ use std::collections::BTreeMap;
 /// What one member has announced as durable.
 #[derive(Default)]
 struct Durable {
+    /// Its durable term and vote in it (0: none).
+    term: u64,
+    vote: NodeId,
     /// Last index covered by its durable snapshot.
     snapshot: Index,
     /// Durable entries after the snapshot.
@@ -37,6 +40,29 @@ impl Durable {
     fn snapshot_taken(&mut self, index: Index) {
         self.snapshot = self.snapshot.max(index);
         self.entries = self.entries.split_off(&(self.snapshot + 1));
+    }
+
+    /// Whether the recovered term and vote keep the durable ones (a later term may have
+    /// come back too: a process crash keeps writes that were not yet synced).
+    fn vote_lost(&self, term: u64, vote: NodeId) -> Option<String> {
+        if term < self.term {
+            return Some(format!(
+                "its durable term {} came back as {term}",
+                self.term
+            ));
+        }
+        if term == self.term && self.vote != 0 && vote != self.vote {
+            return Some(format!(
+                "its durable vote for {} in term {term} came back as {}",
+                self.vote,
+                if vote == 0 {
+                    "no vote".to_string()
+                } else {
+                    format!("a vote for {vote}")
+                }
+            ));
+        }
+        None
     }
 
     /// The first durable item the recovered state lacks, described.
@@ -88,14 +114,23 @@ pub fn check(events: &[Event]) -> Vec<Violation> {
                 d.entries.clear();
                 d.snapshot = *index;
             }
+            EventKind::VotePersisted { node, term, vote } => {
+                let d = durable.entry(*node).or_default();
+                (d.term, d.vote) = (*term, *vote);
+            }
             EventKind::Recovered {
                 node,
                 snapshot_index,
                 entries,
+                term,
+                vote,
                 ..
             } => {
                 let d = durable.entry(*node).or_default();
-                if let Some(why) = d.missing_from(*snapshot_index, entries) {
+                let lost = d
+                    .vote_lost(*term, *vote)
+                    .or_else(|| d.missing_from(*snapshot_index, entries));
+                if let Some(why) = lost {
                     out.push(Violation {
                         property: Property::Recoverability,
                         time_ns: e.time_ns,
@@ -105,6 +140,8 @@ pub fn check(events: &[Event]) -> Vec<Violation> {
                 }
                 // What it recovered is on its disk now: the new baseline.
                 *d = Durable {
+                    term: *term,
+                    vote: *vote,
                     snapshot: *snapshot_index,
                     entries: entries.iter().map(|e| (e.index, *e)).collect(),
                 };

@@ -313,6 +313,7 @@ fn exactly_once_judges_across_restarts_and_snapshot_installs() {
         snapshot_term: 0,
         entries: vec![],
         term: 1,
+        vote: 0,
         commit: 0,
     };
     // Replaying the same index after a restart, or on another member, is one effect.
@@ -419,6 +420,7 @@ fn recoverability_rejects_a_restart_that_lost_a_durable_entry() {
                 snapshot_term: 1,
                 entries,
                 term: 1,
+                vote: 0,
                 commit: 0,
             },
         )

@@ -245,6 +245,7 @@ impl<D: Disk> Node<D> {
             snapshot_term,
             entries: recovered.entries.iter().map(entry_id).collect(),
             term: hard_state.term,
+            vote: hard_state.vote,
             commit: hard_state.commit,
         });
         let raw = RawNode::new(
@@ -512,6 +513,16 @@ impl<D: Disk> Node<D> {
             } else {
                 self.wal.sync()?;
                 self.metrics.add("wal_fsyncs_total", 1);
+            }
+            if let Some(h) = rd.hard_state {
+                // What the core asked to make durable (a planted bug may not have).
+                if (h.term, h.vote) != self.voted {
+                    out.events.push(EventKind::VotePersisted {
+                        node: self.id,
+                        term: h.term,
+                        vote: h.vote,
+                    });
+                }
             }
             if !rd.entries.is_empty() {
                 out.events.push(EventKind::LogPersisted {

@@ -208,8 +208,19 @@ pub enum EventKind {
         entries: Vec<EntryId>,
         /// Its durable term.
         term: Term,
+        /// Its durable vote in that term ([`crate::NO_NODE`]: none).
+        vote: NodeId,
         /// Its durable commit index.
         commit: Index,
+    },
+    /// A member made a new term or vote durable (after a WAL sync), as the Raft core asked.
+    VotePersisted {
+        /// The member.
+        node: NodeId,
+        /// The term.
+        term: Term,
+        /// The vote in that term ([`crate::NO_NODE`]: none).
+        vote: NodeId,
     },
     /// A member's commit index advanced.
     Committed {
