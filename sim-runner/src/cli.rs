@@ -257,6 +257,14 @@ fn preflight(args: &Args, loaded: &Loaded) -> Result<(), InputError> {
             }
         }
     }
+    if args
+        .min_mark_share
+        .is_some_and(|p| !(0.0..=100.0).contains(&p))
+    {
+        return Err(InputError::Other(
+            "--min-mark-share is a percentage from 0 to 100".into(),
+        ));
+    }
     if args.shrink && loaded.scenario.chaos.is_none() {
         return Err(InputError::Other(format!(
             "--shrink minimises a drawn fault schedule: scenario {} has no [chaos] section",
@@ -366,14 +374,6 @@ pub fn execute(args: Args) -> Result<Status, InputError> {
     if args.jobs == 0 {
         return Err(InputError::Other("--jobs must be at least 1".into()));
     }
-    if args
-        .min_mark_share
-        .is_some_and(|p| !(0.0..=100.0).contains(&p))
-    {
-        return Err(InputError::Other(
-            "--min-mark-share is a percentage from 0 to 100".into(),
-        ));
-    }
     let canary_flags: String = args
         .canaries
         .iter()
@@ -381,7 +381,6 @@ pub fn execute(args: Args) -> Result<Status, InputError> {
         .collect();
     let single = seeds.len() == 1;
     let keep_failures = args.report.is_some();
-    let quiet_panics = &mut None;
     let jobs = capped_jobs(args.jobs);
     let progress = (!single).then(|| {
         let bar = indicatif::ProgressBar::new(seeds.len() as u64);
@@ -393,12 +392,13 @@ pub fn execute(args: Args) -> Result<Status, InputError> {
         );
         bar
     });
-    if !single {
-        // A panicking seed is recorded, not printed with a backtrace in the middle of the
-        // progress bar.
-        *quiet_panics = Some(std::panic::take_hook());
+    // A panicking seed of a sweep is recorded, not printed with a backtrace in the middle
+    // of the progress bar; the hook is put back afterwards.
+    let previous_hook = (!single).then(|| {
+        let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(|_| {}));
-    }
+        previous
+    });
     // Each worker summarises its run at once and keeps the full result (with its trace)
     // only when needed, so a long sweep's memory stays flat.
     let results: Vec<(SeedSummary, Option<Outcome>)> = sim::run_many(&seeds, jobs, |seed| {
@@ -412,7 +412,7 @@ pub fn execute(args: Args) -> Result<Status, InputError> {
     });
     if let Some(bar) = progress {
         bar.finish_and_clear();
-        if let Some(previous) = quiet_panics.take() {
+        if let Some(previous) = previous_hook {
             std::panic::set_hook(previous);
         }
     }

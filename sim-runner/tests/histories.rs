@@ -54,9 +54,8 @@ fn exported_chaos_histories_get_the_runs_own_verdict() {
 
 #[test]
 fn history_flag_writes_a_file_that_check_history_accepts() {
-    let dir = std::env::temp_dir().join(format!("history-flag-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("basic.jsonl");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("basic.jsonl");
     let out = runner()
         .args(["--scenario", "basic", "--seed", "3", "--history"])
         .arg(&path)
@@ -83,7 +82,6 @@ fn history_flag_writes_a_file_that_check_history_accepts() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -7,9 +7,8 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 fn run_with_trace(file: &str) -> String {
-    let dir = std::env::temp_dir().join(format!("perfetto-{}-{file}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(file);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(file);
     let out = Command::new(env!("CARGO_BIN_EXE_sim-runner"))
         .args(["--scenario", "split-brain", "--seed", "0", "--trace"])
         .arg(&path)
@@ -21,9 +20,7 @@ fn run_with_trace(file: &str) -> String {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let text = std::fs::read_to_string(&path).unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
-    text
+    std::fs::read_to_string(&path).unwrap()
 }
 
 #[test]

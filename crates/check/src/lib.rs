@@ -163,7 +163,7 @@ pub type Verdicts = Vec<(Property, Verdict)>;
 
 /// Runs every checker.
 pub fn check_all(obs: &Observation) -> Verdicts {
-    let judged = |v| Verdict::from_violations(v);
+    let judged = Verdict::from_violations;
     vec![
         (
             Property::ElectionSafety,

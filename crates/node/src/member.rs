@@ -201,8 +201,8 @@ pub struct Node<D: Disk> {
     waiting_reads: Vec<(Index, PendingRead)>,
     next_read_context: u64,
     last_snapshot_index: Index,
-    /// The last vote persisted (term, member), to tell a new vote at the after-vote
-    /// failpoint.
+    /// The last term and vote the core asked to persist: only a change is announced
+    /// (VotePersisted) and can fire the after-vote failpoint.
     voted: (Term, NodeId),
     unsynced: bool,
     metrics: Metrics,
@@ -420,6 +420,12 @@ impl<D: Disk> Node<D> {
 
     /// Checks a failpoint; returns true when the Ready must stop here (crash or power
     /// loss), sets `drop` for a drop action.
+    /// [`Self::failpoint`] at a point where `drop` has nothing to drop.
+    fn halts_at(&self, point: Failpoint, out: &mut Output) -> bool {
+        let mut ignored = false;
+        self.failpoint(point, out, &mut ignored)
+    }
+
     fn failpoint(&self, point: Failpoint, out: &mut Output, drop: &mut bool) -> bool {
         match self.failpoints.check(self.id, point) {
             None => false,
@@ -487,6 +493,11 @@ impl<D: Disk> Node<D> {
                 return Ok(true);
             }
         }
+        // A term or vote the core asks to persist that differs from the last one.
+        let new_vote = rd.hard_state.filter(|h| (h.term, h.vote) != self.voted);
+        if let Some(h) = new_vote {
+            self.voted = (h.term, h.vote);
+        }
         let persisted = !rd.entries.is_empty() || rd.hard_state.is_some();
         if persisted {
             let hard_state = rd.hard_state.map(|mut h| {
@@ -514,15 +525,13 @@ impl<D: Disk> Node<D> {
                 self.wal.sync()?;
                 self.metrics.add("wal_fsyncs_total", 1);
             }
-            if let Some(h) = rd.hard_state {
+            if let Some(h) = new_vote {
                 // What the core asked to make durable (a planted bug may not have).
-                if (h.term, h.vote) != self.voted {
-                    out.events.push(EventKind::VotePersisted {
-                        node: self.id,
-                        term: h.term,
-                        vote: h.vote,
-                    });
-                }
+                out.events.push(EventKind::VotePersisted {
+                    node: self.id,
+                    term: h.term,
+                    vote: h.vote,
+                });
             }
             if !rd.entries.is_empty() {
                 out.events.push(EventKind::LogPersisted {
@@ -534,11 +543,8 @@ impl<D: Disk> Node<D> {
                 }
             }
         }
-        let voted = rd.hard_state.is_some_and(|h| {
-            h.vote != NO_NODE && h.vote != self.id && (h.term, h.vote) != self.voted
-        });
+        let voted_for_another = new_vote.is_some_and(|h| h.vote != NO_NODE && h.vote != self.id);
         if let Some(h) = rd.hard_state {
-            self.voted = (h.term, h.vote);
             if h.commit > self.metrics.get("committed_index") {
                 self.metrics.set("committed_index", h.commit);
                 out.events.push(EventKind::Committed {
@@ -562,8 +568,7 @@ impl<D: Disk> Node<D> {
         }
         // The vote is durable and its answer on its way: a crash here is the window in
         // which a member that forgot its vote could vote again in the same term.
-        let mut ignored = false;
-        if voted && self.failpoint(Failpoint::AfterVote, out, &mut ignored) {
+        if voted_for_another && self.halts_at(Failpoint::AfterVote, out) {
             return Ok(true);
         }
         // 3. Apply, answer clients, serve confirmed reads.
@@ -576,9 +581,7 @@ impl<D: Disk> Node<D> {
                 self.waiting_reads.push((read.index, pending));
             }
         }
-        let mut ignored = false;
-        if !rd.read_states.is_empty() && self.failpoint(Failpoint::ReadConfirmed, out, &mut ignored)
-        {
+        if !rd.read_states.is_empty() && self.halts_at(Failpoint::ReadConfirmed, out) {
             return Ok(true);
         }
         self.serve_reads(&mut replies);
@@ -593,11 +596,8 @@ impl<D: Disk> Node<D> {
         if !drop_replies {
             out.messages.extend(replies);
         }
-        if !rd.committed_entries.is_empty() {
-            let mut ignored = false;
-            if self.failpoint(Failpoint::AfterReply, out, &mut ignored) {
-                return Ok(true);
-            }
+        if !rd.committed_entries.is_empty() && self.halts_at(Failpoint::AfterReply, out) {
+            return Ok(true);
         }
         Ok(false)
     }
@@ -772,8 +772,7 @@ impl<D: Disk> Node<D> {
             node: self.id,
             index: applied,
         });
-        let mut ignored = false;
-        Ok(self.failpoint(Failpoint::AfterSnapshot, out, &mut ignored))
+        Ok(self.halts_at(Failpoint::AfterSnapshot, out))
     }
 
     /// The hard state as the core holds it (for tests).

@@ -395,12 +395,24 @@ impl Raft {
     /// Returns the entry's index and term: the proposal took effect iff the entry later
     /// applied at that index has that term.
     pub fn propose(&mut self, data: Vec<u8>) -> Result<(Index, Term), ProposeError> {
-        let refused = self.role != Role::Leader
-            || self.transferee.is_some()
-            || self.log.last_index() - self.log.committed >= self.cfg.max_uncommitted_entries;
-        if refused {
+        if let Err(e) = self.admit_proposal() {
             marks::mark!("raft.propose.refused");
+            return Err(e);
         }
+        let index = self.log.last_index() + 1;
+        self.log.append(vec![Entry {
+            term: self.term,
+            index,
+            kind: EntryKind::Normal,
+            data,
+        }]);
+        self.broadcast_pending = true;
+        Ok((index, self.term))
+    }
+
+    /// Whether a proposal may be appended now: only by the leader, not while it hands
+    /// leadership over, and not beyond the bound of uncommitted entries.
+    fn admit_proposal(&self) -> Result<(), ProposeError> {
         if self.role != Role::Leader {
             return Err(ProposeError::NotLeader {
                 leader: self.leader,
@@ -412,15 +424,7 @@ impl Raft {
         if self.log.last_index() - self.log.committed >= self.cfg.max_uncommitted_entries {
             return Err(ProposeError::Busy);
         }
-        let index = self.log.last_index() + 1;
-        self.log.append(vec![Entry {
-            term: self.term,
-            index,
-            kind: EntryKind::Normal,
-            data,
-        }]);
-        self.broadcast_pending = true;
-        Ok((index, self.term))
+        Ok(())
     }
 
     /// Starts moving leadership to `to` (Raft thesis §3.10): once `to`'s log is up to date

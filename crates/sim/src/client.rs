@@ -125,36 +125,34 @@ fn draw_op(rng: &mut ChaCha8Rng, w: &Workload, client: NodeId, seq: u64, seen: &
     // Every written value is unique, so a read names the write it saw.
     let value = format!("c{client}-{seq}");
     let m = &w.mix;
+    let weights = [m.put, m.get, m.delete, m.cas, m.cas_revision].map(u64::from);
     // Summed as u64: weights near u32::MAX must not wrap.
-    let total = [m.put, m.get, m.delete, m.cas, m.cas_revision]
-        .iter()
-        .map(|x| u64::from(*x))
-        .sum::<u64>();
+    let total: u64 = weights.iter().sum();
     // Drawn as a u32 when it fits, as it always was, so existing runs keep their draws.
     let mut pick = match u32::try_from(total) {
         Ok(t) => u64::from(rng.gen_range(0..t.max(1))),
         Err(_) => rng.gen_range(0..total),
     };
-    for (weight, kind) in [(m.put, 0), (m.get, 1), (m.delete, 2), (m.cas, 3)] {
-        let weight = u64::from(weight);
-        if pick < weight {
-            return match kind {
-                0 => Op::Put { key, value },
-                1 => Op::Get { key },
-                2 => Op::Delete { key },
-                _ => Op::Cas {
-                    compare: Compare::Value(seen.get(key_index).and_then(|s| s.value.clone())),
-                    key,
-                    value,
-                },
-            };
-        }
-        pick -= weight;
-    }
-    Op::Cas {
-        compare: Compare::ModRevision(seen.get(key_index).map_or(0, |s| s.mod_revision)),
-        key,
-        value,
+    let kind = weights.iter().position(|w| {
+        let hit = pick < *w;
+        pick = pick.saturating_sub(*w);
+        hit
+    });
+    let seen = seen.get(key_index);
+    match kind {
+        Some(0) => Op::Put { key, value },
+        Some(1) => Op::Get { key },
+        Some(2) => Op::Delete { key },
+        Some(3) => Op::Cas {
+            compare: Compare::Value(seen.and_then(|s| s.value.clone())),
+            key,
+            value,
+        },
+        _ => Op::Cas {
+            compare: Compare::ModRevision(seen.map_or(0, |s| s.mod_revision)),
+            key,
+            value,
+        },
     }
 }
 

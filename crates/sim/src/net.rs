@@ -182,10 +182,7 @@ impl NetState {
         duplicable: bool,
     ) -> Verdict {
         self.stats.sent += 1;
-        let mut verdict = self.decide_inner(from, to, msg);
-        if !duplicable && verdict == Verdict::Deliver(2) {
-            verdict = Verdict::Deliver(1);
-        }
+        let verdict = self.decide_inner(from, to, msg, duplicable);
         match verdict {
             Verdict::Deliver(copies) => self.stats.duplicated += u64::from(copies - 1),
             Verdict::Drop(_) => self.stats.dropped += 1,
@@ -194,7 +191,13 @@ impl NetState {
         verdict
     }
 
-    fn decide_inner(&mut self, from: NodeId, to: NodeId, msg: &MessageSummary) -> Verdict {
+    fn decide_inner(
+        &mut self,
+        from: NodeId,
+        to: NodeId,
+        msg: &MessageSummary,
+        duplicable: bool,
+    ) -> Verdict {
         if !self.connected(from, to) {
             return Verdict::Drop(DropReason::Partition);
         }
@@ -202,7 +205,7 @@ impl NetState {
             let filter = &mut self.filters[i];
             if filter.pass_first > 0 {
                 filter.pass_first -= 1;
-                return self.random_faults();
+                return self.random_faults(duplicable);
             }
             let hold = filter.hold;
             if let Some(left) = filter.remaining.as_mut() {
@@ -217,10 +220,10 @@ impl NetState {
                 Verdict::Drop(DropReason::Filter)
             };
         }
-        self.random_faults()
+        self.random_faults(duplicable)
     }
 
-    fn random_faults(&mut self) -> Verdict {
+    fn random_faults(&mut self, duplicable: bool) -> Verdict {
         // Draw both numbers every time so that turning one fault on does not shift the
         // other's draws.
         let loss_draw = self.rng.gen_range(0..1_000_000);
@@ -228,7 +231,7 @@ impl NetState {
         if loss_draw < self.faults.loss_ppm {
             return Verdict::Drop(DropReason::Loss);
         }
-        if duplicate_draw < self.faults.duplicate_ppm {
+        if duplicable && duplicate_draw < self.faults.duplicate_ppm {
             Verdict::Deliver(2)
         } else {
             Verdict::Deliver(1)
