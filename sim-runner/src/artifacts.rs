@@ -1,8 +1,8 @@
 //! Files a run leaves for people and tools: a JSON summary of every seed (mergeable
 //! across shards), a Markdown summary, and an SVG timeline of single runs.
 
-use crate::cli::Outcome;
-use crate::engine::RunResult;
+use crate::judge::Outcome;
+use crate::judge::RunResult;
 use proto::trace::{EventKind, Role};
 use proto::NodeId;
 use serde::{Deserialize, Serialize};

@@ -2,8 +2,8 @@
 //! written to `reports/BENCHMARKS.md`. Every figure comes from this run on this machine.
 
 use crate::artifacts;
-use crate::cli::{self, InputError};
-use crate::engine;
+use crate::error::InputError;
+use crate::judge;
 use crate::scenarios::{self, Loaded};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -178,7 +178,7 @@ fn standard_and_floor(options: &BenchOptions) -> Result<String, InputError> {
         let mut msg_rate = Vec::new();
         let mut us_per_msg = Vec::new();
         for seed in 0..options.runs as u64 {
-            let (r, wall) = timed(|| engine::run(&loaded, seed, sim::Canaries::default()));
+            let (r, wall) = timed(|| judge::run(&loaded, seed, sim::Canaries::default()));
             eprintln!(
                 "standard chaos seed {seed}: {:.2} s wall, passed {}",
                 wall,
@@ -259,7 +259,7 @@ fn sweep(options: &BenchOptions) -> Result<String, InputError> {
     let seeds: Vec<u64> = (0..options.sweep_seeds.max(1)).collect();
     let (passed, wall) = timed(|| {
         sim::run_many(&seeds, jobs, |seed| {
-            let o = cli::run_checked(&chaos, seed, sim::Canaries::default(), false);
+            let o = judge::run_checked(&chaos, seed, sim::Canaries::default(), false);
             artifacts::summarize(&o, String::new()).passed
         })
     });
@@ -283,7 +283,7 @@ fn memory(options: &BenchOptions) -> Result<String, InputError> {
     let finished = std::sync::atomic::AtomicUsize::new(0);
     let samples = std::sync::Mutex::new(Vec::new());
     sim::run_many(&all, jobs, |seed| {
-        let passed = cli::run_checked(&chaos, seed, sim::Canaries::default(), false).passed();
+        let passed = judge::run_checked(&chaos, seed, sim::Canaries::default(), false).passed();
         let done = finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         if done.is_multiple_of(tenth) || done == all.len() {
             // The other workers are mid-run: this is the process as a sweep sees it.

@@ -13,7 +13,10 @@ use node::Failpoint;
 use proto::raft::MessageType;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use scenario::{ChaosSection, NodeRef, Step};
+use scenario::{
+    Action, ChaosSection, DiskChange, FailAction, MessageFilter, MessageKind, NetworkChange,
+    NodeRef, Step,
+};
 use sim::rng::stream;
 use sim::{ClusterConfig, NetworkFaults};
 
@@ -35,26 +38,14 @@ pub const FAULT_KINDS: [&str; 14] = [
     "transfer",
 ];
 
-fn step(at_ms: u64, action: &str, label: String) -> Step {
-    Step {
-        at_ms: Some(at_ms),
-        action: action.to_string(),
-        label: Some(label),
-        ..Step::default()
-    }
-}
-
-/// `s` aimed at `node`.
-fn on(mut s: Step, node: u64) -> Step {
-    s.node = Some(NodeRef::Id(node));
+/// `s` skipped with a note when it cannot be carried out (no leader, member down).
+fn optional(mut s: Step) -> Step {
+    s.optional = true;
     s
 }
 
-/// `s` aimed at whoever leads when it fires; skipped if nobody does.
-fn at_leader(mut s: Step) -> Step {
-    s.node = Some(NodeRef::Name("leader".into()));
-    s.optional = Some(true);
-    s
+fn id(n: u64) -> NodeRef {
+    NodeRef::Id(n)
 }
 
 /// The workload mix the swarm draws for `seed` (its own stream, so the fault schedule
@@ -200,24 +191,28 @@ fn finale(ctx: &Ctx, kinds: &[&str], knobs: &[String]) -> Vec<Step> {
         kinds.join(", "),
         knobs.join(", ")
     );
-    let mut finale = vec![
-        step(0, "note", drawn),
-        step(until, "heal", "chaos: faults stop, heal".into()),
-        step(until, "clear-drops", "chaos: holds lifted".into()),
-        step(until, "release", "chaos: held messages delivered".into()),
-        step(until, "disarm", "chaos: failpoints disarmed".into()),
-    ];
-    finale.push(restore_network(
-        step(until, "network", "chaos: network restored".into()),
-        ctx.base,
-    ));
-    let mut disk = step(until, "disk", "chaos: disks back to normal".into());
-    disk.slow_sync_ppm = Some(0);
-    finale.push(disk);
-    let mut recover = step(until, "recover", "chaos: every member up".into());
-    recover.node = Some(NodeRef::Name("all".into()));
-    finale.push(recover);
-    finale
+    let normal_disk = DiskChange {
+        slow_sync_ppm: Some(0),
+        ..DiskChange::default()
+    };
+    vec![
+        Step::at(0, drawn, Action::Note { node: None }),
+        Step::at(until, "chaos: faults stop, heal", Action::Heal {}),
+        Step::at(until, "chaos: holds lifted", Action::ClearDrops {}),
+        Step::at(until, "chaos: held messages delivered", Action::Release {}),
+        Step::at(until, "chaos: failpoints disarmed", Action::Disarm {}),
+        Step::at(until, "chaos: network restored", restore_network(ctx.base)),
+        Step::at(
+            until,
+            "chaos: disks back to normal",
+            Action::Disk(normal_disk),
+        ),
+        Step::at(
+            until,
+            "chaos: every member up",
+            Action::Recover { node: NodeRef::All },
+        ),
+    ]
 }
 
 /// One fault of `kind` at time `t` and the steps that undo it.
@@ -225,41 +220,53 @@ fn fault_unit(kind: &str, t: u64, rng: &mut ChaCha8Rng, ctx: &mut Ctx) -> Vec<St
     let lasts = rng.gen_range(100..3_000u64);
     let end = (t + lasts).min(ctx.until);
     let node = rng.gen_range(1..=ctx.nodes);
+    let heal = |label: &str| Step::at(end, label, Action::Heal {});
     match kind {
         "partition" if rng.gen_bool(0.5) => {
-            let mut s = step(t, "partition", "chaos: isolate the leader".into());
-            s.groups = Some(vec![
-                vec![NodeRef::Name("leader".into())],
-                vec![NodeRef::Name("others".into())],
-            ]);
-            s.optional = Some(true);
-            vec![s, step(end, "heal", "chaos: heal".into())]
+            let groups = vec![vec![NodeRef::Leader], vec![NodeRef::Others]];
+            let s = Step::at(t, "chaos: isolate the leader", Action::Partition { groups });
+            vec![optional(s), heal("chaos: heal")]
         }
         "partition" => partition(t, end, rng, ctx.nodes),
         "transfer" => {
-            let mut s = at_leader(step(t, "transfer", format!("chaos: transfer to {node}")));
-            s.to = Some(NodeRef::Id(node));
-            vec![s]
+            let action = Action::Transfer {
+                node: NodeRef::Leader,
+                to: id(node),
+            };
+            vec![optional(Step::at(
+                t,
+                format!("chaos: transfer to {node}"),
+                action,
+            ))]
         }
         "one-way cut" => {
             let to = rng.gen_range(1..=ctx.nodes);
             if to == node {
                 return Vec::new();
             }
-            let mut s = step(t, "cut", format!("chaos: cut {node} -> {to}"));
-            s.from = Some(NodeRef::Id(node));
-            s.to = Some(NodeRef::Id(to));
-            vec![s, step(end, "heal", "chaos: heal".into())]
+            let action = Action::Cut {
+                from: id(node),
+                to: id(to),
+            };
+            let s = Step::at(t, format!("chaos: cut {node} -> {to}"), action);
+            vec![s, heal("chaos: heal")]
         }
         "flapping" => flapping(t, end, rng, ctx.nodes),
         "loss" | "delay" | "duplication" => network(kind, t, end, rng, ctx.base),
         "slow fsync" => {
-            let mut s = step(t, "disk", "chaos: slow fsync".into());
-            s.slow_sync_ppm = Some(rng.gen_range(10_000..300_000));
-            s.slow_sync_us = Some(rng.gen_range(5_000..100_000));
-            let mut restore = step(end, "disk", "chaos: fsync back to normal".into());
-            restore.slow_sync_ppm = Some(0);
-            vec![s, restore]
+            let slow = DiskChange {
+                slow_sync_ppm: Some(rng.gen_range(10_000..300_000)),
+                slow_sync_us: Some(rng.gen_range(5_000..100_000)),
+                ..DiskChange::default()
+            };
+            let normal = DiskChange {
+                slow_sync_ppm: Some(0),
+                ..DiskChange::default()
+            };
+            vec![
+                Step::at(t, "chaos: slow fsync", Action::Disk(slow)),
+                Step::at(end, "chaos: fsync back to normal", Action::Disk(normal)),
+            ]
         }
         "hold" => hold(t, rng, ctx),
         "failpoint" => failpoint(t, end, node, rng, ctx),
@@ -274,20 +281,16 @@ fn partition(t: u64, end: u64, rng: &mut ChaCha8Rng, nodes: u64) -> Vec<Step> {
         members.swap(i, rng.gen_range(0..=i));
     }
     let cut = rng.gen_range(1..members.len());
-    let mut s = step(
-        t,
-        "partition",
-        format!(
-            "chaos: partition {:?} | {:?}",
-            &members[..cut],
-            &members[cut..]
-        ),
-    );
-    s.groups = Some(vec![
-        members[..cut].iter().map(|n| NodeRef::Id(*n)).collect(),
-        members[cut..].iter().map(|n| NodeRef::Id(*n)).collect(),
-    ]);
-    vec![s, step(end, "heal", "chaos: heal".into())]
+    let (a, b) = members.split_at(cut);
+    let label = format!("chaos: partition {a:?} | {b:?}");
+    let groups = vec![
+        a.iter().map(|n| id(*n)).collect(),
+        b.iter().map(|n| id(*n)).collect(),
+    ];
+    vec![
+        Step::at(t, label, Action::Partition { groups }),
+        Step::at(end, "chaos: heal", Action::Heal {}),
+    ]
 }
 
 /// Links cut one by one (FoundationDB's swizzle), all healed at the end.
@@ -301,26 +304,24 @@ fn flapping(t: u64, end: u64, rng: &mut ChaCha8Rng, nodes: u64) -> Vec<Step> {
         if from == to {
             continue;
         }
-        let mut s = step(
-            t + i * spacing,
-            "cut",
-            format!("chaos: flap {from} -> {to}"),
-        );
-        s.from = Some(NodeRef::Id(from));
-        s.to = Some(NodeRef::Id(to));
-        out.push(s);
+        let action = Action::Cut {
+            from: id(from),
+            to: id(to),
+        };
+        let label = format!("chaos: flap {from} -> {to}");
+        out.push(Step::at(t + i * spacing, label, action));
     }
     if !out.is_empty() {
-        out.push(step(end, "heal", "chaos: flapping ends".into()));
+        out.push(Step::at(end, "chaos: flapping ends", Action::Heal {}));
     }
     out
 }
 
 fn network(kind: &str, t: u64, end: u64, rng: &mut ChaCha8Rng, base: &NetworkFaults) -> Vec<Step> {
-    let mut s = step(t, "network", format!("chaos: {kind}"));
+    let mut change = NetworkChange::default();
     match kind {
-        "loss" => s.loss_ppm = Some(rng.gen_range(10_000..300_000)),
-        "duplication" => s.duplicate_ppm = Some(rng.gen_range(10_000..300_000)),
+        "loss" => change.loss_ppm = Some(rng.gen_range(10_000..300_000)),
+        "duplication" => change.duplicate_ppm = Some(rng.gen_range(10_000..300_000)),
         _ => {
             // Usually a bounded delay; sometimes a long tail past an election.
             let drawn = if rng.gen_bool(0.7) {
@@ -328,11 +329,13 @@ fn network(kind: &str, t: u64, end: u64, rng: &mut ChaCha8Rng, base: &NetworkFau
             } else {
                 rng.gen_range(300_000..1_500_000)
             };
-            s.latency_max_us = Some(drawn.max(base.latency_max_us));
+            change.latency_max_us = Some(drawn.max(base.latency_max_us));
         }
     }
-    let back = restore_network(step(end, "network", format!("chaos: {kind} ends")), base);
-    vec![s, back]
+    vec![
+        Step::at(t, format!("chaos: {kind}"), Action::Network(change)),
+        Step::at(end, format!("chaos: {kind} ends"), restore_network(base)),
+    ]
 }
 
 /// Holds one kind of message from or to a member for one to three election timeouts,
@@ -348,21 +351,24 @@ fn hold(t: u64, rng: &mut ChaCha8Rng, ctx: &Ctx) -> Vec<Step> {
     let end = (t + ctx.election_ms * rng.gen_range(1..=3)).min(ctx.until);
     let outgoing = rng.gen_bool(0.5);
     let dir = if outgoing { "from" } else { "to" };
-    let mut s = step(
-        t,
-        "hold",
-        format!("chaos: hold {} {dir} {node}", kind.name()),
-    );
-    s.kind = Some(kind.name().into());
+    let mut filter = MessageFilter {
+        kind: Some(MessageKind(kind)),
+        ..MessageFilter::default()
+    };
     if outgoing {
-        s.from = Some(NodeRef::Id(node));
+        filter.from = Some(id(node));
     } else {
-        s.to = Some(NodeRef::Id(node));
+        filter.to = Some(id(node));
     }
+    let label = format!("chaos: hold {} {dir} {node}", kind.name());
     vec![
-        s,
-        step(end, "clear-drops", "chaos: hold lifted".into()),
-        step(end, "release", "chaos: held messages delivered late".into()),
+        Step::at(t, label, Action::Hold(filter)),
+        Step::at(end, "chaos: hold lifted", Action::ClearDrops {}),
+        Step::at(
+            end,
+            "chaos: held messages delivered late",
+            Action::Release {},
+        ),
     ]
 }
 
@@ -373,58 +379,65 @@ fn failpoint(t: u64, end: u64, node: u64, rng: &mut ChaCha8Rng, ctx: &mut Ctx) -
         return Vec::new();
     }
     ctx.busy_until[node as usize] = end;
+    use FailAction::{Crash, Pause, PowerLoss, TornCrash};
     // Nearly half of them lose power between a WAL write and its fsync, the one window where
     // unsynced bytes exist (mostly tearing them, so recovery cuts torn tails).
     let (point, action) = if rng.gen_bool(0.45) {
-        let action = ["power-loss", "torn-crash", "torn-crash", "torn-crash"][rng.gen_range(0..4)];
+        let action = [PowerLoss, TornCrash, TornCrash, TornCrash][rng.gen_range(0..4)];
         (Failpoint::BeforeSync, action)
     } else if rng.gen_bool(0.3) {
         // A crash right after a vote went out: the window in which a member that forgot
         // its vote could vote again in the same term.
-        (Failpoint::AfterVote, "crash")
+        (Failpoint::AfterVote, Crash)
     } else {
         let point = Failpoint::ALL[rng.gen_range(0..Failpoint::ALL.len())];
         (
             point,
-            ["crash", "power-loss", "torn-crash", "pause"][rng.gen_range(0..4)],
+            [Crash, PowerLoss, TornCrash, Pause][rng.gen_range(0..4)],
         )
     };
-    let mut s = on(
-        step(
-            t,
-            "failpoint",
-            format!("chaos: {action} {node} at {}", point.name()),
-        ),
-        node,
-    );
-    s.failpoint = Some(point.name().into());
-    s.fail_action = Some(action.into());
-    s.count = Some(1);
+    let label = format!("chaos: {} {node} at {}", action.name(), point.name());
+    let arm = Action::Failpoint {
+        node: Some(id(node)),
+        failpoint: point.name().into(),
+        fail_action: action,
+        count: Some(1),
+    };
     vec![
-        s,
-        step(end, "disarm", "chaos: failpoints disarmed".into()),
-        on(step(end, "recover", format!("chaos: {node} back")), node),
+        Step::at(t, label, arm),
+        Step::at(end, "chaos: failpoints disarmed", Action::Disarm {}),
+        Step::at(
+            end,
+            format!("chaos: {node} back"),
+            Action::Recover { node: id(node) },
+        ),
     ]
 }
 
 /// A process fault aimed at the leader of the moment (remembered, to bring it back).
 fn leader_fault(kind: &str, t: u64, end: u64) -> Vec<Step> {
-    let action = process_action(kind);
     let name = format!("chaos-{t}");
-    let mut s = at_leader(step(t, action, format!("chaos: {kind} the leader")));
+    let mut s = optional(Step::at(
+        t,
+        format!("chaos: {kind} the leader"),
+        process_action(kind, NodeRef::Leader),
+    ));
     s.save = Some(name.clone());
-    let mut back = step(end, "recover", "chaos: the old leader back".into());
-    back.node = Some(NodeRef::Name(format!("${name}")));
-    back.optional = Some(true);
-    vec![s, back]
+    let back = Action::Recover {
+        node: NodeRef::Saved(name),
+    };
+    vec![
+        s,
+        optional(Step::at(end, "chaos: the old leader back", back)),
+    ]
 }
 
-fn process_action(kind: &str) -> &'static str {
+fn process_action(kind: &str, node: NodeRef) -> Action {
     match kind {
-        "crash" => "crash",
-        "power loss" => "power-loss",
-        "torn write" => "torn-crash",
-        _ => "pause",
+        "crash" => Action::Crash { node },
+        "power loss" => Action::PowerLoss { node },
+        "torn write" => Action::TornCrash { node },
+        _ => Action::Pause { node },
     }
 }
 
@@ -433,25 +446,28 @@ fn process_fault(kind: &str, t: u64, end: u64, node: u64, ctx: &mut Ctx) -> Vec<
         return Vec::new();
     }
     ctx.busy_until[node as usize] = end;
-    let action = process_action(kind);
-    let undo = if action == "pause" {
-        "resume"
-    } else {
-        "restart"
+    let fault = process_action(kind, id(node));
+    let undo = match fault {
+        Action::Pause { .. } => Action::Resume { node: id(node) },
+        _ => Action::Restart { node: id(node) },
     };
     // Optional: a fault aimed at the leader may have taken this member first.
-    let mut fault = on(step(t, action, format!("chaos: {kind} {node}")), node);
-    fault.optional = Some(true);
-    let mut back = on(step(end, undo, format!("chaos: {undo} {node}")), node);
-    back.optional = Some(true);
-    vec![fault, back]
+    vec![
+        optional(Step::at(t, format!("chaos: {kind} {node}"), fault)),
+        optional(Step::at(
+            end,
+            format!("chaos: {} {node}", undo.name()),
+            undo,
+        )),
+    ]
 }
 
-/// `s` set to put the network back to `base`.
-fn restore_network(mut s: Step, base: &NetworkFaults) -> Step {
-    s.loss_ppm = Some(base.loss_ppm);
-    s.duplicate_ppm = Some(base.duplicate_ppm);
-    s.latency_min_us = Some(base.latency_min_us);
-    s.latency_max_us = Some(base.latency_max_us);
-    s
+/// A step's action that puts the network back to `base`.
+fn restore_network(base: &NetworkFaults) -> Action {
+    Action::Network(NetworkChange {
+        loss_ppm: Some(base.loss_ppm),
+        duplicate_ppm: Some(base.duplicate_ppm),
+        latency_min_us: Some(base.latency_min_us),
+        latency_max_us: Some(base.latency_max_us),
+    })
 }

@@ -1,7 +1,8 @@
 //! Command-line parsing and the top-level commands.
 
 use crate::artifacts::{self, SeedSummary, SweepReport};
-use crate::engine::{self, RunResult};
+use crate::error::InputError;
+use crate::judge::{run_checked, Outcome};
 use crate::scenarios::{self, Loaded};
 use crate::{canary, report};
 use clap::{Parser, Subcommand};
@@ -109,6 +110,9 @@ pub enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// Print the scenario file reference (every key, its type, default and meaning),
+    /// generated from the scenario model; docs/scenario-reference.md is its output.
+    Schema,
     /// Join the report.json files of a sharded sweep and print the whole sweep's summary.
     /// Exit 0 if every seed passed, 1 if any failed.
     Merge {
@@ -118,45 +122,6 @@ pub enum Command {
         #[arg(long)]
         report: Option<PathBuf>,
     },
-}
-
-/// Bad input: reported with exit code 2.
-#[derive(Debug, thiserror::Error)]
-pub enum InputError {
-    /// The scenario name is not known.
-    #[error("unknown scenario {0:?} (run with --list to see the scenarios, or give a path to a .toml file)")]
-    UnknownScenario(String),
-    /// A scenario file is invalid.
-    #[error("{0}")]
-    Scenario(scenario::ScenarioError),
-    /// A file could not be read.
-    #[error("cannot read {path}: {message}")]
-    Read {
-        /// The file.
-        path: String,
-        /// Why.
-        message: String,
-    },
-    /// Could not write an output file.
-    #[error("cannot write {path}: {message}")]
-    Write {
-        /// The file.
-        path: String,
-        /// Why.
-        message: String,
-    },
-    /// A history file is invalid.
-    #[error("{path}:{0}", path = .1)]
-    History(check::history_file::HistoryFileError, String),
-    /// Other bad input.
-    #[error("{0}")]
-    Other(String),
-}
-
-impl From<scenario::ScenarioError> for InputError {
-    fn from(e: scenario::ScenarioError) -> Self {
-        InputError::Scenario(e)
-    }
 }
 
 fn parse_shard(text: &str) -> Result<(u64, u64), String> {
@@ -310,6 +275,10 @@ pub fn execute(args: Args) -> Result<Status, InputError> {
     match &args.command {
         Some(Command::CheckHistory { file, budget }) => return check_history(file, *budget),
         Some(Command::Merge { files, report }) => return merge(files, report.as_ref()),
+        Some(Command::Schema) => {
+            print!("{}", crate::reference::scenario_reference());
+            return Ok(Status::Passed);
+        }
         Some(Command::Bench {
             runs,
             sweep_seeds,
@@ -568,93 +537,6 @@ fn merge(files: &[PathBuf], out: Option<&PathBuf>) -> Result<Status, InputError>
         write_report(dir, &merged, &[])?;
     }
     Ok(status_of(&merged.seeds))
-}
-
-/// Runs one seed (twice with `determinism`), turning a panic into a recorded failure.
-pub fn run_checked(loaded: &Loaded, seed: u64, canaries: Canaries, determinism: bool) -> Outcome {
-    let first = run_catching(loaded, seed, canaries);
-    let mismatch = if determinism {
-        let second = run_catching(loaded, seed, canaries);
-        match (&first, &second) {
-            (Outcome::Ran(a), Outcome::Ran(b)) if a.trace_hash != b.trace_hash => Some(format!(
-                "determinism: a second run gave trace hash {:016x}, the first {:016x}",
-                b.trace_hash, a.trace_hash
-            )),
-            (Outcome::Panicked { message: a, .. }, Outcome::Panicked { message: b, .. })
-                if a != b =>
-            {
-                Some("determinism: the two runs panicked differently".into())
-            }
-            (Outcome::Ran(_), Outcome::Panicked { .. })
-            | (Outcome::Panicked { .. }, Outcome::Ran(_)) => {
-                Some("determinism: one run panicked and the other did not".into())
-            }
-            _ => None,
-        }
-    } else {
-        None
-    };
-    match (first, mismatch) {
-        (Outcome::Ran(mut r), Some(m)) => {
-            r.expectations.push(("determinism".into(), false, m));
-            Outcome::Ran(r)
-        }
-        (Outcome::Ran(mut r), None) if determinism => {
-            let same = format!("trace hash {:016x} both times", r.trace_hash);
-            r.expectations
-                .push(("determinism: the seed run twice".into(), true, same));
-            Outcome::Ran(r)
-        }
-        (o, _) => o,
-    }
-}
-
-fn run_catching(loaded: &Loaded, seed: u64, canaries: Canaries) -> Outcome {
-    catch(seed, || engine::run(loaded, seed, canaries))
-}
-
-/// Runs `f` for `seed`; a panic becomes a recorded failure instead of ending the sweep.
-pub fn catch(seed: u64, f: impl FnOnce() -> RunResult) -> Outcome {
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-        Ok(r) => Outcome::Ran(Box::new(r)),
-        Err(payload) => {
-            let message = payload
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "unknown panic".into());
-            Outcome::Panicked { seed, message }
-        }
-    }
-}
-
-/// What one seed gave.
-#[derive(Debug)]
-pub enum Outcome {
-    /// The run completed (and was judged).
-    Ran(Box<RunResult>),
-    /// The run panicked: a recorded failure.
-    Panicked {
-        /// The seed.
-        seed: u64,
-        /// The panic message.
-        message: String,
-    },
-}
-
-impl Outcome {
-    /// Whether the seed passed.
-    pub fn passed(&self) -> bool {
-        matches!(self, Outcome::Ran(r) if r.passed())
-    }
-
-    /// The seed.
-    pub fn seed(&self) -> u64 {
-        match self {
-            Outcome::Ran(r) => r.seed,
-            Outcome::Panicked { seed, .. } => *seed,
-        }
-    }
 }
 
 /// Creates (truncates) an output file.

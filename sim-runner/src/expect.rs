@@ -1,62 +1,49 @@
 //! A scenario's expectations, judged after the run from the trace and the history.
 
-use crate::engine::{Mark, RunResult};
+use crate::engine::Recording;
+
+use crate::timeline::Mark;
 use proto::history::Outcome;
 use proto::trace::{EventKind, Role};
 use proto::NodeId;
-use scenario::{Expectation, NodeRef, Scenario};
+use scenario::{Expect, NodeRef, Scenario};
 use std::collections::BTreeSet;
 
+/// One expectation judged: its label, whether it held, and what was seen.
+pub type ExpectationVerdict = (String, bool, String);
+
 /// Each expectation: its label, whether it held, and what was seen.
-pub fn evaluate(scenario: &Scenario, run: &RunResult) -> Vec<(String, bool, String)> {
+pub fn evaluate(scenario: &Scenario, run: &Recording) -> Vec<ExpectationVerdict> {
     scenario
         .expectations
         .iter()
         .map(|e| {
-            let e = e.get_ref();
-            let label = e.label.clone().unwrap_or_else(|| default_label(e));
-            let (ok, detail) = match judge(e, run) {
-                Ok(r) => r,
-                Err(why) => (false, why),
-            };
-            (label, ok, detail)
+            let (ok, detail) = judge(&e.kind, run).unwrap_or_else(|why| (false, why));
+            (e.describe(), ok, detail)
         })
         .collect()
 }
 
-fn default_label(e: &Expectation) -> String {
-    let mut s = e.kind.clone();
-    if let Some(m) = &e.mark {
-        s += &format!(" {m}");
-    }
-    if let Some(NodeRef::Name(n)) = &e.node {
-        s += &format!(" {n}");
-    }
-    if let Some(NodeRef::Id(n)) = &e.node {
-        s += &format!(" node {n}");
-    }
-    s
-}
-
-fn node(run: &RunResult, r: &NodeRef) -> Result<NodeId, String> {
+fn node(run: &Recording, r: &NodeRef) -> Result<NodeId, String> {
     match r {
         NodeRef::Id(n) => Ok(*n),
-        NodeRef::Name(name) => match name.strip_prefix('$').and_then(|b| run.bindings.get(b)) {
+        NodeRef::Saved(name) => match run.bindings.get(name) {
             Some(nodes) if nodes.len() == 1 => Ok(nodes[0]),
-            _ => Err(format!("{name:?} was never saved (did its step fire?)")),
+            _ => Err(format!("\"{r}\" was never saved (did its step fire?)")),
         },
+        other => Err(format!(
+            "\"{other}\" depends on the moment: an expectation names a member by number or \"$saved\""
+        )),
     }
 }
 
-fn mark<'a>(run: &'a RunResult, e: &Expectation) -> Result<&'a Mark, String> {
-    let name = e.mark.as_deref().unwrap_or_default();
+fn mark<'a>(run: &'a Recording, name: &str) -> Result<&'a Mark, String> {
     run.marks
         .get(name)
         .ok_or_else(|| format!("mark {name:?} was never sent (did its step fire?)"))
 }
 
-fn step_time(run: &RunResult, e: &Expectation) -> Result<u64, String> {
-    let label = e.step.as_deref().unwrap_or_default();
+fn step_time(run: &Recording, label: &str) -> Result<u64, String> {
     run.steps
         .iter()
         .find(|s| s.label == label)
@@ -64,194 +51,195 @@ fn step_time(run: &RunResult, e: &Expectation) -> Result<u64, String> {
         .ok_or_else(|| format!("step {label:?} never fired"))
 }
 
-fn judge(e: &Expectation, run: &RunResult) -> Result<(bool, String), String> {
-    match e.kind.as_str() {
-        "acknowledged" | "not-acknowledged" | "read-not-served" => {
-            let m = mark(run, e)?;
-            let op = run
-                .history
-                .iter()
-                .find(|o| o.client == m.client)
-                .ok_or("the request never finished")?;
-            let ok = matches!(op.outcome, Outcome::Ok(_));
-            let want_ok = e.kind == "acknowledged";
-            Ok((ok == want_ok, format!("the client saw {:?}", op.outcome)))
+fn judge(e: &Expect, run: &Recording) -> Result<(bool, String), String> {
+    match e {
+        Expect::Acknowledged { mark: m } => answered(run, m, true),
+        Expect::NotAcknowledged { mark: m } | Expect::ReadNotServed { mark: m } => {
+            answered(run, m, false)
         }
-        "applied-once" => {
-            let m = mark(run, e)?;
-            Ok(applied_once(run, m.client))
+        Expect::AppliedOnce { mark: m } => Ok(applied_once(run, mark(run, m)?.client)),
+        Expect::NeverApplied { mark: m } => never_applied(run, mark(run, m)?, u64::MAX),
+        Expect::NeverCommittedBefore { mark: m, step } => {
+            never_applied(run, mark(run, m)?, step_time(run, step)?)
         }
-        "never-applied" | "never-committed-before" => {
-            let m = mark(run, e)?;
-            let before = if e.kind == "never-applied" {
-                u64::MAX
-            } else {
-                step_time(run, e)?
-            };
-            let first = run.events.iter().find(|ev| {
-                ev.time_ns < before
-                    && matches!(&ev.kind, EventKind::Applied { client, .. } if *client == m.client)
-            });
-            Ok(match first {
-                None => (true, "no member applied it".into()),
-                Some(ev) => (
-                    false,
-                    format!("applied at {:.3}s: {:?}", ev.time_ns as f64 / 1e9, ev.kind),
-                ),
-            })
-        }
-        "truncated" => {
-            let m = mark(run, e)?;
-            let n = node(run, e.node.as_ref().expect("validated"))?;
-            // Where that member held the entry, then a truncation covering it.
-            let mut held_at = None;
-            for ev in &run.events {
-                match &ev.kind {
-                    EventKind::LogPersisted { node, entries } if *node == n => {
-                        if let Some(id) = entries.iter().find(|id| id.digest == m.digest) {
-                            held_at = Some(id.index);
-                        }
-                    }
-                    EventKind::LogTruncated { node, from, last } if *node == n => {
-                        if let Some(i) = held_at {
-                            if *from <= i && i <= *last {
-                                return Ok((
-                                    true,
-                                    format!(
-                                        "member {n} dropped {from}..={last}, which held it at {i}"
-                                    ),
-                                ));
-                            }
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            Ok((
-                false,
-                match held_at {
-                    Some(i) => format!("member {n} held it at {i} and never truncated it"),
-                    None => format!("member {n} never held it"),
-                },
-            ))
-        }
-        "first-leader-after" => {
-            let since = step_time(run, e)?;
-            let want = node(run, e.node.as_ref().expect("validated"))?;
-            let first = run.events.iter().find_map(|ev| match ev.kind {
-                EventKind::Role {
-                    node,
-                    role: Role::Leader,
-                    term,
-                } if ev.time_ns >= since => Some((node, term)),
-                _ => None,
-            });
-            Ok(match first {
-                Some((n, term)) => (
-                    n == want,
-                    format!("member {n} was the first leader after it (term {term})"),
-                ),
-                None => (false, "no leader was elected after it".into()),
-            })
-        }
-        "stepped-down" => {
-            let n = node(run, e.node.as_ref().expect("validated"))?;
-            let since = match &e.step {
-                Some(_) => step_time(run, e)?,
+        Expect::Truncated { mark: m, node: n } => Ok(truncated(run, mark(run, m)?, node(run, n)?)),
+        Expect::FirstLeaderAfter { node: n, step } => Ok(first_leader_after(
+            run,
+            node(run, n)?,
+            step_time(run, step)?,
+        )),
+        Expect::SteppedDown { node: n, step } => {
+            let since = match step {
+                Some(label) => step_time(run, label)?,
                 None => 0,
             };
-            let mut led_in = None;
-            for ev in &run.events {
-                if let EventKind::Role { node, role, term } = ev.kind {
-                    if node != n {
-                        continue;
-                    }
-                    if role == Role::Leader {
-                        led_in = Some(term);
-                    } else if ev.time_ns >= since && led_in.is_some() {
-                        return Ok((
-                            true,
-                            format!(
-                                "member {n} became {role:?} in term {term} at {:.3}s",
-                                ev.time_ns as f64 / 1e9
-                            ),
-                        ));
-                    }
+            Ok(stepped_down(run, node(run, n)?, since))
+        }
+        Expect::LogsConverged {} => Ok(logs_converged(run)),
+        Expect::FailpointFired { node: n } => Ok(failpoint_fired(run, node(run, n)?)),
+        Expect::NotPersistedBefore {
+            mark: m,
+            node: n,
+            step,
+        } => Ok(not_persisted_before(
+            run,
+            mark(run, m)?,
+            node(run, n)?,
+            step_time(run, step)?,
+        )),
+    }
+}
+
+/// Whether the marked request's client saw OK (`want_ok`) or not.
+fn answered(run: &Recording, m: &str, want_ok: bool) -> Result<(bool, String), String> {
+    let m = mark(run, m)?;
+    let op = run
+        .history
+        .iter()
+        .find(|o| o.client == m.client)
+        .ok_or("the request never finished")?;
+    let ok = matches!(op.outcome, Outcome::Ok(_));
+    Ok((ok == want_ok, format!("the client saw {:?}", op.outcome)))
+}
+
+fn never_applied(run: &Recording, m: &Mark, before: u64) -> Result<(bool, String), String> {
+    let first = run.events.iter().find(|ev| {
+        ev.time_ns < before
+            && matches!(&ev.kind, EventKind::Applied { client, .. } if *client == m.client)
+    });
+    Ok(match first {
+        None => (true, "no member applied it".into()),
+        Some(ev) => (
+            false,
+            format!("applied at {:.3}s: {:?}", ev.time_ns as f64 / 1e9, ev.kind),
+        ),
+    })
+}
+
+/// Where member `n` held the entry, then a truncation covering it.
+fn truncated(run: &Recording, m: &Mark, n: NodeId) -> (bool, String) {
+    let mut held_at = None;
+    for ev in &run.events {
+        match &ev.kind {
+            EventKind::LogPersisted { node, entries } if *node == n => {
+                if let Some(id) = entries.iter().find(|id| id.digest == m.digest) {
+                    held_at = Some(id.index);
                 }
             }
-            Ok((false, format!("member {n} never stepped down")))
-        }
-        "logs-converged" if !run.down_at_end.is_empty() => Ok((
-            false,
-            format!("members {:?} were down at the end", run.down_at_end),
-        )),
-        "logs-converged" => {
-            let mut seen: Vec<(NodeId, u64, u64, u64)> = run
-                .members
-                .iter()
-                .map(|(n, s)| (*n, s.last_index, s.applied, s.store_digest))
-                .collect();
-            seen.sort();
-            let same = seen
-                .windows(2)
-                .all(|w| (w[0].1, w[0].2, w[0].3) == (w[1].1, w[1].2, w[1].3));
-            if same && !seen.is_empty() {
-                let (_, last, applied, d) = seen[0];
-                return Ok((
-                    true,
-                    format!(
-                        "{} members at last index {last}, applied {applied}, store {d:016x}",
-                        seen.len()
-                    ),
-                ));
+            EventKind::LogTruncated { node, from, last } if *node == n => {
+                if let Some(i) = held_at.filter(|i| from <= i && i <= last) {
+                    let seen = format!("member {n} dropped {from}..={last}, which held it at {i}");
+                    return (true, seen);
+                }
             }
-            let shown: Vec<String> = seen
-                .iter()
-                .map(|(n, last, applied, d)| {
-                    format!("{n}: last {last}, applied {applied}, store {d:016x}")
-                })
-                .collect();
-            Ok((false, shown.join("; ")))
+            _ => {}
         }
-        "failpoint-fired" => {
-            let n = node(run, e.node.as_ref().expect("validated"))?;
-            let fired = run.events.iter().find_map(|ev| match &ev.kind {
-                EventKind::Failpoint { node, name, action } if *node == n => Some(format!(
-                    "{name} ({action}) fired on member {n} at {:.3}s",
-                    ev.time_ns as f64 / 1e9
-                )),
-                _ => None,
-            });
-            Ok(match fired {
-                Some(d) => (true, d),
-                None => (false, format!("no failpoint fired on member {n}")),
-            })
+    }
+    let seen = match held_at {
+        Some(i) => format!("member {n} held it at {i} and never truncated it"),
+        None => format!("member {n} never held it"),
+    };
+    (false, seen)
+}
+
+fn first_leader_after(run: &Recording, want: NodeId, since: u64) -> (bool, String) {
+    let first = run.events.iter().find_map(|ev| match ev.kind {
+        EventKind::Role {
+            node,
+            role: Role::Leader,
+            term,
+        } if ev.time_ns >= since => Some((node, term)),
+        _ => None,
+    });
+    match first {
+        Some((n, term)) => (
+            n == want,
+            format!("member {n} was the first leader after it (term {term})"),
+        ),
+        None => (false, "no leader was elected after it".into()),
+    }
+}
+
+fn stepped_down(run: &Recording, n: NodeId, since: u64) -> (bool, String) {
+    let mut led = false;
+    for ev in &run.events {
+        if let EventKind::Role { node, role, term } = ev.kind {
+            if node != n {
+                continue;
+            }
+            if role == Role::Leader {
+                led = true;
+            } else if ev.time_ns >= since && led {
+                let at = ev.time_ns as f64 / 1e9;
+                return (
+                    true,
+                    format!("member {n} became {role:?} in term {term} at {at:.3}s"),
+                );
+            }
         }
-        "not-persisted-before" => {
-            let m = mark(run, e)?;
-            let n = node(run, e.node.as_ref().expect("validated"))?;
-            let before = step_time(run, e)?;
-            let held = run.events.iter().any(|ev| {
-                ev.time_ns < before
-                    && matches!(&ev.kind, EventKind::LogPersisted { node, entries } if *node == n && entries.iter().any(|id| id.digest == m.digest))
-            });
-            Ok((
-                !held,
-                if held {
-                    format!("member {n} had it in its log before")
-                } else {
-                    format!("member {n} never had it in its log before")
-                },
-            ))
-        }
-        other => Err(format!("unknown expectation {other:?}")),
+    }
+    (false, format!("member {n} never stepped down"))
+}
+
+fn logs_converged(run: &Recording) -> (bool, String) {
+    if !run.down_at_end.is_empty() {
+        let down = &run.down_at_end;
+        return (false, format!("members {down:?} were down at the end"));
+    }
+    let mut seen: Vec<(NodeId, u64, u64, u64)> = run
+        .members
+        .iter()
+        .map(|(n, s)| (*n, s.last_index, s.applied, s.store_digest))
+        .collect();
+    seen.sort();
+    let same = seen
+        .windows(2)
+        .all(|w| (w[0].1, w[0].2, w[0].3) == (w[1].1, w[1].2, w[1].3));
+    if same && !seen.is_empty() {
+        let (_, last, applied, d) = seen[0];
+        let n = seen.len();
+        return (
+            true,
+            format!("{n} members at last index {last}, applied {applied}, store {d:016x}"),
+        );
+    }
+    let shown: Vec<String> = seen
+        .iter()
+        .map(|(n, last, applied, d)| format!("{n}: last {last}, applied {applied}, store {d:016x}"))
+        .collect();
+    (false, shown.join("; "))
+}
+
+fn failpoint_fired(run: &Recording, n: NodeId) -> (bool, String) {
+    let fired = run.events.iter().find_map(|ev| match &ev.kind {
+        EventKind::Failpoint { node, name, action } if *node == n => Some(format!(
+            "{name} ({action}) fired on member {n} at {:.3}s",
+            ev.time_ns as f64 / 1e9
+        )),
+        _ => None,
+    });
+    match fired {
+        Some(d) => (true, d),
+        None => (false, format!("no failpoint fired on member {n}")),
+    }
+}
+
+fn not_persisted_before(run: &Recording, m: &Mark, n: NodeId, before: u64) -> (bool, String) {
+    let held = run.events.iter().any(|ev| {
+        ev.time_ns < before
+            && matches!(&ev.kind, EventKind::LogPersisted { node, entries } if *node == n && entries.iter().any(|id| id.digest == m.digest))
+    });
+    if held {
+        (false, format!("member {n} had it in its log before"))
+    } else {
+        (true, format!("member {n} never had it in its log before"))
     }
 }
 
 /// Whether the marked request (sequence 1 of `client`) took effect at exactly one log
 /// index, and every member has it: applied it there (fresh or replayed after a restart),
 /// or holds a snapshot that covers that index.
-fn applied_once(run: &RunResult, client: u64) -> (bool, String) {
+fn applied_once(run: &Recording, client: u64) -> (bool, String) {
     let mut fresh_at: BTreeSet<u64> = BTreeSet::new();
     let mut applied_by: BTreeSet<NodeId> = BTreeSet::new();
     let mut snapshots: Vec<(NodeId, u64)> = Vec::new();

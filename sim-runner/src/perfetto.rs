@@ -4,7 +4,7 @@
 //! receiver, every client operation as a span on its client's track, and the scenario's
 //! steps, network faults and violations as global instants.
 
-use crate::engine::RunResult;
+use crate::judge::RunResult;
 use proto::trace::{EventKind, MessageSummary, Role};
 use proto::NodeId;
 use serde_json::{json, Value};

@@ -2,8 +2,8 @@
 //! summary.
 
 use crate::artifacts::{SeedSummary, SweepReport};
-use crate::cli::Outcome;
-use crate::engine::RunResult;
+use crate::judge::Outcome;
+use crate::judge::RunResult;
 use crate::scenarios::{self, Loaded};
 use crate::story;
 use proto::history::Outcome as OpOutcome;

@@ -1,7 +1,7 @@
 //! The scenarios the runner knows: the files under `scenarios/`, built into the binary so
 //! that `--scenario NAME` works from any directory, and any file given by path.
 
-use crate::cli::InputError;
+use crate::error::InputError;
 use node::Failpoint;
 use scenario::Scenario;
 use std::path::Path;

@@ -1,6 +1,6 @@
 //! The story of a run: the events a reader needs to follow what happened, as table rows.
 
-use crate::engine::RunResult;
+use crate::judge::RunResult;
 use proto::trace::{EventKind, Role};
 use proto::NodeId;
 use std::collections::BTreeMap;

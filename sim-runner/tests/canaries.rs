@@ -2,7 +2,7 @@
 //! its natural scenario, by the checker (or expectation) that should catch it.
 
 use sim_runner::canary;
-use sim_runner::engine::{self, RunResult};
+use sim_runner::judge::{self, RunResult};
 use sim_runner::scenarios;
 
 /// (canary, scenario, what must catch it: a checker's name or "expect: <label part>")
@@ -45,7 +45,7 @@ fn every_canary_is_caught_within_200_seeds_by_the_right_checker() {
         'seeds: for batch in (0..200u64).collect::<Vec<_>>().chunks(2) {
             let results = sim::run_many(batch, 2, |seed| {
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    engine::run(&loaded, seed, canaries)
+                    judge::run(&loaded, seed, canaries)
                 }))
             });
             for (seed, r) in batch.iter().zip(results) {
@@ -77,7 +77,7 @@ fn without_canaries_the_same_runs_pass() {
     ] {
         let loaded = scenarios::load(scenario).unwrap();
         for seed in seeds {
-            let r = engine::run(&loaded, seed, sim::Canaries::default());
+            let r = judge::run(&loaded, seed, sim::Canaries::default());
             assert!(r.passed(), "{scenario} seed {seed}: {:?}", r.failures());
         }
     }

@@ -5,7 +5,7 @@
 use check::history_file;
 use check::linearizability::{check_with, Options, TimeUnit};
 use check::{Property, Verdict};
-use sim_runner::{engine, scenarios};
+use sim_runner::{judge, scenarios};
 use std::process::Command;
 
 fn runner() -> Command {
@@ -16,7 +16,7 @@ fn runner() -> Command {
 /// history, agree (both held or both violated).
 fn round_trip(scenario: &str, seed: u64, canaries: sim::Canaries) -> bool {
     let loaded = scenarios::load(scenario).unwrap();
-    let run = engine::run(&loaded, seed, canaries);
+    let run = judge::run(&loaded, seed, canaries);
     let own = run
         .verdicts
         .iter()
@@ -133,7 +133,7 @@ fn verdicts_of_a_short_run_say_what_was_not_judged() {
         scenario,
         text: text.into(),
     };
-    let run = engine::run(&loaded, 0, sim::Canaries::default());
+    let run = judge::run(&loaded, 0, sim::Canaries::default());
     let liveness = run
         .verdicts
         .iter()

@@ -1,6 +1,6 @@
 //! Coverage marks: the code and the list in `marks::ALL` agree, and a sweep counts them.
 
-use sim_runner::{engine, scenarios};
+use sim_runner::{judge, scenarios};
 use std::path::Path;
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
@@ -49,7 +49,7 @@ fn the_code_and_the_list_of_marks_agree() {
 #[test]
 fn a_run_counts_the_marks_it_passes() {
     let loaded = scenarios::load("chaos").unwrap();
-    let run = engine::run(&loaded, 0, sim::Canaries::default());
+    let run = judge::run(&loaded, 0, sim::Canaries::default());
     assert!(run
         .marks_hit
         .get("raft.vote.granted")

@@ -3,7 +3,7 @@
 //! fail; malformed files are refused with file:line.
 
 use sim::Canaries;
-use sim_runner::engine::{self, RunResult};
+use sim_runner::judge::{self, RunResult};
 use sim_runner::scenarios::{self, Loaded};
 
 const CANONICAL: [&str; 13] = [
@@ -23,7 +23,7 @@ const CANONICAL: [&str; 13] = [
 ];
 
 fn run(loaded: &Loaded, seed: u64) -> RunResult {
-    engine::run(loaded, seed, Canaries::default())
+    judge::run(loaded, seed, Canaries::default())
 }
 
 fn explain(r: &RunResult) -> String {
@@ -260,7 +260,7 @@ fn planted_bugs_make_the_natural_scenarios_fail() {
     let loaded = scenarios::load("figure-8").unwrap();
     let mut c = Canaries::default();
     c.raft.commit_earlier_term_by_counting = true;
-    let r = engine::run(&loaded, 0, c);
+    let r = judge::run(&loaded, 0, c);
     assert!(!r.passed());
     let broken: Vec<&str> = r
         .verdicts
@@ -273,7 +273,7 @@ fn planted_bugs_make_the_natural_scenarios_fail() {
     let loaded = scenarios::load("split-brain").unwrap();
     let mut c = Canaries::default();
     c.raft.serve_reads_without_quorum = true;
-    let r = engine::run(&loaded, 0, c);
+    let r = judge::run(&loaded, 0, c);
     let served = r
         .expectations
         .iter()
@@ -284,7 +284,7 @@ fn planted_bugs_make_the_natural_scenarios_fail() {
     let loaded = scenarios::load("leader-crash-6-applied").unwrap();
     let mut c = Canaries::default();
     c.node.apply_retries_twice = true;
-    let r = engine::run(&loaded, 0, c);
+    let r = judge::run(&loaded, 0, c);
     assert!(r
         .verdicts
         .iter()
@@ -340,7 +340,7 @@ fn the_binary_exits_2_with_file_and_line_for_a_bad_scenario_file() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("bad.toml:4: unknown action \"explode\""),
+        err.contains("bad.toml:5: unknown action `explode`"),
         "{err}"
     );
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_sim-runner"))

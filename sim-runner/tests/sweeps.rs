@@ -1,8 +1,9 @@
 //! Sweeps: a panicking seed is recorded and the sweep goes on; shards cover a range once
 //! and merge back; shrinking keeps a failure with no more faults than the original.
 
-use sim_runner::cli::{self, Outcome};
-use sim_runner::{engine, scenarios};
+use sim_runner::cli;
+use sim_runner::judge::Outcome;
+use sim_runner::{judge, scenarios};
 use std::process::Command;
 
 /// The command exited 0; otherwise fail with what it printed on stderr.
@@ -22,11 +23,11 @@ fn a_seed_that_panics_is_a_recorded_failure_and_the_sweep_goes_on() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let outcomes = sim::run_many(&seeds, 2, |seed| {
-        cli::catch(seed, || {
+        judge::catch(seed, || {
             if seed == 3 {
                 panic!("planted panic in seed {seed}");
             }
-            engine::run(&loaded, seed, sim::Canaries::default())
+            judge::run(&loaded, seed, sim::Canaries::default())
         })
     });
     std::panic::set_hook(previous);
@@ -105,7 +106,7 @@ fn shrinking_a_known_failure_keeps_it_failing_with_no_more_faults() {
     let loaded = scenarios::load("chaos").unwrap();
     let mut canaries = sim::Canaries::default();
     sim_runner::canary::enable(&mut canaries, "ack-before-fsync").unwrap();
-    let run = engine::run(&loaded, 2, canaries);
+    let run = judge::run(&loaded, 2, canaries);
     assert!(
         !run.passed(),
         "seed 2 with ack-before-fsync is the known failure"
@@ -115,7 +116,7 @@ fn shrinking_a_known_failure_keeps_it_failing_with_no_more_faults() {
     let shrunk = scenarios::load(&path).unwrap();
     std::fs::remove_file(&path).ok();
     assert!(shrunk.scenario.steps.len() <= original_steps);
-    let again = engine::run(&shrunk, 2, canaries);
+    let again = judge::run(&shrunk, 2, canaries);
     assert!(!again.passed(), "the shrunk schedule must still fail");
     let wanted = run
         .verdicts

@@ -40,7 +40,7 @@ pub enum FaultMode {
 }
 
 /// The disk's fault and latency settings. All probabilities are in parts per million.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct DiskFaults {
     /// Simulated cost of one write, microseconds.

@@ -1,6 +1,7 @@
-//! Bounds and consistency rules for a scenario's settings, checked before any run so that
+//! Bounds and consistency rules for a scenario's sections, checked before any run so that
 //! a bad value is an error with its line, never a hang, a panic inside the run or a
-//! silent surprise.
+//! silent surprise. The cluster's own rules are the simulator's
+//! ([`sim::ClusterConfig::validate`], which runs the Raft core's validation).
 
 use crate::schema::*;
 
@@ -12,11 +13,8 @@ pub const MAX_CLIENTS: u64 = 1_000;
 pub const MAX_KEYS: u64 = 100_000;
 /// The longest one-way latency, microseconds (one minute).
 pub const MAX_LATENCY_US: u64 = 60_000_000;
-/// The simulator's default heartbeat interval, ticks (kept equal to
-/// `sim::ClusterConfig::default()` by a test).
-pub const DEFAULT_HEARTBEAT_TICKS: u64 = 1;
-/// The simulator's default election timeout, ticks (likewise).
-pub const DEFAULT_ELECTION_TICKS: u64 = 10;
+/// A probability in parts per million is at most this.
+const CERTAIN_PPM: u32 = 1_000_000;
 
 /// A rule broken: the key it is about (to find its line) and what is wrong.
 pub(crate) type Broken = (&'static str, String);
@@ -29,21 +27,27 @@ fn check(ok: bool, key: &'static str, message: impl FnOnce() -> String) -> Resul
     }
 }
 
+fn probability(key: &'static str, ppm: u32) -> Result<(), Broken> {
+    check(ppm <= CERTAIN_PPM, key, || {
+        format!("{key} is a probability in parts per million: at most {CERTAIN_PPM}")
+    })
+}
+
 /// Every rule on the sections (not the steps).
 pub(crate) fn sections(s: &Scenario) -> Result<(), Broken> {
+    check(s.duration_ms > 0, "duration_ms", || {
+        "duration_ms must be positive".into()
+    })?;
     check(s.duration_ms <= MAX_DURATION_MS, "duration_ms", || {
         format!(
             "duration_ms = {} is over the maximum of {MAX_DURATION_MS} (one simulated hour)",
             s.duration_ms
         )
     })?;
-    cluster(&s.cluster)?;
+    s.cluster.validate()?;
     network(&s.network)?;
-    check(
-        s.disk.slow_sync_ppm.unwrap_or(0) <= 1_000_000,
-        "slow_sync_ppm",
-        || "slow_sync_ppm is a probability in parts per million: at most 1000000".into(),
-    )?;
+    probability("slow_sync_ppm", s.disk.slow_sync_ppm)?;
+    probability("read_corrupt_ppm", s.disk.read_corrupt_ppm)?;
     if let Some(w) = &s.workload {
         workload(w, s.duration_ms)?;
     }
@@ -65,50 +69,10 @@ pub(crate) fn sections(s: &Scenario) -> Result<(), Broken> {
     Ok(())
 }
 
-fn cluster(c: &ClusterSection) -> Result<(), Broken> {
-    let e = c.election_ticks.unwrap_or(DEFAULT_ELECTION_TICKS);
-    let h = c.heartbeat_ticks.unwrap_or(DEFAULT_HEARTBEAT_TICKS);
-    check(h > 0 && h < e, "election_ticks", || {
-        format!(
-            "need 0 < heartbeat_ticks ({h}{}) < election_ticks ({e}{})",
-            if c.heartbeat_ticks.is_none() {
-                ", the default"
-            } else {
-                ""
-            },
-            if c.election_ticks.is_none() {
-                ", the default"
-            } else {
-                ""
-            }
-        )
-    })?;
-    check(e <= 10_000, "election_ticks", || {
-        "election_ticks must be at most 10000".into()
-    })?;
-    check(c.tick_ms.unwrap_or(10) <= 10_000, "tick_ms", || {
-        "tick_ms must be at most 10000".into()
-    })?;
-    check(
-        c.wal_segment_bytes.is_none_or(|b| b >= 1_024),
-        "wal_segment_bytes",
-        || "wal_segment_bytes must be at least 1024".into(),
-    )?;
-    check(c.max_append_bytes != Some(0), "max_append_bytes", || {
-        "max_append_bytes must be at least 1 (1: one entry per message)".into()
-    })
-}
-
-fn network(n: &NetworkSection) -> Result<(), Broken> {
-    for (key, ppm) in [("loss_ppm", n.loss_ppm), ("duplicate_ppm", n.duplicate_ppm)] {
-        check(ppm.unwrap_or(0) <= 1_000_000, key, || {
-            format!("{key} is a probability in parts per million: at most 1000000")
-        })?;
-    }
-    let (lo, hi) = (
-        n.latency_min_us.unwrap_or(1_000),
-        n.latency_max_us.unwrap_or(5_000),
-    );
+fn network(n: &NetworkFaults) -> Result<(), Broken> {
+    probability("loss_ppm", n.loss_ppm)?;
+    probability("duplicate_ppm", n.duplicate_ppm)?;
+    let (lo, hi) = (n.latency_min_us, n.latency_max_us);
     check(lo <= hi, "latency_min_us", || {
         format!("latency_min_us ({lo}) is above latency_max_us ({hi})")
     })?;
@@ -117,20 +81,27 @@ fn network(n: &NetworkSection) -> Result<(), Broken> {
     })
 }
 
-fn workload(w: &WorkloadSection, duration_ms: u64) -> Result<(), Broken> {
-    check(w.clients.unwrap_or(0) <= MAX_CLIENTS, "clients", || {
+fn workload(w: &Workload, duration_ms: u64) -> Result<(), Broken> {
+    check(w.clients <= MAX_CLIENTS, "clients", || {
         format!("clients must be at most {MAX_CLIENTS}")
     })?;
-    check(w.keys.unwrap_or(1) <= MAX_KEYS, "keys", || {
-        format!("keys must be at most {MAX_KEYS}")
+    check((1..=MAX_KEYS).contains(&w.keys), "keys", || {
+        format!("keys must be 1 to {MAX_KEYS}")
     })?;
-    for (key, v) in [
-        ("request_timeout_ms", w.request_timeout_ms),
-        ("op_timeout_ms", w.op_timeout_ms),
-    ] {
-        check(v != Some(0), key, || format!("{key} must be positive"))?;
-    }
-    let start = w.start_ms.unwrap_or(500);
+    let m = &w.mix;
+    let weights = [m.put, m.get, m.delete, m.cas, m.cas_revision];
+    check(
+        weights.iter().map(|w| u64::from(*w)).sum::<u64>() > 0,
+        "mix",
+        || "the mix gives every operation weight 0".into(),
+    )?;
+    check(w.request_timeout_ms > 0, "request_timeout_ms", || {
+        "request_timeout_ms must be positive".into()
+    })?;
+    check(w.op_timeout_ms > 0, "op_timeout_ms", || {
+        "op_timeout_ms must be positive".into()
+    })?;
+    let start = w.start_ms;
     check(start < duration_ms, "start_ms", || {
         format!("start_ms = {start} is not before the end of the run ({duration_ms} ms)")
     })?;
@@ -143,7 +114,7 @@ fn workload(w: &WorkloadSection, duration_ms: u64) -> Result<(), Broken> {
         check(stop <= duration_ms, "stop_ms", || {
             format!("stop_ms = {stop} is after the end of the run ({duration_ms} ms)")
         })?;
-    } else if w.clients != Some(0) {
+    } else if w.clients > 0 {
         // The default stop leaves the last 3 s for the cluster to settle.
         let stop = duration_ms.saturating_sub(3_000);
         check(stop > start, "[workload]", || {
@@ -153,43 +124,4 @@ fn workload(w: &WorkloadSection, duration_ms: u64) -> Result<(), Broken> {
         })?;
     }
     Ok(())
-}
-
-/// The rules on one step that need no other step: times within the run, a partition's
-/// groups, cuts and transfers between two different members.
-pub(crate) fn step(s: &Step, duration_ms: u64) -> Result<(), String> {
-    if let Some(t) = s.after_ms {
-        if t > duration_ms {
-            return Err(format!(
-                "after_ms = {t} is longer than the whole run ({duration_ms} ms)"
-            ));
-        }
-    }
-    if let Some(groups) = &s.groups {
-        if groups.iter().any(|g| g.is_empty()) {
-            return Err("a partition group is empty".into());
-        }
-        let mut seen: Vec<&NodeRef> = Vec::new();
-        for r in groups.iter().flatten() {
-            if seen.contains(&r) {
-                return Err(format!("{} is in two partition groups", describe(r)));
-            }
-            seen.push(r);
-        }
-    }
-    let same = |a: &Option<NodeRef>, b: &Option<NodeRef>| matches!((a, b), (Some(NodeRef::Id(x)), Some(NodeRef::Id(y))) if x == y);
-    if s.action == "cut" && same(&s.from, &s.to) {
-        return Err("a cut from a member to itself cuts nothing".into());
-    }
-    if s.action == "transfer" && same(&s.node, &s.to) {
-        return Err("a transfer from a member to itself moves nothing".into());
-    }
-    Ok(())
-}
-
-fn describe(r: &NodeRef) -> String {
-    match r {
-        NodeRef::Id(id) => format!("member {id}"),
-        NodeRef::Name(n) => format!("{n:?}"),
-    }
 }

@@ -17,21 +17,27 @@ use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Relative weights of the operation kinds.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+/// Relative weights of the operation kinds. In a scenario file a kind left out of `mix`
+/// weighs 0; a workload without `mix` takes [`Mix::default`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Mix {
     /// Weight of puts.
+    #[serde(default)]
     pub put: u32,
     /// Weight of gets.
+    #[serde(default)]
     pub get: u32,
     /// Weight of deletes.
+    #[serde(default)]
     pub delete: u32,
     /// Weight of compare-and-swaps (on the value last read or written by this client;
     /// absent, that is create-if-absent, when it has seen none).
+    #[serde(default)]
     pub cas: u32,
     /// Weight of compare-and-swaps on the modification revision this client last saw for
     /// the key (0, that is create-if-absent, when it has seen none).
+    #[serde(default)]
     pub cas_revision: u32,
 }
 
@@ -48,7 +54,7 @@ impl Default for Mix {
 }
 
 /// The client workload.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Workload {
     /// Number of concurrent clients.
@@ -65,8 +71,9 @@ pub struct Workload {
     pub think_ms: u64,
     /// Clients start issuing at this simulated time, milliseconds.
     pub start_ms: u64,
-    /// Clients issue no new operation after this simulated time, milliseconds.
-    pub stop_ms: u64,
+    /// Clients issue no new operation after this simulated time, milliseconds (none: they
+    /// go on until the run ends; a scenario's default is its duration less 3 s).
+    pub stop_ms: Option<u64>,
 }
 
 impl Default for Workload {
@@ -79,7 +86,7 @@ impl Default for Workload {
             op_timeout_ms: 3_000,
             think_ms: 20,
             start_ms: 500,
-            stop_ms: 15_000,
+            stop_ms: None,
         }
     }
 }
@@ -210,7 +217,10 @@ pub async fn client_actor(
         crate::Alarm::after(Duration::from_nanos(start_ns - ep.now_ns())).await;
     }
     let mut seq = 0u64;
-    while ep.now_ns() < workload.stop_ms * 1_000_000 {
+    while workload
+        .stop_ms
+        .is_none_or(|stop| ep.now_ns() < stop * 1_000_000)
+    {
         let think = rng.gen_range(0..=workload.think_ms);
         if think > 0 {
             madsim::time::sleep(Duration::from_millis(think)).await;

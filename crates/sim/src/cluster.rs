@@ -88,7 +88,7 @@ impl Payload for Wire {
 }
 
 /// How the cluster is built.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClusterConfig {
     /// Number of members (ids 1..=nodes).
@@ -114,6 +114,91 @@ pub struct ClusterConfig {
     /// Clock-rate skew: each member's tick runs up to this many parts per million fast
     /// or slow (drawn per member from the seed), so timeouts drift apart (0: none).
     pub tick_skew_ppm: u32,
+}
+
+impl ClusterConfig {
+    /// The most members a cluster may have.
+    pub const MAX_NODES: u64 = 9;
+
+    /// Member `id`'s configuration (its Raft core's, its storage's) with `canaries` planted.
+    pub fn member_config(&self, id: NodeId, canaries: Canaries) -> NodeConfig {
+        let voters: Vec<NodeId> = (1..=self.nodes).collect();
+        let mut raft_cfg = raft::Config::new(id, voters, 0);
+        raft_cfg.election_ticks = self.election_ticks;
+        raft_cfg.heartbeat_ticks = self.heartbeat_ticks;
+        raft_cfg.pre_vote = self.pre_vote;
+        raft_cfg.check_quorum = self.check_quorum;
+        raft_cfg.canaries = canaries.raft;
+        raft_cfg.max_size_per_msg = self.max_append_bytes as usize;
+        NodeConfig {
+            raft: raft_cfg,
+            snapshot_every: self.snapshot_every,
+            snapshot_keep: self.snapshot_keep,
+            wal: WalOptions {
+                segment_bytes: self.wal_segment_bytes,
+                skip_dir_sync_of_new_segment: canaries.node.segment_without_dir_sync,
+                torn_tail_is_corruption: canaries.node.torn_tail_is_corruption,
+            },
+            canaries: canaries.node,
+        }
+    }
+
+    /// Checks the settings before a run, with the members' own validation (the Raft
+    /// core's) and the simulator's bounds. On error: the key at fault and what is wrong.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        let d = ClusterConfig::default();
+        let rule = |ok: bool, key: &'static str, why: &dyn Fn() -> String| {
+            if ok {
+                Ok(())
+            } else {
+                Err((key, why()))
+            }
+        };
+        rule(
+            (1..=Self::MAX_NODES).contains(&self.nodes),
+            "nodes",
+            &|| {
+                format!(
+                    "nodes = {}: a cluster has 1 to {} nodes",
+                    self.nodes,
+                    Self::MAX_NODES
+                )
+            },
+        )?;
+        rule((1..=10_000).contains(&self.tick_ms), "tick_ms", &|| {
+            "tick_ms must be 1 to 10000".into()
+        })?;
+        rule(self.election_ticks <= 10_000, "election_ticks", &|| {
+            "election_ticks must be at most 10000".into()
+        })?;
+        rule(
+            self.wal_segment_bytes >= 1_024,
+            "wal_segment_bytes",
+            &|| "wal_segment_bytes must be at least 1024".into(),
+        )?;
+        rule(self.max_append_bytes >= 1, "max_append_bytes", &|| {
+            "max_append_bytes must be at least 1 (1: one entry per message)".into()
+        })?;
+        rule(self.tick_skew_ppm <= 500_000, "tick_skew_ppm", &|| {
+            "tick_skew_ppm must be at most 500000 (a tick at most 50% fast or slow)".into()
+        })?;
+        // The Raft core's own validation decides; its message is told in the file's terms.
+        let note = |v: u64, dv: u64| if v == dv { ", the default" } else { "" };
+        self.member_config(1, Canaries::default())
+            .raft
+            .validate()
+            .map_err(|why| {
+                let (h, e) = (self.heartbeat_ticks, self.election_ticks);
+                if why.contains("heartbeat_ticks") {
+                    let (hn, en) = (note(h, d.heartbeat_ticks), note(e, d.election_ticks));
+                    let told =
+                        format!("need 0 < heartbeat_ticks ({h}{hn}) < election_ticks ({e}{en})");
+                    ("election_ticks", told)
+                } else {
+                    ("nodes", why)
+                }
+            })
+    }
 }
 
 impl Default for ClusterConfig {
@@ -223,24 +308,7 @@ impl Cluster {
         let metrics_every_tick = Arc::new(AtomicBool::new(false));
         let voters: Vec<NodeId> = (1..=config.nodes).collect();
         for id in voters.clone() {
-            let mut raft_cfg = raft::Config::new(id, voters.clone(), 0);
-            raft_cfg.election_ticks = config.election_ticks;
-            raft_cfg.heartbeat_ticks = config.heartbeat_ticks;
-            raft_cfg.pre_vote = config.pre_vote;
-            raft_cfg.check_quorum = config.check_quorum;
-            raft_cfg.canaries = canaries.raft;
-            raft_cfg.max_size_per_msg = config.max_append_bytes as usize;
-            let node_cfg = NodeConfig {
-                raft: raft_cfg,
-                snapshot_every: config.snapshot_every,
-                snapshot_keep: config.snapshot_keep,
-                wal: WalOptions {
-                    segment_bytes: config.wal_segment_bytes,
-                    skip_dir_sync_of_new_segment: canaries.node.segment_without_dir_sync,
-                    torn_tail_is_corruption: canaries.node.torn_tail_is_corruption,
-                },
-                canaries: canaries.node,
-            };
+            let node_cfg = config.member_config(id, canaries);
             let failpoints = failpoints.clone();
             let board = board.clone();
             let every_tick = metrics_every_tick.clone();

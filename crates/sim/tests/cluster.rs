@@ -28,7 +28,7 @@ fn run(
         );
         cluster.start_clients(&Workload {
             clients: 4,
-            stop_ms: 8_000,
+            stop_ms: Some(8_000),
             ..Workload::default()
         });
         body(&cluster);

@@ -1,0 +1,433 @@
+//! The timeline as it plays: resolving member references against the live cluster,
+//! watching the trace for step conditions, and carrying out each step's action.
+
+use disk::{DiskFaults, FaultMode};
+use node::{entry_id, FailAction, Failpoint};
+use proto::kv::{Command, Op};
+use proto::raft::{Entry, EntryKind};
+use proto::trace::{EventKind, Role};
+use proto::{Index, NodeId};
+use scenario::{
+    Action, Condition, DiskChange, EntryState, MessageFilter, NetworkChange, NodeRef, Request, Step,
+};
+use sim::cluster::OPERATOR;
+use sim::{Cluster, Control, Filter, RetryPolicy, ScriptedRequest, Wire};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A scenario's marked request.
+#[derive(Clone, Debug)]
+pub struct Mark {
+    /// The scripted client that sent it (its request is sequence number 1).
+    pub client: NodeId,
+    /// Digest of the log entry it becomes (the same for every retry).
+    pub digest: u64,
+}
+
+/// What the timeline has seen of the trace so far, for conditions.
+#[derive(Default)]
+struct Watch {
+    next_event: usize,
+    /// digest -> member -> index where it persisted it
+    persisted: BTreeMap<u64, BTreeMap<NodeId, Index>>,
+    committed: BTreeMap<NodeId, Index>,
+    /// digest -> members that applied it
+    applied: BTreeMap<u64, BTreeSet<NodeId>>,
+    /// (time, node, role, term), in order
+    roles: Vec<(u64, NodeId, Role, u64)>,
+}
+
+impl Watch {
+    fn update(&mut self, cluster: &Cluster) {
+        let from = self.next_event;
+        self.next_event = cluster.world.with_events(|events| {
+            for e in &events[from.min(events.len())..] {
+                self.see(e.time_ns, &e.kind);
+            }
+            events.len()
+        });
+    }
+
+    fn see(&mut self, time_ns: u64, kind: &EventKind) {
+        match kind {
+            EventKind::LogPersisted { node, entries } => {
+                for id in entries {
+                    let at = self.persisted.entry(id.digest).or_default();
+                    at.insert(*node, id.index);
+                }
+            }
+            EventKind::Committed { node, index, .. } => {
+                self.committed.insert(*node, *index);
+            }
+            EventKind::Recovered { node, commit, .. } => {
+                self.committed.insert(*node, *commit);
+            }
+            EventKind::Applied { node, entry, .. } => {
+                self.applied.entry(entry.digest).or_default().insert(*node);
+            }
+            EventKind::Role { node, role, term } => self.roles.push((time_ns, *node, *role, *term)),
+            _ => {}
+        }
+    }
+
+    /// Whether `digest` has reached `state` on `node`.
+    fn reached(&self, digest: u64, state: EntryState, node: NodeId) -> bool {
+        let index = self.persisted.get(&digest).and_then(|m| m.get(&node));
+        match state {
+            EntryState::Persisted => index.is_some(),
+            EntryState::Committed => {
+                index.is_some_and(|i| self.committed.get(&node).is_some_and(|c| c >= i))
+            }
+            EntryState::Applied => self.applied.get(&digest).is_some_and(|s| s.contains(&node)),
+        }
+    }
+}
+
+/// The live cluster with what the steps so far have named.
+pub struct Timeline {
+    /// The cluster.
+    pub cluster: Cluster,
+    /// The scenario's disk settings, which a "disk" step changes from.
+    disk: DiskFaults,
+    /// Saved node bindings.
+    pub bindings: BTreeMap<String, Vec<NodeId>>,
+    /// Marked requests by name.
+    pub marks: BTreeMap<String, Mark>,
+    watch: Watch,
+}
+
+impl Timeline {
+    /// A timeline over `cluster`, whose disks run with `disk` unless a step changes them.
+    pub fn new(cluster: Cluster, disk: DiskFaults) -> Timeline {
+        Timeline {
+            cluster,
+            disk,
+            bindings: BTreeMap::new(),
+            marks: BTreeMap::new(),
+            watch: Watch::default(),
+        }
+    }
+
+    fn members(&self) -> Vec<NodeId> {
+        self.cluster.members()
+    }
+
+    fn leader(&self) -> Result<NodeId, String> {
+        self.cluster
+            .leader()
+            .ok_or_else(|| "there is no leader".into())
+    }
+
+    fn followers(&self) -> Result<Vec<NodeId>, String> {
+        let leader = self.leader()?;
+        Ok(self
+            .members()
+            .into_iter()
+            .filter(|m| *m != leader)
+            .collect())
+    }
+
+    /// Resolves a node reference to members.
+    fn resolve(&self, r: &NodeRef) -> Result<Vec<NodeId>, String> {
+        match r {
+            NodeRef::Id(id) => Ok(vec![*id]),
+            NodeRef::Leader => Ok(vec![self.leader()?]),
+            NodeRef::Followers => self.followers(),
+            NodeRef::All | NodeRef::Majority => Ok(self.members()),
+            NodeRef::Follower(k) => {
+                let followers = self.followers()?;
+                let at = usize::try_from(*k).unwrap_or(usize::MAX).saturating_sub(1);
+                followers
+                    .get(at)
+                    .map(|f| vec![*f])
+                    .ok_or_else(|| format!("there is no follower {k}"))
+            }
+            NodeRef::Saved(b) => self
+                .bindings
+                .get(b)
+                .cloned()
+                .ok_or_else(|| format!("nothing is saved as {b:?}")),
+            // Only partitions name "others", and they resolve it themselves.
+            NodeRef::Others => Err("\"others\" outside a partition".into()),
+        }
+    }
+
+    fn one(&self, r: &NodeRef) -> Result<NodeId, String> {
+        let nodes = self.resolve(r)?;
+        match nodes.as_slice() {
+            [n] => Ok(*n),
+            _ => Err(format!(
+                "\"{r}\" names {} members where one is needed",
+                nodes.len()
+            )),
+        }
+    }
+
+    /// Whether the condition holds now; `started_ns` is when the step began waiting.
+    pub fn holds(&mut self, c: &Condition, started_ns: u64) -> Result<bool, String> {
+        self.watch.update(&self.cluster);
+        if c.leader == Some(true) {
+            let Some(leader) = self.cluster.leader() else {
+                return Ok(false);
+            };
+            if let Some(not) = &c.leader_not {
+                if self.resolve(not)?.contains(&leader) {
+                    return Ok(false);
+                }
+            }
+        }
+        if let Some(name) = &c.stepped_down {
+            let node = self.one(name)?;
+            let down = self
+                .watch
+                .roles
+                .iter()
+                .any(|(t, n, role, _)| *t >= started_ns && *n == node && *role != Role::Leader);
+            if !down {
+                return Ok(false);
+            }
+        }
+        match &c.entry {
+            Some(entry) => Ok(self.entry_reached(entry, c)),
+            None => Ok(true),
+        }
+    }
+
+    fn entry_reached(&self, entry: &str, c: &Condition) -> bool {
+        let digest = self.marks[entry].digest;
+        let state = c.state.unwrap_or_default();
+        let targets = match &c.on {
+            None => match self.cluster.leader() {
+                Some(l) => vec![l],
+                None => return false,
+            },
+            Some(r) => match self.resolve(r) {
+                Ok(t) => t,
+                Err(_) => return false,
+            },
+        };
+        let count = targets
+            .iter()
+            .filter(|n| self.watch.reached(digest, state, **n))
+            .count();
+        match c.on {
+            Some(NodeRef::Majority) => count > self.members().len() / 2,
+            _ => count == targets.len(),
+        }
+    }
+
+    /// Carries out the step's action, then saves what it names if asked to.
+    pub fn act(&mut self, step: &Step) -> Result<(), String> {
+        let node = match step.action.node() {
+            Some(r) => Some(self.one(r)?),
+            None => None,
+        };
+        self.perform(&step.action, node)?;
+        if let Some(name) = &step.save {
+            let saved = match node {
+                Some(n) => n,
+                None => self
+                    .cluster
+                    .leader()
+                    .ok_or("nothing to save: no node and no leader")?,
+            };
+            self.bindings.insert(name.clone(), vec![saved]);
+        }
+        Ok(())
+    }
+
+    /// `node` is the action's own member, resolved.
+    fn perform(&mut self, action: &Action, node: Option<NodeId>) -> Result<(), String> {
+        let world = self.cluster.world.clone();
+        let need_node = || node.ok_or_else(|| "no node".to_string());
+        match action {
+            Action::Crash { .. } => world.crash(need_node()?, None),
+            Action::PowerLoss { .. } => world.crash(need_node()?, Some(FaultMode::DropAll)),
+            Action::TornCrash { .. } => world.crash(need_node()?, Some(FaultMode::TornPrefix)),
+            Action::Recover { node: r } => self.recover(r)?,
+            Action::Restart { .. } => world.restart(need_node()?),
+            Action::Pause { .. } => world.pause(need_node()?),
+            Action::Resume { .. } => world.resume(need_node()?),
+            Action::Campaign { .. } => self.control(need_node()?, Control::Campaign)?,
+            Action::Transfer { to, .. } => {
+                let to = self.one(to)?;
+                self.control(need_node()?, Control::TransferLeader(to))?
+            }
+            Action::Partition { groups } => world.partition(self.groups(groups)?),
+            Action::Cut { from, to } => {
+                for from in self.resolve(from)? {
+                    for to in self.resolve(to)? {
+                        world.cut(from, to);
+                    }
+                }
+            }
+            Action::Heal {} => world.heal(),
+            Action::Drop(f) => self.filter(f, false)?,
+            Action::Hold(f) => self.filter(f, true)?,
+            Action::Release {} => world.release(),
+            Action::ClearDrops {} => world.clear_filters(),
+            Action::Failpoint {
+                failpoint,
+                fail_action,
+                count,
+                ..
+            } => self.arm(node, failpoint, *fail_action, *count)?,
+            Action::Disarm {} => self.cluster.failpoints.disarm_all(),
+            Action::Network(n) => self.network(n),
+            Action::Disk(d) => self.disk(d),
+            Action::Write(r) => self.request(r, true, node),
+            Action::Read(r) => self.request(r, false, node),
+            Action::Note { .. } => {}
+        }
+        Ok(())
+    }
+
+    fn recover(&self, r: &NodeRef) -> Result<(), String> {
+        let world = &self.cluster.world;
+        for n in self.resolve(r)? {
+            if !world.is_up(n) {
+                world.restart(n);
+            } else if world.is_paused(n) {
+                world.resume(n);
+            }
+        }
+        Ok(())
+    }
+
+    fn control(&self, node: NodeId, control: Control) -> Result<(), String> {
+        if self
+            .cluster
+            .world
+            .inject(OPERATOR, node, Wire::Control(control))
+        {
+            Ok(())
+        } else {
+            Err(format!("node {node} is down"))
+        }
+    }
+
+    /// A partition's groups as members, "others" filled in with every member not named.
+    fn groups(&self, groups: &[Vec<NodeRef>]) -> Result<Vec<Vec<NodeId>>, String> {
+        let mut resolved: Vec<Vec<NodeId>> = Vec::new();
+        let mut others_at = None;
+        for (i, g) in groups.iter().enumerate() {
+            let mut members = Vec::new();
+            for r in g {
+                if *r == NodeRef::Others {
+                    others_at = Some(i);
+                } else {
+                    members.extend(self.resolve(r)?);
+                }
+            }
+            resolved.push(members);
+        }
+        if let Some(i) = others_at {
+            let named: BTreeSet<NodeId> = resolved.iter().flatten().copied().collect();
+            resolved[i].extend(self.members().into_iter().filter(|m| !named.contains(m)));
+        }
+        for g in &mut resolved {
+            g.sort_unstable();
+            g.dedup();
+        }
+        Ok(resolved)
+    }
+
+    fn filter(&self, f: &MessageFilter, hold: bool) -> Result<(), String> {
+        let side = |r: &Option<NodeRef>| -> Result<Vec<Option<NodeId>>, String> {
+            match r {
+                Some(r) => Ok(self.resolve(r)?.into_iter().map(Some).collect()),
+                None => Ok(vec![None]),
+            }
+        };
+        for from in side(&f.from)? {
+            for to in side(&f.to)? {
+                self.cluster.world.add_filter(Filter {
+                    kind: f.kind.map(|k| k.0),
+                    from,
+                    to,
+                    remaining: f.count,
+                    current_term_entries: f.current_term_entries,
+                    pass_first: f.pass_first.unwrap_or(0),
+                    hold,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn arm(
+        &self,
+        node: Option<NodeId>,
+        name: &str,
+        action: scenario::FailAction,
+        count: Option<u64>,
+    ) -> Result<(), String> {
+        let point =
+            Failpoint::from_name(name).ok_or_else(|| format!("unknown failpoint {name:?}"))?;
+        let action = match action {
+            scenario::FailAction::Crash => FailAction::Crash,
+            scenario::FailAction::PowerLoss => FailAction::PowerLoss,
+            scenario::FailAction::TornCrash => FailAction::TornCrash,
+            scenario::FailAction::Pause => FailAction::Pause,
+            scenario::FailAction::Drop => FailAction::Drop,
+        };
+        let count = u32::try_from(count.unwrap_or(1)).unwrap_or(u32::MAX);
+        self.cluster
+            .failpoints
+            .arm(node, point, action, Some(count));
+        Ok(())
+    }
+
+    fn network(&self, c: &NetworkChange) {
+        let world = &self.cluster.world;
+        let mut n = world.network();
+        n.loss_ppm = c.loss_ppm.unwrap_or(n.loss_ppm);
+        n.duplicate_ppm = c.duplicate_ppm.unwrap_or(n.duplicate_ppm);
+        n.latency_min_us = c.latency_min_us.unwrap_or(n.latency_min_us);
+        n.latency_max_us = c.latency_max_us.unwrap_or(n.latency_max_us);
+        world.set_network(n);
+    }
+
+    fn disk(&self, c: &DiskChange) {
+        let mut d = self.disk.clone();
+        d.slow_sync_ppm = c.slow_sync_ppm.unwrap_or(d.slow_sync_ppm);
+        d.slow_sync_us = c.slow_sync_us.unwrap_or(d.slow_sync_us);
+        d.sync_latency_us = c.sync_latency_us.unwrap_or(d.sync_latency_us);
+        self.cluster.world.set_disk_faults(d);
+    }
+
+    /// A scripted client sends the request, first to `node` (or the leader, or member 1).
+    fn request(&mut self, r: &Request, write: bool, node: Option<NodeId>) {
+        let op = if write {
+            Op::Put {
+                key: r.key.clone(),
+                value: r.value.clone().unwrap_or_else(|| r.mark.clone()),
+            }
+        } else {
+            Op::Get { key: r.key.clone() }
+        };
+        let target = node.unwrap_or_else(|| self.cluster.leader().unwrap_or(1));
+        let request = ScriptedRequest {
+            op: op.clone(),
+            target,
+            policy: RetryPolicy {
+                retry: r.retry.unwrap_or(true),
+                request_timeout_ms: r.request_timeout_ms.unwrap_or(500),
+                op_timeout_ms: 8_000,
+            },
+        };
+        let client = self.cluster.scripted(request);
+        let command = Command {
+            client_id: client,
+            seq: 1,
+            op,
+        };
+        let digest = entry_id(&Entry {
+            index: 0,
+            term: 0,
+            kind: EntryKind::Normal,
+            data: command.encode(),
+        })
+        .digest;
+        self.marks.insert(r.mark.clone(), Mark { client, digest });
+    }
+}
