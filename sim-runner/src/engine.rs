@@ -1,6 +1,6 @@
 //! Simulates one seed of a scenario: builds the cluster, plays the timeline (steps fire at
 //! a time or when a condition holds) and records what happened. Judging is
-//! [`crate::judge`]'s.
+//! the judge module's.
 
 use crate::scenarios::Loaded;
 use crate::timeline::{Mark, Timeline};
