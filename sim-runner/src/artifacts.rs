@@ -48,9 +48,49 @@ impl SeedSummary {
     }
 }
 
+/// The version of the trace header and report.json layouts.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// Which build produced a file.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Build {
+    /// The crate version.
+    pub version: String,
+    /// The git commit built from ("unknown" outside a checkout).
+    pub commit: String,
+}
+
+impl Build {
+    /// This build.
+    pub fn current() -> Build {
+        Build {
+            version: env!("CARGO_PKG_VERSION").into(),
+            commit: env!("SIM_RUNNER_COMMIT").into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Build {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.version, self.commit)
+    }
+}
+
 /// A sweep's machine-readable report; shards' reports merge by concatenating `seeds`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SweepReport {
+    /// The layout's version ([`FORMAT_VERSION`]; 0 in reports from before it existed).
+    #[serde(default)]
+    pub format: u32,
+    /// The build that ran it.
+    #[serde(default)]
+    pub build: Build,
+    /// The seed range swept (half-open), when it was a range.
+    #[serde(default)]
+    pub range: Option<(u64, u64)>,
+    /// This part K of N of a sharded sweep.
+    #[serde(default)]
+    pub shard: Option<(u64, u64)>,
     /// The scenario's name.
     pub scenario: String,
     /// What `--scenario` was given.

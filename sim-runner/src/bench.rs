@@ -150,10 +150,7 @@ pub fn run(options: &BenchOptions, output: Option<&Path>) -> Result<(), InputErr
     }
     print!("{md}");
     if let Some(output) = output {
-        std::fs::write(output, &md).map_err(|e| InputError::Write {
-            path: output.display().to_string(),
-            message: e.to_string(),
-        })?;
+        std::fs::write(output, &md).map_err(InputError::write(output))?;
         println!("written to {}", output.display());
     }
     Ok(())

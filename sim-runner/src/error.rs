@@ -1,5 +1,7 @@
 //! Bad input, reported with exit code 2.
 
+use std::path::Path;
+
 /// Bad input: reported with exit code 2.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
@@ -10,20 +12,20 @@ pub enum InputError {
     #[error("{0}")]
     Scenario(scenario::ScenarioError),
     /// A file could not be read.
-    #[error("cannot read {path}: {message}")]
+    #[error("cannot read {path}: {source}")]
     Read {
         /// The file.
         path: String,
         /// Why.
-        message: String,
+        source: std::io::Error,
     },
     /// Could not write an output file.
-    #[error("cannot write {path}: {message}")]
+    #[error("cannot write {path}: {source}")]
     Write {
         /// The file.
         path: String,
         /// Why.
-        message: String,
+        source: std::io::Error,
     },
     /// A history file is invalid.
     #[error("{path}:{0}", path = .1)]
@@ -31,6 +33,20 @@ pub enum InputError {
     /// Other bad input.
     #[error("{0}")]
     Other(String),
+}
+
+impl InputError {
+    /// `path` could not be read.
+    pub fn read(path: impl AsRef<Path>) -> impl FnOnce(std::io::Error) -> InputError {
+        let path = path.as_ref().display().to_string();
+        move |source| InputError::Read { path, source }
+    }
+
+    /// `path` could not be written.
+    pub fn write(path: impl AsRef<Path>) -> impl FnOnce(std::io::Error) -> InputError {
+        let path = path.as_ref().display().to_string();
+        move |source| InputError::Write { path, source }
+    }
 }
 
 impl From<scenario::ScenarioError> for InputError {

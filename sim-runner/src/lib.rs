@@ -1,6 +1,7 @@
 //! The testbed's runner as a library: load a scenario, run seeds, judge, report. The
 //! `sim-runner` binary is a thin command line over it; tests drive it directly.
 
+pub mod args;
 pub mod artifacts;
 pub mod bench;
 pub mod canary;
@@ -10,10 +11,13 @@ pub mod engine;
 pub mod error;
 pub mod expect;
 pub mod judge;
+pub mod output;
 pub mod perfetto;
 pub mod reference;
 pub mod report;
 pub mod scenarios;
 pub mod shrink;
 pub mod story;
+pub mod sweep;
 pub mod timeline;
+pub mod tools;

@@ -86,11 +86,8 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, InputError> {
 pub fn load(name_or_path: &str) -> Result<Loaded, InputError> {
     let is_path = name_or_path.contains('/') || name_or_path.ends_with(".toml");
     let (text, file) = if is_path {
-        let text =
-            std::fs::read_to_string(Path::new(name_or_path)).map_err(|e| InputError::Read {
-                path: name_or_path.to_string(),
-                message: e.to_string(),
-            })?;
+        let text = std::fs::read_to_string(Path::new(name_or_path))
+            .map_err(InputError::read(name_or_path))?;
         (text, name_or_path.to_string())
     } else {
         let (_, text) = BUILT_IN

@@ -92,6 +92,25 @@ fn sharded_reports_merge_into_the_whole_sweep() {
     assert_eq!(merged.status.code(), Some(0));
     let text = String::from_utf8_lossy(&merged.stdout);
     assert!(text.contains("6 seeds run, 6 passed, 0 failed"), "{text}");
+    assert!(
+        merged.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&merged.stderr)
+    );
+    // Each part records its provenance: format, build, range and shard.
+    let part: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&parts[0]).unwrap()).unwrap();
+    assert_eq!(part["shard"], serde_json::json!([1, 2]));
+    assert_eq!(part["range"], serde_json::json!([0, 6]));
+    assert!(part["build"]["commit"].is_string() && part["format"].as_u64() > Some(0));
+    // One part of two: merged, with a warning that the other is missing.
+    let half = Command::new(bin)
+        .arg("merge")
+        .arg(&parts[0])
+        .output()
+        .unwrap();
+    let warned = String::from_utf8_lossy(&half.stderr);
+    assert!(warned.contains("shards 2/2 are missing"), "{warned}");
     // The same part twice is refused: a seed would be counted twice.
     let twice = Command::new(bin)
         .arg("merge")
