@@ -18,6 +18,7 @@ pub mod report;
 pub mod scenarios;
 pub mod shrink;
 pub mod story;
+pub mod svg;
 pub mod sweep;
 pub mod timeline;
 pub mod tools;

@@ -72,7 +72,7 @@ pub fn write_report(dir: &Path, sweep: &SweepReport, kept: &[&Outcome]) -> Resul
     for outcome in kept.iter().take(10) {
         if let Outcome::Ran(run) = outcome {
             let name = format!("timeline-seed-{}.svg", run.seed);
-            write_file(&dir.join(&name), &artifacts::timeline_svg(run))?;
+            write_file(&dir.join(&name), &crate::svg::timeline_svg(run))?;
             timelines.push((run.seed, name));
         }
     }

@@ -31,176 +31,169 @@ fn row(time_ns: u64, event: String, node: Option<NodeId>, term: Option<u64>) -> 
 
 /// The story rows of a run.
 pub fn story(run: &RunResult) -> Vec<Row> {
-    let mark_of_digest: BTreeMap<u64, &str> = run
-        .marks
-        .iter()
-        .map(|(n, m)| (m.digest, n.as_str()))
-        .collect();
-    let mark_of_client: BTreeMap<NodeId, &str> = run
-        .marks
-        .iter()
-        .map(|(n, m)| (m.client, n.as_str()))
-        .collect();
-    let mut role: BTreeMap<NodeId, Role> = BTreeMap::new();
-    // (mark, node) -> index where that node holds it, until committed there
-    let mut held: BTreeMap<(&str, NodeId), (u64, u64)> = BTreeMap::new();
-    let mut out = Vec::new();
+    let mut teller = Teller {
+        mark_of_digest: run
+            .marks
+            .iter()
+            .map(|(n, m)| (m.digest, n.as_str()))
+            .collect(),
+        mark_of_client: run
+            .marks
+            .iter()
+            .map(|(n, m)| (m.client, n.as_str()))
+            .collect(),
+        role: BTreeMap::new(),
+        held: BTreeMap::new(),
+        out: Vec::new(),
+    };
     for e in &run.events {
-        let t = e.time_ns;
-        match &e.kind {
-            EventKind::Step { label } => out.push(row(t, format!("▶ {label}"), None, None)),
-            EventKind::Role {
-                node,
-                role: r,
-                term,
-            } => {
-                let before = role.insert(*node, *r);
-                let text = match r {
-                    Role::Leader => Some("became leader".to_string()),
-                    Role::Candidate => Some("campaigns".to_string()),
-                    Role::Follower if before == Some(Role::Leader) => {
-                        Some("stepped down to follower".to_string())
-                    }
-                    _ => None,
-                };
-                if let Some(text) = text {
-                    out.push(row(t, text, Some(*node), Some(*term)));
-                }
-            }
+        match plain_line(&e.kind) {
+            Some((text, node, term)) => teller.out.push(row(e.time_ns, text, node, term)),
+            None => teller.see(e.time_ns, &e.kind),
+        }
+    }
+    teller.out
+}
+
+/// A line for the events told the same whatever came before.
+fn plain_line(kind: &EventKind) -> Option<(String, Option<NodeId>, Option<u64>)> {
+    let line = match kind {
+        EventKind::Step { label } => (format!("▶ {label}"), None, None),
+        EventKind::Restart { node } => ("restarted".into(), Some(*node), None),
+        EventKind::Pause { node } => ("paused".into(), Some(*node), None),
+        EventKind::Resume { node } => ("resumed".into(), Some(*node), None),
+        EventKind::Partition { groups } => (format!("network partitioned: {groups:?}"), None, None),
+        EventKind::CutLink { from, to } => (format!("link {from} -> {to} cut"), None, None),
+        EventKind::Heal => ("network healed".into(), None, None),
+        EventKind::Released { count } => (format!("{count} held messages released"), None, None),
+        EventKind::NetworkConfig {
+            loss_ppm,
+            duplicate_ppm,
+            latency_min_us,
+            latency_max_us,
+        } => (
+            format!(
+                "network: loss {:.1}%, duplication {:.1}%, latency {}-{} ms",
+                *loss_ppm as f64 / 1e4,
+                *duplicate_ppm as f64 / 1e4,
+                latency_min_us / 1000,
+                latency_max_us / 1000
+            ),
+            None,
+            None,
+        ),
+        EventKind::DiskCrash {
+            node,
+            kept,
+            dropped,
+            torn,
+        } => (
+            format!("disk lost power: {kept} unsynced writes kept, {dropped} lost, {torn} torn"),
+            Some(*node),
+            None,
+        ),
+        EventKind::Failpoint { node, name, action } => {
+            (format!("failpoint {name}: {action}"), Some(*node), None)
+        }
+        EventKind::SnapshotInstalled { node, index, term } => (
+            format!("installed a snapshot at {index}"),
+            Some(*node),
+            Some(*term),
+        ),
+        EventKind::Note { node, text } if *node != 0 => (text.clone(), Some(*node), None),
+        EventKind::Stopped { node, reason } => (
+            format!("storage error, the member stops: {reason}"),
+            Some(*node),
+            None,
+        ),
+        _ => return None,
+    };
+    Some(line)
+}
+
+/// What the story remembers while it reads the trace.
+struct Teller<'a> {
+    mark_of_digest: BTreeMap<u64, &'a str>,
+    mark_of_client: BTreeMap<NodeId, &'a str>,
+    role: BTreeMap<NodeId, Role>,
+    /// (mark, node) -> (index, term) where that node holds it, until committed there
+    held: BTreeMap<(&'a str, NodeId), (u64, u64)>,
+    out: Vec<Row>,
+}
+
+impl Teller<'_> {
+    /// The events whose line depends on what came before (roles, marked entries).
+    fn see(&mut self, t: u64, kind: &EventKind) {
+        match kind {
+            EventKind::Role { node, role, term } => self.role(t, *node, *role, *term),
             EventKind::Crash { node } => {
-                role.remove(node);
-                out.push(row(t, "crashed".into(), Some(*node), None))
+                self.role.remove(node);
+                self.out.push(row(t, "crashed".into(), Some(*node), None))
             }
-            EventKind::Restart { node } => out.push(row(t, "restarted".into(), Some(*node), None)),
-            EventKind::Pause { node } => out.push(row(t, "paused".into(), Some(*node), None)),
-            EventKind::Resume { node } => out.push(row(t, "resumed".into(), Some(*node), None)),
-            EventKind::Partition { groups } => out.push(row(
-                t,
-                format!("network partitioned: {groups:?}"),
-                None,
-                None,
-            )),
-            EventKind::CutLink { from, to } => {
-                out.push(row(t, format!("link {from} -> {to} cut"), None, None))
-            }
-            EventKind::Heal => out.push(row(t, "network healed".into(), None, None)),
-            EventKind::Released { count } => out.push(row(
-                t,
-                format!("{count} held messages released"),
-                None,
-                None,
-            )),
-            EventKind::NetworkConfig {
-                loss_ppm,
-                duplicate_ppm,
-                latency_min_us,
-                latency_max_us,
-            } => out.push(row(
-                t,
-                format!(
-                    "network: loss {:.1}%, duplication {:.1}%, latency {}-{} ms",
-                    *loss_ppm as f64 / 1e4,
-                    *duplicate_ppm as f64 / 1e4,
-                    latency_min_us / 1000,
-                    latency_max_us / 1000
-                ),
-                None,
-                None,
-            )),
-            EventKind::DiskCrash {
-                node,
-                kept,
-                dropped,
-                torn,
-            } => out.push(row(
-                t,
-                format!(
-                    "disk lost power: {kept} unsynced writes kept, {dropped} lost, {torn} torn"
-                ),
-                Some(*node),
-                None,
-            )),
-            EventKind::Failpoint { node, name, action } => out.push(row(
-                t,
-                format!("failpoint {name}: {action}"),
-                Some(*node),
-                None,
-            )),
             EventKind::LogTruncated { node, from, last } => {
-                held.retain(|(_, n), (i, _)| *n != *node || *i < *from);
-                out.push(row(
-                    t,
-                    format!("log truncated: entries {from}..={last} overwritten by the leader's"),
-                    Some(*node),
-                    None,
-                ))
+                self.held.retain(|(_, n), (i, _)| *n != *node || *i < *from);
+                let text =
+                    format!("log truncated: entries {from}..={last} overwritten by the leader's");
+                self.out.push(row(t, text, Some(*node), None))
             }
-            EventKind::SnapshotInstalled { node, index, term } => out.push(row(
-                t,
-                format!("installed a snapshot at {index}"),
-                Some(*node),
-                Some(*term),
-            )),
             EventKind::LogPersisted { node, entries } => {
                 for id in entries {
-                    if let Some(mark) = mark_of_digest.get(&id.digest) {
-                        held.insert((mark, *node), (id.index, id.term));
-                        let verb = if role.get(node) == Some(&Role::Leader) {
-                            "accepted (in its WAL)"
-                        } else {
-                            "replicated to this member"
-                        };
-                        out.push(row(
-                            t,
-                            format!("{mark} at index {}: {verb}", id.index),
-                            Some(*node),
-                            Some(id.term),
-                        ));
-                    }
+                    self.persisted(t, *node, id.digest, id.index, id.term);
                 }
             }
-            EventKind::Committed { node, index, .. } => {
-                let done: Vec<(&str, NodeId)> = held
-                    .iter()
-                    .filter(|((_, n), (i, _))| n == node && i <= index)
-                    .map(|(k, _)| *k)
-                    .collect();
-                for key in done {
-                    let (i, term) = held.remove(&key).expect("listed above");
-                    out.push(row(
-                        t,
-                        format!("{} at index {i}: committed", key.0),
-                        Some(*node),
-                        Some(term),
-                    ));
-                }
-            }
+            EventKind::Committed { node, index, .. } => self.committed(t, *node, *index),
             EventKind::ClientSend { client, to, op, .. } => {
-                if let Some(mark) = mark_of_client.get(client) {
-                    out.push(row(
-                        t,
-                        format!("client sends {mark} ({op}) to member {to}"),
-                        Some(*to),
-                        None,
-                    ));
+                if let Some(mark) = self.mark_of_client.get(client) {
+                    let text = format!("client sends {mark} ({op}) to member {to}");
+                    self.out.push(row(t, text, Some(*to), None));
                 }
             }
             EventKind::ClientDone { client, status, .. } => {
-                if let Some(mark) = mark_of_client.get(client) {
-                    out.push(row(t, format!("client: {mark} -> {status}"), None, None));
+                if let Some(mark) = self.mark_of_client.get(client) {
+                    let text = format!("client: {mark} -> {status}");
+                    self.out.push(row(t, text, None, None));
                 }
             }
-            EventKind::Note { node, text } if *node != 0 => {
-                out.push(row(t, text.clone(), Some(*node), None))
-            }
-            EventKind::Stopped { node, reason } => out.push(row(
-                t,
-                format!("storage error, the member stops: {reason}"),
-                Some(*node),
-                None,
-            )),
             _ => {}
         }
     }
-    out
+
+    fn role(&mut self, t: u64, node: NodeId, role: Role, term: u64) {
+        let before = self.role.insert(node, role);
+        let text = match role {
+            Role::Leader => "became leader",
+            Role::Candidate => "campaigns",
+            Role::Follower if before == Some(Role::Leader) => "stepped down to follower",
+            _ => return,
+        };
+        self.out.push(row(t, text.into(), Some(node), Some(term)));
+    }
+
+    fn persisted(&mut self, t: u64, node: NodeId, digest: u64, index: u64, term: u64) {
+        let Some(mark) = self.mark_of_digest.get(&digest).copied() else {
+            return;
+        };
+        self.held.insert((mark, node), (index, term));
+        let verb = if self.role.get(&node) == Some(&Role::Leader) {
+            "accepted (in its WAL)"
+        } else {
+            "replicated to this member"
+        };
+        let text = format!("{mark} at index {index}: {verb}");
+        self.out.push(row(t, text, Some(node), Some(term)));
+    }
+
+    fn committed(&mut self, t: u64, node: NodeId, index: u64) {
+        let done: Vec<(&str, NodeId)> = self
+            .held
+            .iter()
+            .filter(|((_, n), (i, _))| *n == node && *i <= index)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in done {
+            let (i, term) = self.held.remove(&key).expect("listed above");
+            let text = format!("{} at index {i}: committed", key.0);
+            self.out.push(row(t, text, Some(node), Some(term)));
+        }
+    }
 }
