@@ -158,71 +158,90 @@ pub fn run(options: &BenchOptions, output: Option<&Path>) -> Result<(), InputErr
 
 /// The standard chaos run on one core and the bare madsim floor, measured in the same
 /// process so that their ratio is fair.
-fn standard_and_floor(options: &BenchOptions) -> Result<String, InputError> {
-    let mut md = String::new();
-    let mut rows: Vec<(&str, String)> = Vec::new();
-    let mut testbed = None;
-    let mut sim_rate_median = None;
-    if options.wants(Part::Standard) {
-        let scenario = scenarios::parse(STANDARD_CHAOS, "bench-chaos.toml")?;
-        let loaded = Loaded {
-            source: "bench-chaos".into(),
-            scenario,
-            text: STANDARD_CHAOS.into(),
-        };
-        let mut sim_rate = Vec::new();
-        let mut ops_rate = Vec::new();
-        let mut msg_rate = Vec::new();
-        let mut us_per_msg = Vec::new();
-        for seed in 0..options.runs as u64 {
-            let (r, wall) = timed(|| judge::run(&loaded, seed, sim::Canaries::default()));
-            eprintln!(
-                "standard chaos seed {seed}: {:.2} s wall, passed {}",
-                wall,
-                r.passed()
-            );
-            sim_rate.push(r.end_ns as f64 / 1e9 / wall);
-            ops_rate.push(r.history.len() as f64 / wall);
-            msg_rate.push(r.network.delivered as f64 / wall);
-            us_per_msg.push(wall * 1e6 / r.network.delivered.max(1) as f64);
-        }
-        let peak_mib = proc_status_kib("VmHWM:") as f64 / 1024.0;
-        let t = median(us_per_msg);
-        testbed = Some(t);
-        let rate = median(sim_rate);
-        sim_rate_median = Some(rate.0);
-        rows.push(("simulated seconds per wall second", fmt3f(rate)));
-        rows.push(("client operations per wall second", fmt3(median(ops_rate))));
-        rows.push(("delivered messages per wall second", fmt3(median(msg_rate))));
-        rows.push((
+type Median = (f64, f64, f64);
+
+/// A table row: the figure and its value.
+type Row = (&'static str, String);
+
+/// The standard chaos run, `runs` seeds: its rows and the medians of µs per message and
+/// simulated seconds per wall second.
+fn standard(options: &BenchOptions) -> Result<(Vec<Row>, Median, f64), InputError> {
+    let scenario = scenarios::parse(STANDARD_CHAOS, "bench-chaos.toml")?;
+    let loaded = Loaded {
+        source: "bench-chaos".into(),
+        scenario,
+        text: STANDARD_CHAOS.into(),
+    };
+    let (mut sim_rate, mut ops_rate, mut msg_rate, mut us_per_msg) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for seed in 0..options.runs as u64 {
+        let (r, wall) = timed(|| judge::run(&loaded, seed, sim::Canaries::default()));
+        eprintln!(
+            "standard chaos seed {seed}: {:.2} s wall, passed {}",
+            wall,
+            r.passed()
+        );
+        sim_rate.push(r.end_ns as f64 / 1e9 / wall);
+        ops_rate.push(r.history.len() as f64 / wall);
+        msg_rate.push(r.network.delivered as f64 / wall);
+        us_per_msg.push(wall * 1e6 / r.network.delivered.max(1) as f64);
+    }
+    let peak_mib = proc_status_kib("VmHWM:") as f64 / 1024.0;
+    let t = median(us_per_msg);
+    let rate = median(sim_rate);
+    let rows = vec![
+        ("simulated seconds per wall second", fmt3f(rate)),
+        ("client operations per wall second", fmt3(median(ops_rate))),
+        ("delivered messages per wall second", fmt3(median(msg_rate))),
+        (
             "wall µs per delivered message (everything: member, WAL, KV, trace, checkers)",
             fmt3f(t),
-        ));
-        rows.push((
+        ),
+        (
             "peak resident memory of the process",
             format!("{peak_mib:.0} MiB"),
-        ));
+        ),
+    ];
+    Ok((rows, t, rate.0))
+}
+
+/// Bare madsim carrying messages between 5 nodes: its rows and median µs per message.
+fn floor(options: &BenchOptions) -> (Vec<Row>, Median) {
+    let mut floor_us = Vec::new();
+    let mut floor_rate = Vec::new();
+    for seed in 0..options.runs as u64 {
+        let (delivered, wall) = timed(|| sim::run(seed, || sim::floor::bare_madsim(5, 60_000)));
+        floor_us.push(wall * 1e6 / delivered.max(1) as f64);
+        floor_rate.push(delivered as f64 / wall);
     }
-    let mut floor = None;
-    if options.wants(Part::Floor) {
-        let mut floor_us = Vec::new();
-        let mut floor_rate = Vec::new();
-        for seed in 0..options.runs as u64 {
-            let (delivered, wall) = timed(|| sim::run(seed, || sim::floor::bare_madsim(5, 60_000)));
-            floor_us.push(wall * 1e6 / delivered.max(1) as f64);
-            floor_rate.push(delivered as f64 / wall);
-        }
-        let f = median(floor_us);
-        floor = Some(f);
-        rows.push((
+    let f = median(floor_us);
+    let rows = vec![
+        (
             "bare madsim, 5 nodes, no Raft: wall µs per delivered message",
             fmt3f(f),
-        ));
-        rows.push((
+        ),
+        (
             "bare madsim: delivered messages per wall second",
             fmt3(median(floor_rate)),
-        ));
+        ),
+    ];
+    (rows, f)
+}
+
+fn standard_and_floor(options: &BenchOptions) -> Result<String, InputError> {
+    let mut rows: Vec<Row> = Vec::new();
+    let (mut testbed, mut sim_rate_median, mut floor_us) = (None, None, None);
+    if options.wants(Part::Standard) {
+        let (r, t, rate) = standard(options)?;
+        rows.extend(r);
+        (testbed, sim_rate_median) = (Some(t), Some(rate));
     }
+    if options.wants(Part::Floor) {
+        let (r, f) = floor(options);
+        rows.extend(r);
+        floor_us = Some(f);
+    }
+    let mut md = String::new();
     let _ = writeln!(
         md,
         "## The standard chaos run (5 members, 16 clients, faults on, 60 simulated s, one core)\n"
@@ -232,7 +251,7 @@ fn standard_and_floor(options: &BenchOptions) -> Result<String, InputError> {
         let _ = writeln!(md, "| {figure} | {value} |");
     }
     md.push('\n');
-    if let (Some(t), Some(f)) = (testbed, floor) {
+    if let (Some(t), Some(f)) = (testbed, floor_us) {
         let _ = writeln!(
             md,
             "Testbed cost per message: **{:.2}×** the bare simulator's (target ≤ 2×).",
