@@ -41,9 +41,9 @@ pub struct Args {
     /// Run each seed twice and compare the trace hashes.
     #[arg(long)]
     pub check_determinism: bool,
-    /// Plant a bug (repeatable; see --list for the names).
+    /// Plant a bug (repeatable; --list says what each breaks).
     #[arg(long = "canary")]
-    pub canaries: Vec<String>,
+    pub canaries: Vec<crate::canary::Canary>,
     /// List the scenarios and canaries.
     #[arg(long)]
     pub list: bool,

@@ -1,87 +1,134 @@
 //! Planted bugs, selectable with `--canary NAME`: the testbed testing itself. Each one
 //! changes a single decision in one place of the member or the Raft core.
 
+use clap::ValueEnum;
 use sim::Canaries;
 
-/// Every canary: (name, what it breaks).
-pub const CANARIES: &[(&str, &str)] = &[
-    (
-        "commit-earlier-term",
-        "the leader commits an earlier term's entry by counting replicas (Raft §5.4.2, Figure 8)",
-    ),
-    (
-        "ack-before-fsync",
-        "members acknowledge entries before the WAL fsync (synced only once per tick)",
-    ),
-    (
-        "vote-without-persist",
-        "the vote is not persisted: after a restart a member may vote twice in a term",
-    ),
-    (
-        "skip-up-to-date-check",
-        "votes are granted without the candidate-log-up-to-date check (Raft §5.4.1)",
-    ),
-    (
-        "local-reads",
-        "the leader serves reads from its own state without confirming leadership (ReadIndex)",
-    ),
-    (
-        "apply-retries-twice",
-        "a retried request (same client id and sequence) is applied again",
-    ),
-    (
-        "cas-create-revision",
-        "a compare-and-swap on a modification revision compares the key's create revision",
-    ),
-    (
-        "segment-without-dir-sync",
-        "a new WAL segment is fsynced but its directory entry is not: a power loss can take the segment, with acknowledged entries",
-    ),
-    (
-        "snapshot-drops-sessions",
-        "snapshots leave out the client sessions: a retry after a restart or a snapshot install is applied again",
-    ),
-    (
-        "send-before-persist",
-        "votes and append acknowledgements are sent before the WAL write they promise is fsynced",
-    ),
-    (
-        "votes-across-terms",
-        "a candidate keeps votes from earlier terms when it campaigns again",
-    ),
-    (
-        "torn-tail-is-corruption",
-        "WAL recovery takes a torn record at the end for corruption and refuses to start",
-    ),
-    (
-        "skip-truncation",
-        "a follower overwrites a conflicting entry but keeps the stale entries after it",
-    ),
-];
+/// A planted bug. The command line takes its kebab-case name (`--canary ack-before-fsync`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum Canary {
+    /// The leader commits an earlier term's entry by counting replicas (Raft §5.4.2, Figure 8).
+    CommitEarlierTerm,
+    /// Members acknowledge entries before the WAL fsync (synced only once per tick).
+    AckBeforeFsync,
+    /// The vote is not persisted: after a restart a member may vote twice in a term.
+    VoteWithoutPersist,
+    /// Votes are granted without the candidate-log-up-to-date check (Raft §5.4.1).
+    SkipUpToDateCheck,
+    /// The leader serves reads from its own state without confirming leadership (ReadIndex).
+    LocalReads,
+    /// A retried request (same client id and sequence) is applied again.
+    ApplyRetriesTwice,
+    /// A compare-and-swap on a modification revision compares the key's create revision.
+    CasCreateRevision,
+    /// A new WAL segment is fsynced but its directory entry is not: a power loss can take the segment, with acknowledged entries.
+    SegmentWithoutDirSync,
+    /// Snapshots leave out the client sessions: a retry after a restart or a snapshot install is applied again.
+    SnapshotDropsSessions,
+    /// Votes and append acknowledgements are sent before the WAL write they promise is fsynced.
+    SendBeforePersist,
+    /// A candidate keeps votes from earlier terms when it campaigns again.
+    VotesAcrossTerms,
+    /// WAL recovery takes a torn record at the end for corruption and refuses to start.
+    TornTailIsCorruption,
+    /// A follower overwrites a conflicting entry but keeps the stale entries after it.
+    SkipTruncation,
+}
 
-/// Turns a canary on in `c`; `Err` names the known canaries.
-pub fn enable(c: &mut Canaries, name: &str) -> Result<(), String> {
-    match name {
-        "commit-earlier-term" => c.raft.commit_earlier_term_by_counting = true,
-        "ack-before-fsync" => c.node.ack_before_fsync = true,
-        "vote-without-persist" => c.node.vote_without_persist = true,
-        "skip-up-to-date-check" => c.raft.skip_vote_up_to_date_check = true,
-        "local-reads" => c.raft.serve_reads_without_quorum = true,
-        "apply-retries-twice" => c.node.apply_retries_twice = true,
-        "skip-truncation" => c.raft.skip_truncation_on_conflict = true,
-        "cas-create-revision" => c.node.cas_compares_create_revision = true,
-        "segment-without-dir-sync" => c.node.segment_without_dir_sync = true,
-        "snapshot-drops-sessions" => c.node.snapshot_drops_sessions = true,
-        "send-before-persist" => c.node.send_before_persist = true,
-        "votes-across-terms" => c.raft.keep_votes_across_terms = true,
-        "torn-tail-is-corruption" => c.node.torn_tail_is_corruption = true,
-        other => {
-            let names: Vec<&str> = CANARIES.iter().map(|(n, _)| *n).collect();
-            return Err(format!(
-                "unknown canary {other:?}; one of: {}",
-                names.join(", ")
-            ));
+impl Canary {
+    /// Every canary, in the order `--list` shows them.
+    pub fn all() -> &'static [Canary] {
+        Canary::value_variants()
+    }
+
+    /// Its name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Canary::CommitEarlierTerm => "commit-earlier-term",
+            Canary::AckBeforeFsync => "ack-before-fsync",
+            Canary::VoteWithoutPersist => "vote-without-persist",
+            Canary::SkipUpToDateCheck => "skip-up-to-date-check",
+            Canary::LocalReads => "local-reads",
+            Canary::ApplyRetriesTwice => "apply-retries-twice",
+            Canary::CasCreateRevision => "cas-create-revision",
+            Canary::SegmentWithoutDirSync => "segment-without-dir-sync",
+            Canary::SnapshotDropsSessions => "snapshot-drops-sessions",
+            Canary::SendBeforePersist => "send-before-persist",
+            Canary::VotesAcrossTerms => "votes-across-terms",
+            Canary::TornTailIsCorruption => "torn-tail-is-corruption",
+            Canary::SkipTruncation => "skip-truncation",
         }
     }
+
+    /// What it breaks.
+    pub fn about(self) -> &'static str {
+        match self {
+            Canary::CommitEarlierTerm => "the leader commits an earlier term's entry by counting replicas (Raft §5.4.2, Figure 8)",
+            Canary::AckBeforeFsync => "members acknowledge entries before the WAL fsync (synced only once per tick)",
+            Canary::VoteWithoutPersist => "the vote is not persisted: after a restart a member may vote twice in a term",
+            Canary::SkipUpToDateCheck => "votes are granted without the candidate-log-up-to-date check (Raft §5.4.1)",
+            Canary::LocalReads => "the leader serves reads from its own state without confirming leadership (ReadIndex)",
+            Canary::ApplyRetriesTwice => "a retried request (same client id and sequence) is applied again",
+            Canary::CasCreateRevision => "a compare-and-swap on a modification revision compares the key's create revision",
+            Canary::SegmentWithoutDirSync => "a new WAL segment is fsynced but its directory entry is not: a power loss can take the segment, with acknowledged entries",
+            Canary::SnapshotDropsSessions => "snapshots leave out the client sessions: a retry after a restart or a snapshot install is applied again",
+            Canary::SendBeforePersist => "votes and append acknowledgements are sent before the WAL write they promise is fsynced",
+            Canary::VotesAcrossTerms => "a candidate keeps votes from earlier terms when it campaigns again",
+            Canary::TornTailIsCorruption => "WAL recovery takes a torn record at the end for corruption and refuses to start",
+            Canary::SkipTruncation => "a follower overwrites a conflicting entry but keeps the stale entries after it",
+        }
+    }
+
+    /// Turns it on in `c`.
+    pub fn plant(self, c: &mut Canaries) {
+        match self {
+            Canary::CommitEarlierTerm => c.raft.commit_earlier_term_by_counting = true,
+            Canary::AckBeforeFsync => c.node.ack_before_fsync = true,
+            Canary::VoteWithoutPersist => c.node.vote_without_persist = true,
+            Canary::SkipUpToDateCheck => c.raft.skip_vote_up_to_date_check = true,
+            Canary::LocalReads => c.raft.serve_reads_without_quorum = true,
+            Canary::ApplyRetriesTwice => c.node.apply_retries_twice = true,
+            Canary::CasCreateRevision => c.node.cas_compares_create_revision = true,
+            Canary::SegmentWithoutDirSync => c.node.segment_without_dir_sync = true,
+            Canary::SnapshotDropsSessions => c.node.snapshot_drops_sessions = true,
+            Canary::SendBeforePersist => c.node.send_before_persist = true,
+            Canary::VotesAcrossTerms => c.raft.keep_votes_across_terms = true,
+            Canary::TornTailIsCorruption => c.node.torn_tail_is_corruption = true,
+            Canary::SkipTruncation => c.raft.skip_truncation_on_conflict = true,
+        }
+    }
+
+    /// The canary called `name`; `Err` names the known ones.
+    pub fn from_name(name: &str) -> Result<Canary, String> {
+        Canary::all()
+            .iter()
+            .copied()
+            .find(|c| c.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Canary::all().iter().map(|c| c.name()).collect();
+                format!("unknown canary {name:?}; one of: {}", names.join(", "))
+            })
+    }
+}
+
+/// Turns the canary called `name` on in `c`; `Err` names the known canaries.
+pub fn enable(c: &mut Canaries, name: &str) -> Result<(), String> {
+    Canary::from_name(name)?.plant(c);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_clap_s_names_and_every_canary_plants_something() {
+        for c in Canary::all() {
+            let clap_name = c.to_possible_value().expect("not skipped");
+            assert_eq!(clap_name.get_name(), c.name());
+            let mut planted = Canaries::default();
+            c.plant(&mut planted);
+            assert_ne!(planted, Canaries::default(), "{}", c.name());
+        }
+    }
 }

@@ -34,11 +34,11 @@ pub fn list() {
         .collect();
     println!("Scenarios (--scenario NAME, or a path to your own .toml):");
     println!("{}", Table::new(rows).with(Style::sharp()));
-    let rows: Vec<NameRow> = crate::canary::CANARIES
+    let rows: Vec<NameRow> = crate::canary::Canary::all()
         .iter()
-        .map(|(name, what)| NameRow {
-            name: name.to_string(),
-            description: what.to_string(),
+        .map(|c| NameRow {
+            name: c.name().to_string(),
+            description: c.about().to_string(),
         })
         .collect();
     println!("Canaries (--canary NAME plants the bug; the checkers should catch it):");

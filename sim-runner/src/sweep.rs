@@ -7,9 +7,9 @@ use crate::artifacts::{self, Build, SeedSummary, SweepReport, FORMAT_VERSION};
 use crate::error::InputError;
 use crate::judge::{run_checked, Outcome};
 use crate::output::{create, write_history, write_report, write_trace};
+use crate::report;
 use crate::scenarios::{self, Loaded};
 use crate::tools::Status;
-use crate::{canary, report};
 use sim::Canaries;
 
 /// What a scenario run was asked for, checked before any seed runs.
@@ -34,7 +34,7 @@ pub fn run_scenario(args: &Args) -> Result<Status, InputError> {
         shard: args.shard,
         scenario: plan.loaded.scenario.name.clone(),
         source: plan.loaded.source.clone(),
-        canaries: args.canaries.clone(),
+        canaries: canary_names(args),
         seeds: results.iter().map(|(s, _)| s.clone()).collect(),
     };
     let kept: Vec<&Outcome> = results.iter().filter_map(|(_, o)| o.as_ref()).collect();
@@ -62,8 +62,8 @@ fn prepare(args: &Args) -> Result<Plan, InputError> {
     let loaded = scenarios::load(&args.scenario)?;
     preflight(args, &loaded)?;
     let mut canaries = Canaries::default();
-    for name in &args.canaries {
-        canary::enable(&mut canaries, name).map_err(InputError::Other)?;
+    for c in &args.canaries {
+        c.plant(&mut canaries);
     }
     let seeds: Vec<u64> = match (&args.seeds, args.seed) {
         (Some(range), _) => shard_seeds(range.clone(), args.shard),
@@ -94,7 +94,7 @@ fn prepare(args: &Args) -> Result<Plan, InputError> {
         canary_flags: args
             .canaries
             .iter()
-            .map(|c| format!(" --canary {c}"))
+            .map(|c| format!(" --canary {}", c.name()))
             .collect(),
         loaded,
         canaries,
@@ -205,6 +205,10 @@ fn run_seeds(args: &Args, plan: &Plan) -> Vec<(SeedSummary, Option<Outcome>)> {
     results
 }
 
+fn canary_names(args: &Args) -> Vec<String> {
+    args.canaries.iter().map(|c| c.name().to_string()).collect()
+}
+
 /// The trace header: what produced the file.
 fn about(args: &Args, plan: &Plan) -> serde_json::Value {
     serde_json::json!({
@@ -212,7 +216,7 @@ fn about(args: &Args, plan: &Plan) -> serde_json::Value {
         "scenario": plan.loaded.scenario.name,
         "source": plan.loaded.source,
         "seed": plan.seeds[0],
-        "canaries": args.canaries,
+        "canaries": canary_names(args),
         "build": Build::current(),
     })
 }
