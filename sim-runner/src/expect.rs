@@ -99,19 +99,27 @@ fn answered(run: &Recording, m: &str, want_ok: bool) -> Result<(bool, String), S
         .find(|o| o.client == m.client)
         .ok_or("the request never finished")?;
     let ok = matches!(op.outcome, Outcome::Ok(_));
-    Ok((ok == want_ok, format!("the client saw {:?}", op.outcome)))
+    Ok((ok == want_ok, format!("the client saw {}", op.outcome)))
 }
 
 fn never_applied(run: &Recording, m: &Mark, before: u64) -> Result<(bool, String), String> {
-    let first = run.events.iter().find(|ev| {
-        ev.time_ns < before
-            && matches!(&ev.kind, EventKind::Applied { client, .. } if *client == m.client)
+    let first = run.events.iter().find_map(|ev| match &ev.kind {
+        EventKind::Applied {
+            node,
+            entry,
+            client,
+            ..
+        } if ev.time_ns < before && *client == m.client => Some((ev.time_ns, *node, entry.index)),
+        _ => None,
     });
     Ok(match first {
         None => (true, "no member applied it".into()),
-        Some(ev) => (
+        Some((t, node, index)) => (
             false,
-            format!("applied at {:.3}s: {:?}", ev.time_ns as f64 / 1e9, ev.kind),
+            format!(
+                "member {node} applied it at index {index} at {:.3}s",
+                t as f64 / 1e9
+            ),
         ),
     })
 }
@@ -173,7 +181,7 @@ fn stepped_down(run: &Recording, n: NodeId, since: u64) -> (bool, String) {
                 let at = ev.time_ns as f64 / 1e9;
                 return (
                     true,
-                    format!("member {n} became {role:?} in term {term} at {at:.3}s"),
+                    format!("member {n} became {role} in term {term} at {at:.3}s"),
                 );
             }
         }

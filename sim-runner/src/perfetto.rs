@@ -5,7 +5,7 @@
 //! steps, network faults and violations as global instants.
 
 use crate::judge::RunResult;
-use proto::trace::{EventKind, MessageSummary, Role};
+use proto::trace::{EventKind, MessageSummary};
 use proto::NodeId;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, VecDeque};
@@ -52,7 +52,7 @@ pub fn chrome_trace(run: &RunResult, about: Value) -> Value {
             "name": format!("{} {}", op.op.name(), op.op.key()),
             "ph": "X", "ts": us(op.call_ns), "dur": us(end - op.call_ns),
             "pid": CLIENTS, "tid": op.client,
-            "args": {"seq": op.seq, "outcome": format!("{:?}", op.outcome)},
+            "args": {"seq": op.seq, "outcome": op.outcome.to_string()},
         }));
     }
     for (p, v) in &run.verdicts {
@@ -101,12 +101,7 @@ fn roles(run: &RunResult, out: &mut Vec<Value>) {
         match &e.kind {
             EventKind::Role { node, role, term } => {
                 close(*node, e.time_ns, out, &mut open);
-                let name = match role {
-                    Role::Leader => "leader",
-                    Role::Candidate => "candidate",
-                    Role::PreCandidate => "pre-candidate",
-                    Role::Follower => "follower",
-                };
+                let name = role.name();
                 open.insert(*node, (e.time_ns, format!("{name} (term {term})")));
             }
             EventKind::Crash { node } | EventKind::Stopped { node, .. } => {

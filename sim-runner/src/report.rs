@@ -170,10 +170,10 @@ fn summary(run: &RunResult) {
         .iter()
         .map(|(id, s)| MemberRow {
             member: *id,
-            role: s.stopped.clone().unwrap_or_else(|| {
-                s.role
-                    .map_or("-".into(), |r| format!("{r:?}").to_lowercase())
-            }),
+            role: s
+                .stopped
+                .clone()
+                .unwrap_or_else(|| s.role.map_or("-".into(), |r| r.to_string())),
             term: s.term,
             last_index: s.last_index,
             commit: s.committed,
@@ -215,7 +215,7 @@ fn summary(run: &RunResult) {
             .map_or(0, |h| h.quantile_upper_bound(0.99))
     };
     println!(
-        "Metrics (all members): {} leader changes seen, {} proposals committed, {} failed, {} WAL fsyncs (p99 ≤ {} µs), commit latency p99 ≤ {} µs, {} snapshots taken, {} installed",
+        "Metrics summed over members and restarts (each counts what it saw): {} leader changes seen, {} proposals committed, {} failed, {} WAL fsyncs (p99 ≤ {} µs), commit latency p99 ≤ {} µs, {} snapshots taken, {} installed",
         metrics.get("leader_changes_seen_total"),
         metrics.get("proposals_committed_total"),
         metrics.get("proposals_failed_total"),

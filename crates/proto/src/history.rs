@@ -17,6 +17,16 @@ pub enum Outcome {
     Unknown,
 }
 
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Ok(result) => write!(f, "OK: {result}"),
+            Outcome::Failed => f.write_str("failed (refused: it certainly took no effect)"),
+            Outcome::Unknown => f.write_str("no answer (timed out: may or may not have applied)"),
+        }
+    }
+}
+
 /// One operation of the history: one logical request, however many times it was retried.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct HistoryOp {

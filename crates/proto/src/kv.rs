@@ -100,6 +100,38 @@ pub enum OpResult {
     },
 }
 
+impl std::fmt::Display for OpResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpResult::Put { revision } => write!(f, "put at revision {revision}"),
+            OpResult::Get {
+                value: Some(v),
+                mod_revision,
+            } => write!(f, "read {v:?} (modified at revision {mod_revision})"),
+            OpResult::Get { value: None, .. } => write!(f, "read: absent"),
+            OpResult::Delete { deleted, revision } => {
+                let what = if *deleted {
+                    "deleted"
+                } else {
+                    "nothing to delete"
+                };
+                write!(f, "{what} at revision {revision}")
+            }
+            OpResult::Cas {
+                succeeded,
+                revision,
+            } => {
+                let what = if *succeeded {
+                    "swapped"
+                } else {
+                    "compare failed"
+                };
+                write!(f, "compare-and-swap {what} at revision {revision}")
+            }
+        }
+    }
+}
+
 /// A command as stored in the replicated log: the operation plus the client session
 /// fields that make retries exactly-once.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
