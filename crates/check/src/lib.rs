@@ -18,6 +18,7 @@
 pub mod durability;
 pub mod election_safety;
 pub mod exactly_once;
+#[cfg(feature = "bench")]
 pub mod generate;
 pub mod history_file;
 pub mod leader_completeness;

@@ -36,6 +36,7 @@
 //! in-flight appends, the commit rule of §5.4.2 (a leader counts replicas only for entries
 //! of its own term), ReadIndex, snapshots and compaction, and leadership transfer.
 
+#[cfg(feature = "bench")]
 pub mod bench;
 mod config;
 mod election;

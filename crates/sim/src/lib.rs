@@ -20,8 +20,10 @@ compile_error!(
 pub mod alarm;
 pub mod client;
 pub mod cluster;
+#[cfg(feature = "bench")]
 pub mod floor;
 pub mod net;
+#[cfg(feature = "bench")]
 pub mod ping;
 pub mod rng;
 pub mod trace;

@@ -43,6 +43,7 @@
 //! offset; it is never skipped silently. Decoding validates every length before
 //! allocating, so no byte string makes it panic or allocate without bound.
 
+#[cfg(feature = "bench")]
 pub mod bench;
 mod record;
 mod snapshot;
