@@ -4,8 +4,8 @@
 //! simulated call and return times; an operation whose fate is unknown has no return.
 
 use crate::cluster::Wire;
+use crate::endpoint::Endpoint;
 use crate::rng::stream;
-use crate::world::Endpoint;
 use proto::history::{HistoryOp, Outcome};
 use proto::kv::{ClientError, ClientRequest, ClientResponse, Command, Compare, Op, OpResult};
 use proto::trace::EventKind;

@@ -2,9 +2,10 @@
 //! that load it and the history they record.
 
 use crate::client::{client_actor, scripted_actor, History, ScriptedRequest, Workload};
+use crate::endpoint::Endpoint;
 use crate::net::NetworkFaults;
 use crate::rng::stream;
-use crate::world::{Endpoint, Payload, RunRecord, World};
+use crate::world::{Payload, RunRecord, World};
 use disk::{DiskFaults, FaultMode};
 use madsim::time::TimeHandle;
 use node::{

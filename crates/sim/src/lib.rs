@@ -20,20 +20,24 @@ compile_error!(
 pub mod alarm;
 pub mod client;
 pub mod cluster;
+mod endpoint;
 #[cfg(feature = "bench")]
 pub mod floor;
+mod mailbox;
 pub mod net;
 #[cfg(feature = "bench")]
 pub mod ping;
 pub mod rng;
+mod router;
 pub mod trace;
 pub mod world;
 
 pub use alarm::Alarm;
 pub use client::{History, Mix, RetryPolicy, ScriptedRequest, Workload};
 pub use cluster::{Canaries, Cluster, ClusterConfig, ClusterRun, Control, MemberStatus, Wire};
+pub use endpoint::Endpoint;
 pub use net::{Filter, NetworkFaults, NetworkStats};
-pub use world::{Endpoint, Payload, RunRecord, World};
+pub use world::{Payload, RunRecord, World};
 
 use std::future::Future;
 

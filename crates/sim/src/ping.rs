@@ -3,9 +3,10 @@
 //! random partitions, cuts, crashes (with and without unsynced-write loss), pauses and
 //! network fault changes drawn from the seed. It tests the simulator, nothing else.
 
+use crate::endpoint::Endpoint;
 use crate::net::NetworkFaults;
 use crate::rng::stream;
-use crate::world::{Endpoint, Payload, RunRecord, World};
+use crate::world::{Payload, RunRecord, World};
 use disk::{Disk, DiskFaults, FaultMode};
 use proto::trace::{EventKind, MessageSummary};
 use proto::NodeId;

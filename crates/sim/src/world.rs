@@ -14,21 +14,20 @@
 //! are exact: it asks madsim's timer for the due time itself, not a `sleep`, which would
 //! round anything under 1 ms up to 1 ms.
 
+use crate::endpoint::Endpoint;
+use crate::mailbox::Mailbox;
 use crate::net::{Filter, NetState, NetworkFaults, NetworkStats, Verdict};
 use crate::rng::stream;
+use crate::router::{Flight, InFlight, Router};
 use crate::trace::Trace;
 use disk::{DiskFaults, FaultMode, SimDisk};
 use madsim::runtime::{Handle, NodeHandle};
 use madsim::time::TimeHandle;
 use proto::trace::{DropReason, Event, EventKind, MessageSummary};
 use proto::NodeId;
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::collections::BTreeMap;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll, Waker};
-use std::time::Duration;
 
 /// A message the world can carry: it must summarize itself for the trace.
 pub trait Payload: Clone + Send + Sync + 'static {
@@ -43,87 +42,6 @@ pub trait Payload: Clone + Send + Sync + 'static {
     }
 }
 
-/// A node incarnation's mailbox: one reader (the node), writers the router and operator
-/// commands. Hand-made rather than a channel: a channel allocated a listener every time
-/// the node waited, that is for nearly every message.
-struct Mailbox<M>(Arc<Mutex<MailboxInner<M>>>);
-
-struct MailboxInner<M> {
-    queue: VecDeque<(NodeId, M)>,
-    /// The reader's waker while it waits.
-    waker: Option<Waker>,
-    /// The incarnation is over (crash): nothing more arrives.
-    closed: bool,
-}
-
-impl<M> Clone for Mailbox<M> {
-    fn clone(&self) -> Self {
-        Mailbox(self.0.clone())
-    }
-}
-
-impl<M> Mailbox<M> {
-    fn new() -> Mailbox<M> {
-        Mailbox(Arc::new(Mutex::new(MailboxInner {
-            queue: VecDeque::new(),
-            waker: None,
-            closed: false,
-        })))
-    }
-
-    fn lock(&self) -> MutexGuard<'_, MailboxInner<M>> {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Puts a message in; false if the mailbox is closed.
-    fn put(&self, from: NodeId, msg: M) -> bool {
-        let mut inner = self.lock();
-        if inner.closed {
-            return false;
-        }
-        inner.queue.push_back((from, msg));
-        if let Some(waker) = inner.waker.take() {
-            waker.wake();
-        }
-        true
-    }
-
-    /// Closes the mailbox; what is in it is dropped.
-    fn close(&self) {
-        let mut inner = self.lock();
-        inner.closed = true;
-        inner.queue.clear();
-        inner.waker = None;
-    }
-}
-
-/// The future of [`Endpoint::recv`].
-struct Recv<'a, M>(&'a Mailbox<M>);
-
-impl<M> Future for Recv<'_, M> {
-    type Output = (NodeId, M);
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<(NodeId, M)> {
-        let mut inner = self.0.lock();
-        if let Some(m) = inner.queue.pop_front() {
-            return Poll::Ready(m);
-        }
-        // A closed mailbox never fills again: this incarnation is over and the kill that
-        // follows ends the task, so it waits forever.
-        if !inner.closed
-            && !inner
-                .waker
-                .as_ref()
-                .is_some_and(|w| w.will_wake(cx.waker()))
-        {
-            inner.waker = Some(cx.waker().clone());
-        }
-        Poll::Pending
-    }
-}
-
 struct Slot<M> {
     handle: Option<NodeHandle>,
     up: bool,
@@ -132,41 +50,18 @@ struct Slot<M> {
     disk: SimDisk,
 }
 
-/// A message on its way.
-#[derive(Clone)]
-struct Flight<M> {
-    from: NodeId,
-    to: NodeId,
-    msg: M,
-    summary: MessageSummary,
-}
-
-struct State<M> {
+pub(crate) struct State<M> {
     trace: Trace,
     net: NetState,
     nodes: BTreeMap<NodeId, Slot<M>>,
     /// Messages a hold filter kept back, in the order they were held.
     held: Vec<Flight<M>>,
-    /// Messages in flight, in slots that are reused (a message is large; the queue below
-    /// moves only small keys).
-    flights: Vec<Option<Flight<M>>>,
-    /// Free slots of `flights`.
-    free_slots: Vec<usize>,
-    /// The flights by (due time in ns, sequence number, slot), earliest first: the router
-    /// delivers them in this order, so messages due at the same instant arrive in the order
-    /// they were sent.
-    due: BinaryHeap<Reverse<(u64, u64, usize)>>,
-    /// The next flight's sequence number.
-    next_flight: u64,
-    /// Due times (ns) at which the router has asked to be woken and that have not passed,
-    /// earliest first.
-    wakeups: BinaryHeap<Reverse<u64>>,
-    /// The router task's waker, once it has run.
-    router_waker: Option<Waker>,
+    /// Messages in flight.
+    pub(crate) in_flight: InFlight<M>,
     /// The node whose tasks carry messages in flight. Taken at shutdown: its handle holds
     /// the runtime's task queue, whose tasks hold this world, so keeping it would leak
     /// the world of every run.
-    router: Option<NodeHandle>,
+    pub(crate) router: Option<NodeHandle>,
 }
 
 struct Inner<M> {
@@ -215,12 +110,7 @@ impl<M: Payload> World<M> {
                     net: NetState::new(network, stream(seed, "network", 0)),
                     nodes: BTreeMap::new(),
                     held: Vec::new(),
-                    flights: Vec::new(),
-                    free_slots: Vec::new(),
-                    due: BinaryHeap::new(),
-                    next_flight: 0,
-                    wakeups: BinaryHeap::new(),
-                    router_waker: None,
+                    in_flight: InFlight::new(),
                     router: None,
                 }),
             }),
@@ -232,7 +122,7 @@ impl<M: Payload> World<M> {
         world
     }
 
-    fn lock(&self) -> MutexGuard<'_, State<M>> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State<M>> {
         self.inner
             .state
             .lock()
@@ -477,7 +367,7 @@ impl<M: Payload> World<M> {
         self.lock().net.clear_filters();
     }
 
-    fn send(&self, from: NodeId, to: NodeId, msg: M) {
+    pub(crate) fn send(&self, from: NodeId, to: NodeId, msg: M) {
         let summary = msg.summary();
         let duplicable = msg.may_duplicate();
         let now = self.now_ns();
@@ -605,10 +495,7 @@ impl<M: Payload> World<M> {
         // killed nodes' memory alive.
         state.nodes.clear();
         state.held.clear();
-        state.flights.clear();
-        state.free_slots.clear();
-        state.due.clear();
-        state.router_waker = None;
+        state.in_flight.clear();
         record
     }
 }
@@ -621,34 +508,7 @@ impl<M: Payload> State<M> {
             return; // the world is shut down
         }
         let due = now + self.net.latency_us() * 1_000;
-        let seq = self.next_flight;
-        self.next_flight += 1;
-        let slot = match self.free_slots.pop() {
-            Some(slot) => {
-                self.flights[slot] = Some(flight);
-                slot
-            }
-            None => {
-                self.flights.push(Some(flight));
-                self.flights.len() - 1
-            }
-        };
-        self.due.push(Reverse((due, seq, slot)));
-        self.wake_router_by(now, due);
-    }
-
-    /// Asks madsim's timer to wake the router at `due` (ns), unless a wake-up at or before
-    /// it is already set. Before the router's first run there is no waker; it sets its own
-    /// wake-up when it runs.
-    fn wake_router_by(&mut self, now: u64, due: u64) {
-        if self.wakeups.peek().is_some_and(|first| first.0 <= due) {
-            return;
-        }
-        let Some(waker) = &self.router_waker else {
-            return;
-        };
-        crate::alarm::wake_after(Duration::from_nanos(due - now), waker);
-        self.wakeups.push(Reverse(due));
+        self.in_flight.push(now, due, flight);
     }
 
     /// Puts `msg` into `to`'s mailbox, as from `from`; false if `to` is down.
@@ -660,149 +520,32 @@ impl<M: Payload> State<M> {
     }
 
     /// Delivers every flight due by `now`, in order.
-    fn deliver_due(&mut self, now: u64) {
-        while let Some(&Reverse((due, _, slot))) = self.due.peek() {
-            if due > now {
-                break;
-            }
-            self.due.pop();
-            self.free_slots.push(slot);
+    pub(crate) fn deliver_due(&mut self, now: u64) {
+        while let Some(flight) = self.in_flight.pop_due(now) {
             let Flight {
                 from,
                 to,
                 msg,
                 summary,
-            } = self.flights[slot]
-                .take()
-                .expect("a queued flight's slot is full");
+            } = flight;
             if self.put(from, to, msg) {
                 self.net.stats.delivered += 1;
-                self.trace.record(
-                    now,
-                    EventKind::Deliver {
-                        from,
-                        to,
-                        msg: summary,
-                    },
-                );
+                let kind = EventKind::Deliver {
+                    from,
+                    to,
+                    msg: summary,
+                };
+                self.trace.record(now, kind);
             } else {
                 self.net.stats.dropped += 1;
-                self.trace.record(
-                    now,
-                    EventKind::Drop {
-                        from,
-                        to,
-                        msg: summary,
-                        reason: DropReason::Down,
-                    },
-                );
+                let kind = EventKind::Drop {
+                    from,
+                    to,
+                    msg: summary,
+                    reason: DropReason::Down,
+                };
+                self.trace.record(now, kind);
             }
         }
-    }
-}
-
-/// The task that carries every message in flight (see the module docs).
-struct Router<M> {
-    world: World<M>,
-}
-
-impl<M: Payload> Future for Router<M> {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let now = self.world.now_ns();
-        let mut guard = self.world.lock();
-        let state = &mut *guard;
-        if state.router.is_none() {
-            return Poll::Ready(()); // shut down
-        }
-        if !state
-            .router_waker
-            .as_ref()
-            .is_some_and(|w| w.will_wake(cx.waker()))
-        {
-            state.router_waker = Some(cx.waker().clone());
-        }
-        while state.wakeups.peek().is_some_and(|t| t.0 <= now) {
-            state.wakeups.pop();
-        }
-        state.deliver_due(now);
-        if let Some(&Reverse((due, _, _))) = state.due.peek() {
-            state.wake_router_by(now, due);
-        }
-        Poll::Pending
-    }
-}
-
-/// A node process's view of the world: its id, its mailbox, its disk, and the network.
-pub struct Endpoint<M> {
-    id: NodeId,
-    world: World<M>,
-    mailbox: Mailbox<M>,
-    disk: SimDisk,
-}
-
-impl<M: Payload> Endpoint<M> {
-    /// This node's id.
-    pub fn id(&self) -> NodeId {
-        self.id
-    }
-
-    /// This node's disk.
-    pub fn disk(&self) -> &SimDisk {
-        &self.disk
-    }
-
-    /// The run seed (to derive the node's own random streams).
-    pub fn seed(&self) -> u64 {
-        self.world.seed()
-    }
-
-    /// Simulated nanoseconds since the run began.
-    pub fn now_ns(&self) -> u64 {
-        self.world.now_ns()
-    }
-
-    /// Records a trace event.
-    pub fn record(&self, kind: EventKind) {
-        self.world.record(kind);
-    }
-
-    /// Sleeps for the simulated time that this node's disk operations since the last call
-    /// cost (the disk itself is synchronous; time passes here), to the microsecond, and
-    /// returns it in microseconds.
-    pub async fn pay_disk_latency(&self) -> u64 {
-        let owed_us = self.disk.take_latency_us();
-        if owed_us > 0 {
-            crate::Alarm::after(Duration::from_micros(owed_us)).await;
-        }
-        owed_us
-    }
-
-    /// Crashes this node's own process (a failpoint fired). With `Some(mode)` the disk
-    /// loses power too. The caller must not do anything else: the task ends at its next
-    /// await.
-    pub fn crash_self(&self, mode: Option<FaultMode>) {
-        self.world.crash(self.id, mode);
-    }
-
-    /// Freezes this node's own process; it runs again when the world resumes it.
-    pub fn pause_self(&self) {
-        self.world.pause(self.id);
-    }
-
-    /// Sends `msg` to `to`; the network decides its fate. Never blocks.
-    pub fn send(&self, to: NodeId, msg: M) {
-        self.world.send(self.id, to, msg);
-    }
-
-    /// Waits for the next message: (sender, message).
-    pub async fn recv(&self) -> (NodeId, M) {
-        Recv(&self.mailbox).await
-    }
-
-    /// Takes a message if one is waiting.
-    pub fn try_recv(&self) -> Option<(NodeId, M)> {
-        self.mailbox.lock().queue.pop_front()
     }
 }
