@@ -162,4 +162,4 @@ fn parse_range(text: &str) -> Result<Range<u64>, String> {
 }
 
 /// The most seeds one sweep runs; split a larger range with `--shard`.
-pub const MAX_SEEDS: u64 = 10_000_000;
+pub const MAX_SEEDS: u64 = 1_000_000;

@@ -5,6 +5,7 @@ use crate::judge::Outcome;
 use crate::judge::RunResult;
 use proto::trace::{EventKind, Role};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -23,7 +24,7 @@ pub struct SeedSummary {
     pub unjudged: Vec<String>,
     /// Coverage marks the run passed through.
     #[serde(default)]
-    pub marks: Vec<String>,
+    pub marks: MarkSet,
     /// The trace hash (empty if the run panicked).
     pub trace_hash: String,
     /// Simulated seconds.
@@ -33,11 +34,62 @@ pub struct SeedSummary {
     /// Leader elections.
     pub elections: usize,
     /// Faults injected, by kind.
-    pub faults: BTreeMap<String, usize>,
+    pub faults: BTreeMap<Cow<'static, str>, usize>,
     /// One line per failure.
     pub failures: Vec<String>,
     /// The command that reproduces it.
     pub repro: String,
+}
+
+/// A set of coverage marks (of `marks::ALL`), one bit each: a sweep keeps one per seed,
+/// so it must stay small. Written as the list of their names.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MarkSet(u64);
+
+// One bit per listed mark.
+const _: () = assert!(marks::ALL.len() <= 64);
+
+impl MarkSet {
+    /// The set of the listed marks among `names` (others are ignored).
+    pub fn of<'a>(names: impl IntoIterator<Item = &'a str>) -> MarkSet {
+        let mut bits = 0;
+        for name in names {
+            if let Some(i) = marks::ALL.iter().position(|(n, _)| *n == name) {
+                bits |= 1 << i;
+            }
+        }
+        MarkSet(bits)
+    }
+
+    /// Whether the mark called `name` is in the set.
+    pub fn contains(&self, name: &str) -> bool {
+        marks::ALL
+            .iter()
+            .position(|(n, _)| *n == name)
+            .is_some_and(|i| self.0 & (1 << i) != 0)
+    }
+
+    /// The names in the set, in `marks::ALL` order.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        marks::ALL
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.0 & (1 << i) != 0)
+            .map(|(_, (n, _))| *n)
+    }
+}
+
+impl Serialize for MarkSet {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.names())
+    }
+}
+
+impl<'de> Deserialize<'de> for MarkSet {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let names: Vec<String> = Vec::deserialize(d)?;
+        Ok(MarkSet::of(names.iter().map(String::as_str)))
+    }
 }
 
 impl SeedSummary {
@@ -106,11 +158,7 @@ impl SweepReport {
         marks::ALL
             .iter()
             .map(|(name, _)| {
-                let seeds = self
-                    .seeds
-                    .iter()
-                    .filter(|s| s.marks.iter().any(|m| m == name))
-                    .count();
+                let seeds = self.seeds.iter().filter(|s| s.marks.contains(name)).count();
                 (*name, seeds)
             })
             .collect()
@@ -118,8 +166,8 @@ impl SweepReport {
 }
 
 /// Counts a run's injected faults by kind and its elections.
-pub fn fault_counts(run: &RunResult) -> (BTreeMap<String, usize>, usize) {
-    let mut faults: BTreeMap<String, usize> = BTreeMap::new();
+pub fn fault_counts(run: &RunResult) -> (BTreeMap<Cow<'static, str>, usize>, usize) {
+    let mut faults: BTreeMap<Cow<'static, str>, usize> = BTreeMap::new();
     let mut elections = 0;
     for e in &run.events {
         let kind = match e.kind {
@@ -138,7 +186,7 @@ pub fn fault_counts(run: &RunResult) -> (BTreeMap<String, usize>, usize) {
             EventKind::Failpoint { .. } => "failpoint",
             _ => continue,
         };
-        *faults.entry(kind.to_string()).or_default() += 1;
+        *faults.entry(Cow::Borrowed(kind)).or_default() += 1;
     }
     (faults, elections)
 }
@@ -153,7 +201,7 @@ pub fn summarize(outcome: &Outcome, repro: String) -> SeedSummary {
                 passed: r.passed(),
                 undecided: r.undecided(),
                 unjudged: r.unjudged(),
-                marks: r.marks_hit.keys().map(|m| m.to_string()).collect(),
+                marks: MarkSet::of(r.marks_hit.keys().copied()),
                 trace_hash: format!("{:016x}", r.trace_hash),
                 simulated_secs: r.end_ns as f64 / 1e9,
                 client_ops: r.history.len(),
@@ -168,7 +216,7 @@ pub fn summarize(outcome: &Outcome, repro: String) -> SeedSummary {
             passed: false,
             undecided: false,
             unjudged: Vec::new(),
-            marks: Vec::new(),
+            marks: MarkSet::default(),
             trace_hash: String::new(),
             simulated_secs: 0.0,
             client_ops: 0,

@@ -254,7 +254,7 @@ pub fn sweep(report: &SweepReport) {
     let mut faults: BTreeMap<&str, usize> = BTreeMap::new();
     for s in &report.seeds {
         for (k, n) in &s.faults {
-            *faults.entry(k).or_default() += n;
+            *faults.entry(k.as_ref()).or_default() += n;
         }
     }
     let failed: Vec<&SeedSummary> = report.seeds.iter().filter(|s| s.failed()).collect();
