@@ -143,6 +143,14 @@ pub fn shard_seeds(range: Range<u64>, shard: Option<(u64, u64)>) -> Vec<u64> {
     }
 }
 
+/// How many seeds [`shard_seeds`] gives, counted without listing them.
+pub fn shard_len(range: Range<u64>, shard: Option<(u64, u64)>) -> u64 {
+    let (k, n) = shard.unwrap_or((1, 1));
+    // Seeds s below x with s % n == k - 1.
+    let below = |x: u64| x / n + u64::from(x % n > k - 1);
+    below(range.end) - below(range.start)
+}
+
 fn parse_range(text: &str) -> Result<Range<u64>, String> {
     let (a, b) = text
         .split_once("..")

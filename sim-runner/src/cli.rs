@@ -1,7 +1,7 @@
 //! The top of the program: parse the command line, dispatch, say how it ended. Running a
 //! scenario is `sweep`'s; the file tools are `tools`'; the benchmarks are `bench`'s.
 
-pub use crate::args::{shard_seeds, Args, Command, MAX_SEEDS};
+pub use crate::args::{shard_len, shard_seeds, Args, Command, MAX_SEEDS};
 pub use crate::tools::Status;
 
 use crate::error::InputError;

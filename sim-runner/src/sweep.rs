@@ -2,7 +2,7 @@
 //! or a sweep of many, with the files asked for (trace, history, report) and, for a
 //! failing chaos seed, shrinking.
 
-use crate::args::{shard_seeds, Args, MAX_SEEDS};
+use crate::args::{shard_len, shard_seeds, Args, MAX_SEEDS};
 use crate::artifacts::{self, Build, SeedSummary, SweepReport, FORMAT_VERSION};
 use crate::error::InputError;
 use crate::judge::{run_checked, Outcome};
@@ -112,21 +112,19 @@ fn preflight(args: &Args, loaded: &Loaded) -> Result<(), InputError> {
         return Err(InputError::Other("--shard splits a --seeds range".into()));
     }
     if let Some(range) = &args.seeds {
-        if range.end - range.start > MAX_SEEDS {
+        let (k, n) = args.shard.unwrap_or((1, 1));
+        let count = shard_len(range.clone(), args.shard);
+        if count > MAX_SEEDS {
             return Err(InputError::Other(format!(
-                "--seeds {}..{} is {} seeds; one sweep runs at most {MAX_SEEDS} (split it with --shard K/N)",
-                range.start,
-                range.end,
-                range.end - range.start
+                "--seeds {}..{} runs {count} seeds here; one sweep runs at most {MAX_SEEDS} (split it with --shard K/N)",
+                range.start, range.end
             )));
         }
-        if let Some((k, n)) = args.shard {
-            if shard_seeds(range.clone(), Some((k, n))).is_empty() {
-                return Err(InputError::Other(format!(
-                    "--shard {k}/{n} of --seeds {}..{} has no seeds",
-                    range.start, range.end
-                )));
-            }
+        if count == 0 {
+            return Err(InputError::Other(format!(
+                "--shard {k}/{n} of --seeds {}..{} has no seeds",
+                range.start, range.end
+            )));
         }
     }
     if args

@@ -59,6 +59,19 @@ fn shards_cover_the_range_exactly_once() {
         all.sort_unstable();
         assert_eq!(all, (10..47).collect::<Vec<_>>(), "{n} shards");
     }
+    // The count the flags are checked with is the count the shard runs.
+    for (start, end) in [(0, 1), (3, 4), (10, 47), (7, 100), (0, 64)] {
+        for n in 1..8u64 {
+            for k in 1..=n {
+                let listed = cli::shard_seeds(start..end, Some((k, n))).len() as u64;
+                assert_eq!(
+                    cli::shard_len(start..end, Some((k, n))),
+                    listed,
+                    "{start}..{end} {k}/{n}"
+                );
+            }
+        }
+    }
 }
 
 #[test]
