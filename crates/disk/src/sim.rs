@@ -182,20 +182,6 @@ impl SimDisk {
         self.lock().bytes_written
     }
 
-    /// Bytes written but not yet synced, over all files.
-    pub fn pending_bytes(&self) -> u64 {
-        let state = self.lock();
-        state
-            .inodes
-            .values()
-            .flat_map(|i| i.pending.iter())
-            .map(|op| match op {
-                PendingOp::Write { data, .. } => data.len() as u64,
-                PendingOp::Truncate { .. } => 0,
-            })
-            .sum()
-    }
-
     /// Simulates a crash: every pending write is resolved by `mode` (drawing from the
     /// disk's seeded stream), unsynced directory changes are undone, and what is left
     /// becomes durable.

@@ -91,17 +91,6 @@ pub enum MessageType {
 }
 
 impl MessageType {
-    /// Whether this is a response (used by filters such as "drop every ack").
-    pub fn is_response(self) -> bool {
-        matches!(
-            self,
-            MessageType::PreVoteResp
-                | MessageType::VoteResp
-                | MessageType::AppendResp
-                | MessageType::HeartbeatResp
-        )
-    }
-
     /// A short lower-case name, used in traces and scenario files.
     pub fn name(self) -> &'static str {
         match self {

@@ -73,9 +73,4 @@ impl<M: Payload> Endpoint<M> {
     pub async fn recv(&self) -> (NodeId, M) {
         self.mailbox.recv().await
     }
-
-    /// Takes a message if one is waiting.
-    pub fn try_recv(&self) -> Option<(NodeId, M)> {
-        self.mailbox.try_take()
-    }
 }

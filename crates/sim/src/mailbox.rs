@@ -62,11 +62,6 @@ impl<M> Mailbox<M> {
         inner.waker = None;
     }
 
-    /// Takes the next message if one is waiting.
-    pub(crate) fn try_take(&self) -> Option<(NodeId, M)> {
-        self.lock().queue.pop_front()
-    }
-
     /// Waits for the next message.
     pub(crate) fn recv(&self) -> Recv<'_, M> {
         Recv(self)

@@ -157,11 +157,6 @@ impl<M: Payload> World<M> {
         f(self.lock().trace.events())
     }
 
-    /// Network counters so far.
-    pub fn network_stats(&self) -> NetworkStats {
-        self.lock().net.stats.clone()
-    }
-
     /// Adds node `id`, whose process is `actor`. The actor runs now and again at every
     /// restart, each time with a fresh [`Endpoint`] (a new mailbox, the same disk).
     pub fn add_node<F, Fut>(&self, id: NodeId, actor: F)
@@ -229,11 +224,6 @@ impl<M: Payload> World<M> {
 
     fn madsim_handle(&self, id: NodeId) -> NodeHandle {
         self.with_slot(id, |s| s.handle.clone().expect("node built"))
-    }
-
-    /// The ids of every node, in order.
-    pub fn node_ids(&self) -> Vec<NodeId> {
-        self.lock().nodes.keys().copied().collect()
     }
 
     /// Whether `id`'s process is running (not crashed).
