@@ -74,8 +74,12 @@ fn the_json_lines_trace_starts_with_a_header() {
     let text = run_with_trace("sb.jsonl");
     let mut lines = text.lines();
     let header: Value = serde_json::from_str(lines.next().unwrap()).unwrap();
-    assert_eq!(header["trace_format"], 1);
+    assert_eq!(
+        header["trace_format"],
+        sim_runner::artifacts::FORMAT_VERSION
+    );
     assert_eq!(header["scenario"], "split-brain");
+    assert!(header["build"]["commit"].is_string(), "{header}");
     let first: Value = serde_json::from_str(lines.next().unwrap()).unwrap();
     assert!(first["time_ns"].is_u64());
 }

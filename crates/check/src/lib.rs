@@ -8,6 +8,7 @@
 //! | election safety: at most one leader per term | [`election_safety`] | Raft paper Figure 3, §5.2 |
 //! | log matching: same index and term ⇒ same entry and same prefix | [`log_matching`] | §5.3 |
 //! | leader completeness: a committed entry is in every later leader's log | [`leader_completeness`] | §5.4 |
+//! | commit rule: a leader commits only its own term's entries, held by a majority | [`commit_rule`] | §5.3, §5.4.2 |
 //! | state machine safety: one entry per index applied everywhere | [`state_machine_safety`] | §5.4.3 |
 //! | linearizability of the client history | [`linearizability`] | Herlihy & Wing |
 //! | durability: no acknowledged write is lost; final stores agree | [`durability`] | — |
@@ -15,6 +16,7 @@
 //! | recoverability: a restart recovers what was made durable; no storage error stops a member | [`recoverability`] | — |
 //! | liveness after faults stop | [`liveness`] | — |
 
+pub mod commit_rule;
 pub mod durability;
 pub mod election_safety;
 pub mod exactly_once;
@@ -48,6 +50,8 @@ pub enum Property {
     LogMatching,
     /// A committed entry is in the log of every later leader.
     LeaderCompleteness,
+    /// A leader commits only entries of its own term, once a majority holds them.
+    CommitRule,
     /// No two members apply different entries at one index.
     StateMachineSafety,
     /// The client history is linearizable.
@@ -64,10 +68,11 @@ pub enum Property {
 
 impl Property {
     /// Every property, in report order.
-    pub const ALL: [Property; 9] = [
+    pub const ALL: [Property; 10] = [
         Property::ElectionSafety,
         Property::LogMatching,
         Property::LeaderCompleteness,
+        Property::CommitRule,
         Property::StateMachineSafety,
         Property::Linearizability,
         Property::Durability,
@@ -82,6 +87,7 @@ impl Property {
             Property::ElectionSafety => "election safety",
             Property::LogMatching => "log matching",
             Property::LeaderCompleteness => "leader completeness",
+            Property::CommitRule => "commit rule",
             Property::StateMachineSafety => "state machine safety",
             Property::Linearizability => "linearizability",
             Property::Durability => "durability",
@@ -178,6 +184,7 @@ pub fn check_all(obs: &Observation) -> Verdicts {
             Property::LeaderCompleteness,
             judged(leader_completeness::check(obs.events)),
         ),
+        (Property::CommitRule, judged(commit_rule::check(obs.events))),
         (
             Property::StateMachineSafety,
             judged(state_machine_safety::check(obs.events)),

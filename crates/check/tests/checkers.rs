@@ -464,3 +464,91 @@ fn recoverability_rejects_a_member_stopped_by_a_storage_error() {
     assert_eq!(v.len(), 1);
     assert_eq!(v[0].property, Property::Recoverability);
 }
+
+/// Three members start empty; member 1 leads term 2 with entries (1, term 1) and (2, term 2)
+/// in its log; `followers` of them hold the same durably.
+fn commit_rule_run(followers: &[u64]) -> Vec<Event> {
+    let mut events: Vec<Event> = (1..=3)
+        .map(|node| {
+            ev(
+                node,
+                EventKind::Recovered {
+                    node,
+                    snapshot_index: 0,
+                    snapshot_term: 0,
+                    entries: vec![],
+                    term: 0,
+                    vote: 0,
+                    commit: 0,
+                },
+            )
+        })
+        .collect();
+    let entries = vec![id(1, 1, 11), id(2, 2, 22)];
+    for node in std::iter::once(1).chain(followers.iter().copied()) {
+        events.push(ev(
+            10,
+            EventKind::LogPersisted {
+                node,
+                entries: entries.clone(),
+            },
+        ));
+    }
+    events.push(ev(
+        20,
+        EventKind::Role {
+            node: 1,
+            role: Role::Leader,
+            term: 2,
+        },
+    ));
+    events
+}
+
+#[test]
+fn commit_rule_rejects_committing_an_earlier_terms_entry_by_counting_replicas() {
+    let mut events = commit_rule_run(&[2]);
+    events.push(ev(
+        30,
+        EventKind::Committed {
+            node: 1,
+            index: 1,
+            term: 1,
+        },
+    ));
+    let v = check::commit_rule::check(&events);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert_eq!(v[0].property, Property::CommitRule);
+    assert!(v[0].message.contains("its own term"), "{}", v[0].message);
+}
+
+#[test]
+fn commit_rule_rejects_a_commit_without_a_durable_majority_and_accepts_one_with_it() {
+    let commit = ev(
+        30,
+        EventKind::Committed {
+            node: 1,
+            index: 2,
+            term: 2,
+        },
+    );
+    let mut alone = commit_rule_run(&[]);
+    alone.push(commit.clone());
+    let v = check::commit_rule::check(&alone);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert!(v[0].message.contains("only 1 of 3"), "{}", v[0].message);
+    let mut majority = commit_rule_run(&[3]);
+    majority.push(commit.clone());
+    assert!(check::commit_rule::check(&majority).is_empty());
+    // A follower's commit (learned from its leader) is not judged by this rule.
+    let mut follower = commit_rule_run(&[]);
+    follower.push(ev(
+        30,
+        EventKind::Committed {
+            node: 2,
+            index: 2,
+            term: 2,
+        },
+    ));
+    assert!(check::commit_rule::check(&follower).is_empty());
+}
