@@ -179,7 +179,70 @@ pub fn plan_units(
         }
         t += rng.gen_range(1..=2 * gap);
     }
+    let mut kinds = kinds;
+    let damage = damage_units(seed, &ctx);
+    if !damage.is_empty() {
+        kinds.push("storage damage");
+    }
+    units.extend(damage);
     (units, finale(&ctx, &kinds, &knobs))
+}
+
+/// Damage to a stopped member's disk, drawn on its own stream (turning it on shifts no
+/// other draw): a power loss followed by bit rot or a misdirected write on synced data, or
+/// a crash whose unsynced writes land out of order; the member is brought back later and
+/// must recover all it made durable or refuse to start with a typed corruption error. At
+/// most a minority of the members is damaged, once each: a damaged member may rightly
+/// never start again.
+fn damage_units(seed: u64, ctx: &Ctx) -> Vec<Vec<Step>> {
+    let mut rng = stream(seed, "chaos-damage", 0);
+    let mut units: Vec<Vec<Step>> = Vec::new();
+    if !rng.gen_bool(0.4) {
+        return units;
+    }
+    let mut damaged: Vec<u64> = Vec::new();
+    let mut t = rng.gen_range(300..2_000u64);
+    while (damaged.len() as u64) < (ctx.nodes - 1) / 2 && t + 2 < ctx.until {
+        let node = rng.gen_range(1..=ctx.nodes);
+        let end = (t + rng.gen_range(200..2_000u64)).min(ctx.until).max(t + 2);
+        let kind = rng.gen_range(0..3);
+        if !damaged.contains(&node) {
+            damaged.push(node);
+            units.push(damage_unit(kind, t, end, node));
+        }
+        t += rng.gen_range(1_000..4_000u64);
+    }
+    units
+}
+
+fn damage_unit(kind: u32, t: u64, end: u64, node: u64) -> Vec<Step> {
+    let back = Step::at(
+        end,
+        format!("chaos: {node} back after disk damage"),
+        Action::Recover { node: id(node) },
+    );
+    if kind == 2 {
+        let crash = Action::ReorderedCrash { node: id(node) };
+        let label = format!("chaos: crash {node}, unsynced writes persisted out of order");
+        return vec![optional(Step::at(t, label, crash)), optional(back)];
+    }
+    let (label, damage) = if kind == 0 {
+        ("bit rot", Action::BitRot { node: id(node) })
+    } else {
+        (
+            "misdirected write",
+            Action::MisdirectedWrite { node: id(node) },
+        )
+    };
+    vec![
+        optional(Step::at(
+            t,
+            format!("chaos: power loss {node} before disk damage"),
+            Action::PowerLoss { node: id(node) },
+        )),
+        optional(Step::at(t + 1, format!("chaos: {label} on {node}"), damage)),
+        optional(back),
+    ]
 }
 
 /// The steps at the start (what the swarm drew, as a note) and at the end of the fault

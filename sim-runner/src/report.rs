@@ -15,6 +15,49 @@ use tabled::{Table, Tabled};
 /// Story rows shown before eliding (the trace file has them all).
 const STORY_ROWS_MAX: usize = 120;
 
+/// When the run's first violation was observed, if one was.
+fn first_violation_ns(run: &RunResult) -> Option<u64> {
+    run.verdicts
+        .iter()
+        .flat_map(|(_, v)| v.violations().iter())
+        .map(|v| v.time_ns)
+        .filter(|t| *t != u64::MAX)
+        .min()
+}
+
+/// The story rows to print: all of a short story; of a long one, the beginning and, when
+/// the run failed, the rows that lead up to its first violation (what a reader needs),
+/// else the beginning only. Returns the rows and how many were left out.
+fn story_window(rows: Vec<story::Row>, violation_ns: Option<u64>) -> (Vec<story::Row>, usize) {
+    let total = rows.len();
+    if total <= STORY_ROWS_MAX {
+        return (rows, 0);
+    }
+    let Some(at) = violation_ns else {
+        let shown: Vec<story::Row> = rows.into_iter().take(STORY_ROWS_MAX).collect();
+        return (shown, total - STORY_ROWS_MAX);
+    };
+    let head = 20;
+    let secs = at as f64 / 1e9 + 0.0005;
+    let end = rows
+        .iter()
+        .position(|r| r.time.parse::<f64>().is_ok_and(|t| t > secs))
+        .unwrap_or(total);
+    let start = end.saturating_sub(STORY_ROWS_MAX - head - 1).max(head);
+    let mut shown: Vec<story::Row> = rows[..head.min(end)].to_vec();
+    if start > head {
+        shown.push(story::Row {
+            time: "…".into(),
+            event: format!("({} events left out)", start - head),
+            node: String::new(),
+            term: String::new(),
+        });
+    }
+    shown.extend_from_slice(&rows[start.max(head.min(end))..end]);
+    let left_out = total - shown.len() + usize::from(start > head);
+    (shown, left_out)
+}
+
 #[derive(Tabled)]
 struct NameRow {
     name: String,
@@ -103,13 +146,10 @@ pub fn single(loaded: &Loaded, outcome: &Outcome, canaries: &str) {
     let rows = story::story(run);
     if !rows.is_empty() {
         println!("\nWhat happened:");
-        let shown = rows.len().min(STORY_ROWS_MAX);
-        println!("{}", Table::new(&rows[..shown]).with(Style::sharp()));
-        if rows.len() > shown {
-            println!(
-                "({} more events: write them all with --trace FILE)",
-                rows.len() - shown
-            );
+        let (shown, left_out) = story_window(rows, first_violation_ns(run));
+        println!("{}", Table::new(&shown).with(Style::sharp()));
+        if left_out > 0 {
+            println!("({left_out} events not shown: write them all with --trace FILE)");
         }
     }
     summary(run);

@@ -101,7 +101,10 @@ fn plain_line(kind: &EventKind) -> Option<(String, Option<NodeId>, Option<u64>)>
             Some(*term),
         ),
         EventKind::Note { node, text } if *node != 0 => (text.clone(), Some(*node), None),
-        EventKind::Stopped { node, reason } => (
+        EventKind::DiskDamaged { node, what } => {
+            (format!("disk damaged: {what}"), Some(*node), None)
+        }
+        EventKind::Stopped { node, reason, .. } => (
             format!("storage error, the member stops: {reason}"),
             Some(*node),
             None,

@@ -1,7 +1,7 @@
 //! The timeline as it plays: resolving member references against the live cluster,
 //! watching the trace for step conditions, and carrying out each step's action.
 
-use disk::{DiskFaults, FaultMode};
+use disk::{Damage, DiskFaults, FaultMode};
 use node::{entry_id, FailAction, Failpoint};
 use proto::kv::{Command, Op};
 use proto::raft::{Entry, EntryKind};
@@ -243,6 +243,11 @@ impl Timeline {
             Action::Crash { .. } => world.crash(need_node()?, None),
             Action::PowerLoss { .. } => world.crash(need_node()?, Some(FaultMode::DropAll)),
             Action::TornCrash { .. } => world.crash(need_node()?, Some(FaultMode::TornPrefix)),
+            Action::ReorderedCrash { .. } => {
+                world.crash(need_node()?, Some(FaultMode::Independent))
+            }
+            Action::BitRot { .. } => self.damage(need_node()?, Damage::BitRot)?,
+            Action::MisdirectedWrite { .. } => self.damage(need_node()?, Damage::Misdirected)?,
             Action::Recover { node: r } => self.recover(r)?,
             Action::Restart { .. } => world.restart(need_node()?),
             Action::Pause { .. } => world.pause(need_node()?),
@@ -279,6 +284,25 @@ impl Timeline {
             Action::Note { .. } => {}
         }
         Ok(())
+    }
+
+    /// Damages synced data on `node`'s disk (any of its files); it must be down.
+    fn damage(&self, node: NodeId, kind: Damage) -> Result<(), String> {
+        let world = &self.cluster.world;
+        if world.is_up(node) {
+            return Err(format!(
+                "member {node} is up: damage a stopped member's disk (crash it first)"
+            ));
+        }
+        // The largest WAL record a member writes is one append's entries (at most
+        // max_append_bytes, or one entry) with its framing: spare that much of each file's
+        // tail, where damage cannot be told from a torn write.
+        let keep_tail = self.cluster.config.max_append_bytes.max(1_024) + 4_096;
+        if world.damage(node, kind, |_| true, keep_tail) {
+            Ok(())
+        } else {
+            Err(format!("member {node}'s disk has no data to damage"))
+        }
     }
 
     fn recover(&self, r: &NodeRef) -> Result<(), String> {

@@ -6,8 +6,13 @@
 //! `SnapshotInstalled` (an installed snapshot replaces the log). The crash faults the simulator injects lose or tear only
 //! writes that were not yet synced, so after any of them a correct member recovers every
 //! announced entry (or a snapshot covering it) and starts. Coming up with less, or
-//! refusing to start, is a violation. (No injected fault damages synced bytes yet; when
-//! one does, a typed corruption error after it will be the expected outcome.)
+//! refusing to start, is a violation.
+//!
+//! After the disk of a stopped member was damaged on purpose (`DiskDamaged`: bit rot or a
+//! misdirected write on synced data, or unsynced writes persisted out of order), a correct
+//! member has two honest choices: recover all it made durable, or refuse to start with a
+//! typed corruption error. Coming up silently with less, or stopping on any other error,
+//! is a violation.
 //!
 //! A member that announces durability it does not have (acknowledging before the fsync)
 //! fails here too: the announcement is the promise the rest of the cluster relies on.
@@ -100,7 +105,17 @@ impl Durable {
 /// Finds restarts that lost durable state and storage errors that stopped a member.
 pub fn check(events: &[Event]) -> Vec<Violation> {
     let mut durable: BTreeMap<NodeId, Durable> = BTreeMap::new();
+    // Members whose disk was damaged since they last started.
+    let mut damaged: BTreeMap<NodeId, String> = BTreeMap::new();
     let mut out = Vec::new();
+    let mut violation = |time_ns: u64, node: NodeId, message: String| {
+        out.push(Violation {
+            property: Property::Recoverability,
+            time_ns,
+            nodes: vec![node],
+            message,
+        })
+    };
     for e in events {
         match &e.kind {
             EventKind::LogPersisted { node, entries } => {
@@ -131,13 +146,13 @@ pub fn check(events: &[Event]) -> Vec<Violation> {
                     .vote_lost(*term, *vote)
                     .or_else(|| d.missing_from(*snapshot_index, entries));
                 if let Some(why) = lost {
-                    out.push(Violation {
-                        property: Property::Recoverability,
-                        time_ns: e.time_ns,
-                        nodes: vec![*node],
-                        message: format!("member {node} restarted with less than it had made durable: {why}"),
-                    });
+                    let message = match damaged.get(node) {
+                        Some(what) => format!("after its disk was damaged ({what}), member {node} came up with less than it had made durable instead of refusing to start: {why}"),
+                        None => format!("member {node} restarted with less than it had made durable: {why}"),
+                    };
+                    violation(e.time_ns, *node, message);
                 }
+                damaged.remove(node);
                 // What it recovered is on its disk now: the new baseline.
                 *d = Durable {
                     term: *term,
@@ -146,14 +161,22 @@ pub fn check(events: &[Event]) -> Vec<Violation> {
                     entries: entries.iter().map(|e| (e.index, *e)).collect(),
                 };
             }
-            EventKind::Stopped { node, reason } => out.push(Violation {
-                property: Property::Recoverability,
-                time_ns: e.time_ns,
-                nodes: vec![*node],
-                message: format!(
+            EventKind::DiskDamaged { node, what } => {
+                damaged.insert(*node, what.clone());
+            }
+            EventKind::Stopped {
+                node,
+                reason,
+                corrupt,
+            } => match damaged.get(node) {
+                Some(_) if *corrupt => {} // refused to start on damaged data: the right call
+                Some(what) => violation(e.time_ns, *node, format!(
+                    "after its disk was damaged ({what}), member {node} stopped on an error that is not a typed corruption error: {reason}"
+                )),
+                None => violation(e.time_ns, *node, format!(
                     "member {node} stopped on a storage error although no injected fault damaged synced data: {reason}"
-                ),
-            }),
+                )),
+            },
             _ => {}
         }
     }

@@ -458,11 +458,67 @@ fn recoverability_rejects_a_member_stopped_by_a_storage_error() {
         EventKind::Stopped {
             node: 2,
             reason: "corrupt write-ahead log".into(),
+            corrupt: true,
         },
     )];
     let v = check::recoverability::check(&stopped);
     assert_eq!(v.len(), 1);
     assert_eq!(v[0].property, Property::Recoverability);
+}
+
+#[test]
+fn recoverability_after_damage_accepts_a_refusal_and_rejects_less() {
+    let damaged = ev(
+        4,
+        EventKind::DiskDamaged {
+            node: 2,
+            what: "bit rot".into(),
+        },
+    );
+    let stopped = |corrupt| {
+        ev(
+            5,
+            EventKind::Stopped {
+                node: 2,
+                reason: "corrupt write-ahead log".into(),
+                corrupt,
+            },
+        )
+    };
+    // Refusing to start with a typed corruption error is the right call.
+    assert!(check::recoverability::check(&[damaged.clone(), stopped(true)]).is_empty());
+    // Any other error is not.
+    assert_eq!(
+        check::recoverability::check(&[damaged.clone(), stopped(false)]).len(),
+        1
+    );
+    // Nor is coming up with less than was durable.
+    let persisted = ev(
+        1,
+        EventKind::LogPersisted {
+            node: 2,
+            entries: vec![id(1, 1, 1), id(2, 1, 2)],
+        },
+    );
+    let recovered = ev(
+        6,
+        EventKind::Recovered {
+            node: 2,
+            snapshot_index: 0,
+            snapshot_term: 0,
+            entries: vec![id(1, 1, 1)],
+            term: 0,
+            vote: 0,
+            commit: 0,
+        },
+    );
+    let v = check::recoverability::check(&[persisted, damaged, recovered]);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert!(
+        v[0].message.contains("instead of refusing to start"),
+        "{}",
+        v[0].message
+    );
 }
 
 /// Three members start empty; member 1 leads term 2 with entries (1, term 1) and (2, term 2)

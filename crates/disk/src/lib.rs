@@ -14,7 +14,7 @@ mod fs;
 mod sim;
 
 pub use fs::FsDisk;
-pub use sim::{CrashReport, DiskFaults, FaultMode, SimDisk, SECTOR_BYTES};
+pub use sim::{CrashReport, Damage, DiskFaults, FaultMode, SimDisk, SECTOR_BYTES};
 
 /// An error from a disk operation.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]

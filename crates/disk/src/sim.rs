@@ -12,8 +12,13 @@
 //! | `slow_sync_ppm`, `slow_sync_us` | a sync is slow with this probability (parts per million) | n/a (time only) |
 //! | `read_corrupt_ppm` | a read returns one flipped bit with this probability; durable content is unchanged | detectable with checksums; a retry reads good data |
 //!
+//! | [`SimDisk::damage`] with [`Damage::BitRot`] | one bit of synced data flips | detectable (checksums): a correct program refuses to start rather than come up with less |
+//! | [`SimDisk::damage`] with [`Damage::Misdirected`] | a synced sector is written over another one of the same file | likewise |
+//!
 //! What no program can recover from (and the simulator never does unless asked): loss of
-//! synced data. That would break the durability contract of [`Disk`](crate::Disk).
+//! synced data. That would break the durability contract of [`Disk`](crate::Disk); the
+//! damage above breaks it on purpose, to check that it is detected rather than survived
+//! silently with less.
 
 use crate::{check_name, Disk, DiskError};
 use rand::Rng;
@@ -37,6 +42,17 @@ pub enum FaultMode {
     TornPrefix,
     /// Keep, drop or tear each pending write independently.
     Independent,
+}
+
+/// Damage to synced data (bit rot, a misdirected write), injected on purpose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Damage {
+    /// One bit of a synced file flips.
+    BitRot,
+    /// A synced sector of a file is overwritten with another sector of the same file
+    /// (a write that landed at the wrong address).
+    Misdirected,
 }
 
 /// The disk's fault and latency settings. All probabilities are in parts per million.
@@ -233,6 +249,69 @@ impl SimDisk {
         let live: Vec<u64> = state.names.values().copied().collect();
         state.inodes.retain(|id, _| live.contains(id));
         report
+    }
+
+    /// Damages synced data of one file whose name `pick` accepts (drawn from the disk's
+    /// seeded stream), leaving its last `keep_tail` bytes alone; says what it did, or
+    /// `None` when no such file is longer than that. Meant for a disk whose process is
+    /// down: what it damages is durable.
+    ///
+    /// Why spare the tail: damage to the last record of a log cannot be told from a write
+    /// torn by a crash (both leave a bad record with nothing valid after it), so no
+    /// program can be asked to detect it; the caller passes the largest record it expects.
+    pub fn damage(
+        &self,
+        kind: Damage,
+        pick: impl Fn(&str) -> bool,
+        keep_tail: u64,
+    ) -> Option<String> {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let files: Vec<(String, u64)> = state
+            .durable_names
+            .iter()
+            .filter(|(name, id)| {
+                pick(name)
+                    && state
+                        .inodes
+                        .get(id)
+                        .is_some_and(|i| i.durable.len() as u64 > keep_tail)
+            })
+            .map(|(name, id)| (name.clone(), *id))
+            .collect();
+        if files.is_empty() {
+            return None;
+        }
+        let (name, id) = files[state.rng.gen_range(0..files.len())].clone();
+        let inode = state.inodes.get_mut(&id).expect("listed above");
+        let len = inode.durable.len() as u64 - keep_tail;
+        let what = match kind {
+            Damage::BitRot => {
+                let at = state.rng.gen_range(0..len);
+                let bit = state.rng.gen_range(0..8u8);
+                inode.durable[at as usize] ^= 1 << bit;
+                format!("bit rot: {name} byte {at} bit {bit} flipped")
+            }
+            Damage::Misdirected => {
+                let sectors = len.div_ceil(SECTOR_BYTES);
+                if sectors < 2 {
+                    return None;
+                }
+                let from = state.rng.gen_range(0..sectors);
+                let to = (from + state.rng.gen_range(1..sectors)) % sectors;
+                let block = |s: u64| {
+                    (s * SECTOR_BYTES) as usize..((s + 1) * SECTOR_BYTES).min(len) as usize
+                };
+                let data = inode.durable[block(from)].to_vec();
+                let target = block(to);
+                let n = data.len().min(target.len());
+                inode.durable[target.start..target.start + n].copy_from_slice(&data[..n]);
+                format!("misdirected write: {name} sector {from} written over sector {to}")
+            }
+        };
+        inode.pending.clear();
+        inode.current = inode.durable.clone();
+        Some(what)
     }
 
     fn inode_mut<'a>(state: &'a mut State, file: &str) -> Result<&'a mut Inode, DiskError> {

@@ -160,6 +160,10 @@ pub const ALL: &[(&str, &str)] = &[
         "wal.recover.torn_tail",
         "recovery cut a torn record at the end of the log",
     ),
+    (
+        "wal.recover.corruption",
+        "recovery found a bad record with valid ones after it and refused to start",
+    ),
     ("wal.segment.rollover", "the WAL started a new segment"),
     (
         "wal.release.segments",

@@ -120,6 +120,17 @@ pub enum NodeError {
     },
 }
 
+impl NodeError {
+    /// Whether the member found its stored data damaged (a typed corruption error), as
+    /// opposed to failing to read or write it.
+    pub fn is_corruption(&self) -> bool {
+        match self {
+            NodeError::Wal(e) => e.is_corruption(),
+            NodeError::Snapshot { .. } => true,
+        }
+    }
+}
+
 /// Who asked, and which attempt: every answer echoes the attempt it answers, so a client
 /// never takes a late answer to an earlier attempt for the current one.
 #[derive(Clone, Copy, Debug)]

@@ -342,6 +342,21 @@ pub enum EventKind {
         node: NodeId,
         /// The error.
         reason: String,
+        /// The error is a typed corruption error: the member found its stored data damaged
+        /// (a checksum that does not match, a record that does not decode) and refuses to
+        /// go on with it.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        corrupt: bool,
+    },
+    /// A member's disk was damaged on purpose while its process was down: synced data
+    /// changed (bit rot, a misdirected write), or unsynced writes were persisted out of
+    /// order at a crash. A correct member then either recovers all it made durable or
+    /// refuses to start with a typed corruption error.
+    DiskDamaged {
+        /// The member.
+        node: NodeId,
+        /// What was done.
+        what: String,
     },
 }
 

@@ -72,6 +72,25 @@ pub enum Action {
         /// The member.
         node: NodeRef,
     },
+    /// Cut the member's power with its unsynced writes persisted out of order: each is
+    /// kept, lost or torn independently (a strict log may then find a bad record with
+    /// good ones after it and rightly refuse to start).
+    ReorderedCrash {
+        /// The member.
+        node: NodeRef,
+    },
+    /// Flip one bit of synced data on a stopped member's disk. It must then recover all
+    /// it made durable or refuse to start with a typed corruption error.
+    BitRot {
+        /// The member (down).
+        node: NodeRef,
+    },
+    /// Write one synced sector of a stopped member's file over another sector of it (a
+    /// write that landed at the wrong address); judged like bit rot.
+    MisdirectedWrite {
+        /// The member (down).
+        node: NodeRef,
+    },
     /// Restart the members that are down and resume the paused ones.
     Recover {
         /// The members.
@@ -163,6 +182,9 @@ impl Action {
             Action::Crash { .. } => "crash",
             Action::PowerLoss { .. } => "power-loss",
             Action::TornCrash { .. } => "torn-crash",
+            Action::ReorderedCrash { .. } => "reordered-crash",
+            Action::BitRot { .. } => "bit-rot",
+            Action::MisdirectedWrite { .. } => "misdirected-write",
             Action::Recover { .. } => "recover",
             Action::Restart { .. } => "restart",
             Action::Pause { .. } => "pause",
@@ -192,6 +214,9 @@ impl Action {
             Action::Crash { node }
             | Action::PowerLoss { node }
             | Action::TornCrash { node }
+            | Action::ReorderedCrash { node }
+            | Action::BitRot { node }
+            | Action::MisdirectedWrite { node }
             | Action::Restart { node }
             | Action::Pause { node }
             | Action::Resume { node }

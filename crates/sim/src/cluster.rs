@@ -556,6 +556,7 @@ fn stop_on_storage_error(ep: &Endpoint<Wire>, board: &Board, e: &node::NodeError
     ep.record(EventKind::Stopped {
         node: ep.id(),
         reason: e.to_string(),
+        corrupt: e.is_corruption(),
     });
     let mut board = board.lock().unwrap_or_else(|p| p.into_inner());
     let entry = board.entry(ep.id()).or_default();

@@ -20,7 +20,7 @@ use crate::net::{Filter, NetState, NetworkFaults, NetworkStats, Verdict};
 use crate::rng::stream;
 use crate::router::{Flight, InFlight, Router};
 use crate::trace::Trace;
-use disk::{DiskFaults, FaultMode, SimDisk};
+use disk::{Damage, DiskFaults, FaultMode, SimDisk};
 use madsim::runtime::{Handle, NodeHandle};
 use madsim::time::TimeHandle;
 use proto::trace::{DropReason, Event, EventKind, MessageSummary};
@@ -282,6 +282,37 @@ impl<M: Payload> World<M> {
                 dropped: report.dropped,
                 torn: report.torn,
             });
+            if mode == FaultMode::Independent {
+                // Out-of-order writeback may leave a bad record with good ones after it,
+                // which a strict log rightly takes for corruption.
+                self.record(EventKind::DiskDamaged {
+                    node: id,
+                    what: "unsynced writes persisted out of order".into(),
+                });
+            }
+        }
+    }
+
+    /// Damages synced data on the disk of `id`, whose process must be down, sparing the
+    /// last `keep_tail` bytes of each file (see [`SimDisk::damage`]); false (and nothing
+    /// done) if it is up or its disk has no such file.
+    pub fn damage(
+        &self,
+        id: NodeId,
+        kind: Damage,
+        pick: impl Fn(&str) -> bool,
+        keep_tail: u64,
+    ) -> bool {
+        let (up, disk) = self.with_slot(id, |s| (s.up, s.disk.clone()));
+        if up {
+            return false;
+        }
+        match disk.damage(kind, pick, keep_tail) {
+            Some(what) => {
+                self.record(EventKind::DiskDamaged { node: id, what });
+                true
+            }
+            None => false,
         }
     }
 

@@ -210,6 +210,42 @@ pub fn decode_at(bytes: &[u8], offset: usize, previous_crc: u32) -> Result<Decod
     })
 }
 
+/// Whether valid records follow the invalid one at `offset`: either a record that chains
+/// from one of the invalid record's plausible checksums (the one its header stores, right
+/// when its payload or length field is damaged; the one of its payload as its header
+/// frames it, right when the stored checksum is), or, anywhere after it, two consecutive
+/// records that chain to each other (what survives damage that spans several records,
+/// whose checksums are lost with them). Every offset is tried, since a damaged length field
+/// says nothing of where the next record starts. A torn write at the tail has nothing
+/// valid after it; damage in the middle of a log does.
+pub fn valid_record_after(bytes: &[u8], offset: usize, previous_crc: u32) -> bool {
+    let rest = &bytes[offset.min(bytes.len())..];
+    if rest.len() < HEADER_BYTES {
+        return false;
+    }
+    let stored = u32::from_le_bytes([rest[5], rest[6], rest[7], rest[8]]);
+    let mut seeds = vec![stored];
+    let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+    if let Some(payload) = rest.get(HEADER_BYTES..HEADER_BYTES.saturating_add(len)) {
+        seeds.push(checksum(previous_crc, rest[4], payload));
+    }
+    (offset + 1..bytes.len().saturating_sub(HEADER_BYTES - 1)).any(|at| {
+        seeds.iter().any(|seed| decode_at(bytes, at, *seed).is_ok()) || chained_pair_at(bytes, at)
+    })
+}
+
+/// Whether a well-framed record at `at` is followed by a record that chains from the
+/// checksum it stores.
+fn chained_pair_at(bytes: &[u8], at: usize) -> bool {
+    let rest = &bytes[at..];
+    let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+    if RecordType::from_u8(rest[4]).is_none() || len > rest.len() - HEADER_BYTES {
+        return false;
+    }
+    let stored = u32::from_le_bytes([rest[5], rest[6], rest[7], rest[8]]);
+    decode_at(bytes, at + HEADER_BYTES + len, stored).is_ok()
+}
+
 fn decode_payload(kind: RecordType, payload: &[u8]) -> Result<Record, DecodeError> {
     let mut r = Reader::new(payload);
     let record = match kind {

@@ -49,6 +49,13 @@ pub enum WalError {
     },
 }
 
+impl WalError {
+    /// Whether this is the typed corruption error (damaged data), not a disk failure.
+    pub fn is_corruption(&self) -> bool {
+        matches!(self, WalError::Corrupt { .. })
+    }
+}
+
 /// What recovery found.
 #[derive(Debug, Default)]
 pub struct Recovered {
@@ -473,7 +480,10 @@ fn replay_segment(
                 "segment does not start with a metadata record".into(),
             ))
         }
-        Err(_) if is_last => return Ok((0, previous_crc)),
+        // A new last segment whose header write was torn; but damage if records follow.
+        Err(_) if is_last && !record::valid_record_after(bytes, 0, 0) => {
+            return Ok((0, previous_crc))
+        }
         Err(e) => return Err(corrupt(0, format!("unreadable segment header: {e:?}"))),
     }
     while offset < bytes.len() {
@@ -495,18 +505,12 @@ fn replay_segment(
                 }
                 // In the last segment a bad record may be a torn write after the last
                 // sync, but only if nothing valid follows it.
-                if let Invalid::Bad {
-                    next: Some(next),
-                    stored_crc,
-                    ..
-                } = invalid
-                {
-                    if next < bytes.len() && record::decode_at(bytes, next, stored_crc).is_ok() {
-                        return Err(corrupt(
-                            offset,
-                            format!("{reason}, followed by valid records"),
-                        ));
-                    }
+                if record::valid_record_after(bytes, offset, crc) {
+                    marks::mark!("wal.recover.corruption");
+                    return Err(corrupt(
+                        offset,
+                        format!("{reason}, followed by valid records"),
+                    ));
                 }
                 return Ok((offset as u64, crc));
             }

@@ -304,3 +304,94 @@ fn a_missing_segment_is_reported() {
         ));
     });
 }
+
+/// Bit rot anywhere before the last record of the log (a header's length, type or
+/// checksum, or a payload) is reported as corruption: recovery never comes up silently
+/// with fewer entries than were synced.
+#[test]
+fn damage_before_the_last_record_is_corruption_wherever_it_lands() {
+    let sim = SimDisk::new(
+        DiskFaults::default(),
+        rand_chacha::ChaCha8Rng::seed_from_u64(3),
+    );
+    let options = WalOptions {
+        segment_bytes: 1 << 20,
+        ..WalOptions::default()
+    };
+    let (mut w, _) = Wal::open(sim.clone(), options.clone()).unwrap();
+    for i in 1..=6 {
+        w.save(Some(&hs(1, i - 1)), &[e(i, 1)]).unwrap();
+    }
+    w.sync().unwrap();
+    drop(w);
+    let mut d = sim.clone();
+    let name = segment_names(&mut d)[0].clone();
+    let clean = d.read_all(&name).unwrap();
+    let (mut offset, mut crc, mut last_start) = (0, 0, 0);
+    while let Ok(rec) = wal::decode_at(&clean, offset, crc) {
+        last_start = offset;
+        offset = rec.end;
+        crc = rec.crc;
+    }
+    for at in 0..last_start {
+        for bit in [0u8, 3, 7] {
+            let mut bytes = clean.clone();
+            bytes[at] ^= 1 << bit;
+            d.write(&name, 0, &bytes).unwrap();
+            d.sync(&name).unwrap();
+            match Wal::open(sim.clone(), options.clone()) {
+                Err(WalError::Corrupt { .. }) => {}
+                Ok((_, r)) => assert_eq!(
+                    r.entries.len(),
+                    6,
+                    "byte {at} bit {bit}: recovered fewer entries without an error"
+                ),
+                Err(other) => panic!("byte {at} bit {bit}: {other}"),
+            }
+        }
+    }
+    d.write(&name, 0, &clean).unwrap();
+    d.sync(&name).unwrap();
+}
+
+/// A sector of the log written over another (a misdirected write) takes several records'
+/// checksums with it; the records after it still chain to each other, so recovery reports
+/// corruption instead of cutting the log short.
+#[test]
+fn a_misdirected_sector_in_the_middle_is_corruption() {
+    let sim = SimDisk::new(
+        DiskFaults::default(),
+        rand_chacha::ChaCha8Rng::seed_from_u64(5),
+    );
+    let options = WalOptions {
+        segment_bytes: 1 << 20,
+        ..WalOptions::default()
+    };
+    let (mut w, _) = Wal::open(sim.clone(), options.clone()).unwrap();
+    for i in 1..=80 {
+        w.save(Some(&hs(1, i - 1)), &[e(i, 1)]).unwrap();
+    }
+    w.sync().unwrap();
+    drop(w);
+    let mut d = sim.clone();
+    let name = segment_names(&mut d)[0].clone();
+    let clean = d.read_all(&name).unwrap();
+    let sectors = clean.len() / 512;
+    assert!(sectors >= 6, "{} bytes", clean.len());
+    for (from, to) in [(0, 1), (3, 1), (1, 2), (4, 2), (2, 3), (sectors - 1, 2)] {
+        let mut bytes = clean.clone();
+        let block: Vec<u8> = bytes[from * 512..(from + 1) * 512].to_vec();
+        bytes[to * 512..(to + 1) * 512].copy_from_slice(&block);
+        d.write(&name, 0, &bytes).unwrap();
+        d.sync(&name).unwrap();
+        match Wal::open(sim.clone(), options.clone()) {
+            Err(WalError::Corrupt { .. }) => {}
+            Ok((_, r)) => assert_eq!(
+                r.entries.len(),
+                80,
+                "sector {from} over {to}: fewer entries, no error"
+            ),
+            Err(other) => panic!("sector {from} over {to}: {other}"),
+        }
+    }
+}
