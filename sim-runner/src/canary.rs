@@ -33,6 +33,20 @@ pub enum Canary {
     TornTailIsCorruption,
     /// A follower overwrites a conflicting entry but keeps the stale entries after it.
     SkipTruncation,
+    /// The leader counts a quorum one member short when it advances its commit index.
+    QuorumOffByOne,
+    /// A follower appends entries from a leader of an older term.
+    AcceptStaleTermAppend,
+    /// Deleting a key does not advance the store's revision, so the next write reuses it.
+    DeleteKeepsRevision,
+    /// WAL recovery cuts the log at any bad record of the last segment, even with valid records after it (damage in the middle).
+    CorruptionTakenForTornTail,
+    /// A member grants its vote to any candidate of its term, even after voting for another.
+    VoteTwiceInTerm,
+    /// A create-if-absent compare-and-swap succeeds whatever the key holds.
+    CreateIgnoresExisting,
+    /// WAL recovery replays a record whose checksum does not match, as long as it decodes.
+    WalSkipsChecksum,
 }
 
 impl Canary {
@@ -57,6 +71,13 @@ impl Canary {
             Canary::VotesAcrossTerms => "votes-across-terms",
             Canary::TornTailIsCorruption => "torn-tail-is-corruption",
             Canary::SkipTruncation => "skip-truncation",
+            Canary::QuorumOffByOne => "quorum-off-by-one",
+            Canary::AcceptStaleTermAppend => "accept-stale-term-append",
+            Canary::DeleteKeepsRevision => "delete-keeps-revision",
+            Canary::CorruptionTakenForTornTail => "corruption-taken-for-torn-tail",
+            Canary::VoteTwiceInTerm => "vote-twice-in-term",
+            Canary::CreateIgnoresExisting => "create-ignores-existing",
+            Canary::WalSkipsChecksum => "wal-skips-checksum",
         }
     }
 
@@ -76,6 +97,13 @@ impl Canary {
             Canary::VotesAcrossTerms => "a candidate keeps votes from earlier terms when it campaigns again",
             Canary::TornTailIsCorruption => "WAL recovery takes a torn record at the end for corruption and refuses to start",
             Canary::SkipTruncation => "a follower overwrites a conflicting entry but keeps the stale entries after it",
+            Canary::QuorumOffByOne => "the leader counts a quorum one member short when it advances its commit index",
+            Canary::AcceptStaleTermAppend => "a follower appends entries from a leader of an older term",
+            Canary::DeleteKeepsRevision => "deleting a key does not advance the store's revision, so the next write reuses it",
+            Canary::CorruptionTakenForTornTail => "WAL recovery cuts the log at any bad record of the last segment, even with valid records after it (damage in the middle)",
+            Canary::VoteTwiceInTerm => "a member grants its vote to any candidate of its term, even after voting for another",
+            Canary::CreateIgnoresExisting => "a create-if-absent compare-and-swap succeeds whatever the key holds",
+            Canary::WalSkipsChecksum => "WAL recovery replays a record whose checksum does not match, as long as it decodes",
         }
     }
 
@@ -95,6 +123,13 @@ impl Canary {
             Canary::VotesAcrossTerms => c.raft.keep_votes_across_terms = true,
             Canary::TornTailIsCorruption => c.node.torn_tail_is_corruption = true,
             Canary::SkipTruncation => c.raft.skip_truncation_on_conflict = true,
+            Canary::QuorumOffByOne => c.raft.quorum_off_by_one = true,
+            Canary::AcceptStaleTermAppend => c.raft.accept_stale_term_append = true,
+            Canary::DeleteKeepsRevision => c.node.delete_keeps_revision = true,
+            Canary::CorruptionTakenForTornTail => c.node.corruption_taken_for_torn_tail = true,
+            Canary::VoteTwiceInTerm => c.raft.vote_twice_in_term = true,
+            Canary::CreateIgnoresExisting => c.node.create_ignores_existing = true,
+            Canary::WalSkipsChecksum => c.node.wal_skips_checksum = true,
         }
     }
 

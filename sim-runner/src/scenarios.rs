@@ -70,6 +70,10 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         "chaos-slow-links",
         include_str!("../../scenarios/chaos-slow-links.toml"),
     ),
+    (
+        "chaos-tiny-storage",
+        include_str!("../../scenarios/chaos-tiny-storage.toml"),
+    ),
 ];
 
 fn failpoint_names() -> Vec<&'static str> {

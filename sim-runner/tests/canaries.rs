@@ -7,7 +7,7 @@ use sim_runner::judge::{self, RunResult};
 use sim_runner::scenarios;
 
 /// (canary, scenario, what must catch it: a checker's name or "expect: <label part>")
-const CASES: [(&str, &str, &str); 13] = [
+const CASES: [(&str, &str, &str); 20] = [
     ("commit-earlier-term", "chaos", "commit rule"),
     ("ack-before-fsync", "chaos", "recoverability"),
     ("vote-without-persist", "chaos", "recoverability"),
@@ -21,6 +21,13 @@ const CASES: [(&str, &str, &str); 13] = [
     ("votes-across-terms", "chaos", "election safety"),
     ("torn-tail-is-corruption", "chaos", "recoverability"),
     ("send-before-persist", "chaos", "commit rule"),
+    ("quorum-off-by-one", "chaos", "commit rule"),
+    ("accept-stale-term-append", "chaos", "state machine safety"),
+    ("vote-twice-in-term", "chaos", "election safety"),
+    ("delete-keeps-revision", "chaos", "linearizability"),
+    ("create-ignores-existing", "chaos", "linearizability"),
+    ("corruption-taken-for-torn-tail", "chaos", "recoverability"),
+    ("wal-skips-checksum", "chaos", "log matching"),
 ];
 
 fn caught_by(r: &RunResult, what: &str) -> bool {

@@ -121,6 +121,13 @@ pub fn check(events: &[Event]) -> Vec<Violation> {
             EventKind::LogPersisted { node, entries } => {
                 durable.entry(*node).or_default().persisted(entries)
             }
+            EventKind::LogTruncated { node, from, .. } => {
+                // The member discards these entries (a leader's log disagreed): from here
+                // on either they or their replacements may come back, and neither is less
+                // than it promised (the replacements are durable once announced).
+                let d = durable.entry(*node).or_default();
+                d.entries.split_off(from);
+            }
             EventKind::SnapshotTaken { node, index } => {
                 durable.entry(*node).or_default().snapshot_taken(*index)
             }

@@ -608,3 +608,54 @@ fn commit_rule_rejects_a_commit_without_a_durable_majority_and_accepts_one_with_
     ));
     assert!(check::commit_rule::check(&follower).is_empty());
 }
+
+#[test]
+fn recoverability_accepts_a_restart_with_a_truncated_entry_replaced() {
+    // (2, term 1) was durable; a leader's log replaced it with (2, term 2), whose write had
+    // not been synced when the process crashed but survived: a newer log, not less.
+    let events = vec![
+        ev(
+            1,
+            EventKind::LogPersisted {
+                node: 1,
+                entries: vec![id(1, 1, 1), id(2, 1, 2)],
+            },
+        ),
+        ev(
+            2,
+            EventKind::LogTruncated {
+                node: 1,
+                from: 2,
+                last: 2,
+            },
+        ),
+        ev(
+            3,
+            EventKind::Recovered {
+                node: 1,
+                snapshot_index: 0,
+                snapshot_term: 0,
+                entries: vec![id(1, 1, 1), id(2, 2, 9)],
+                term: 0,
+                vote: 0,
+                commit: 0,
+            },
+        ),
+    ];
+    assert!(check::recoverability::check(&events).is_empty());
+    // Losing the entry before the truncation point is still a violation.
+    let mut lost = events.clone();
+    lost[2] = ev(
+        3,
+        EventKind::Recovered {
+            node: 1,
+            snapshot_index: 0,
+            snapshot_term: 0,
+            entries: vec![],
+            term: 0,
+            vote: 0,
+            commit: 0,
+        },
+    );
+    assert_eq!(check::recoverability::check(&lost).len(), 1);
+}

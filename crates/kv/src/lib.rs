@@ -73,6 +73,12 @@ pub struct StoreCanaries {
     /// Snapshots leave out the client sessions: after a restart or an install from one, a
     /// retry of a request applied before it is applied again.
     pub snapshot_drops_sessions: bool,
+    /// Deleting a key does not advance the store's revision, so the next write takes the
+    /// revision the delete reported.
+    pub delete_keeps_revision: bool,
+    /// A create-if-absent compare-and-swap (expected value: none) succeeds whatever the
+    /// key holds.
+    pub create_ignores_existing: bool,
 }
 
 /// The state machine.
@@ -209,7 +215,7 @@ impl Store {
                     }
                     None => false,
                 };
-                if deleted {
+                if deleted && !self.canaries.delete_keeps_revision {
                     self.revision += 1;
                 } else {
                     marks::mark!("kv.delete.missing");
@@ -226,6 +232,7 @@ impl Store {
             } => {
                 let current = self.data.get(key);
                 let holds = match compare {
+                    Compare::Value(None) if self.canaries.create_ignores_existing => true,
                     Compare::Value(expected) => current.map(|kv| &kv.value) == expected.as_ref(),
                     Compare::ModRevision(r) if self.canaries.cas_compares_create_revision => {
                         current.map_or(0, |kv| kv.create_revision) == *r

@@ -36,6 +36,16 @@ pub struct NodeCanaries {
     /// Send the messages that must wait for the fsync (votes, append acknowledgements)
     /// before persisting (breaks the Ready contract).
     pub send_before_persist: bool,
+    /// The store does not advance its revision on a delete (see `kv::StoreCanaries`).
+    pub delete_keeps_revision: bool,
+    /// The store's create-if-absent compare-and-swap ignores an existing key (see
+    /// `kv::StoreCanaries`).
+    pub create_ignores_existing: bool,
+    /// WAL recovery takes any bad record in the last segment for a torn tail, even with
+    /// valid records after it (see `WalOptions`).
+    pub corruption_taken_for_torn_tail: bool,
+    /// WAL recovery replays records whose checksum does not match (see `WalOptions`).
+    pub wal_skips_checksum: bool,
 }
 
 impl NodeCanaries {
@@ -45,6 +55,8 @@ impl NodeCanaries {
             apply_retries_twice: self.apply_retries_twice,
             cas_compares_create_revision: self.cas_compares_create_revision,
             snapshot_drops_sessions: self.snapshot_drops_sessions,
+            delete_keeps_revision: self.delete_keeps_revision,
+            create_ignores_existing: self.create_ignores_existing,
         }
     }
 }

@@ -22,6 +22,15 @@ pub struct Canaries {
     /// A candidate keeps the votes it counted in earlier terms (and pre-votes) when it
     /// campaigns again, so old grants count towards the new term.
     pub keep_votes_across_terms: bool,
+    /// The leader counts a quorum one member short (half of the voters, not a majority)
+    /// when it advances its commit index.
+    pub quorum_off_by_one: bool,
+    /// A follower appends entries from a leader of an older term (breaks Figure 2's
+    /// "reply false if term < currentTerm").
+    pub accept_stale_term_append: bool,
+    /// A member grants its vote to any candidate of the term it is in, even after voting
+    /// for another (breaks §5.2's "at most one vote per term").
+    pub vote_twice_in_term: bool,
 }
 
 /// How a member behaves. Time is counted in ticks; the application calls

@@ -68,7 +68,8 @@ impl Raft {
         // §5.2: at most one vote per term. A pre-vote for a future term binds nothing.
         let can_vote = self.vote == m.from
             || (self.vote == NO_NODE && self.leader == NO_NODE)
-            || (pre && m.term > self.term);
+            || (pre && m.term > self.term)
+            || (self.cfg.canaries.vote_twice_in_term && self.leader == NO_NODE);
         // §5.4.1: only a candidate whose log is at least as up-to-date as ours.
         let up_to_date = self.cfg.canaries.skip_vote_up_to_date_check
             || self.log.is_up_to_date(m.index, m.log_term);

@@ -19,12 +19,13 @@ pub fn majority(voters: usize) -> usize {
     voters / 2 + 1
 }
 
-/// The largest index that a majority of `voters` has matched (Raft paper §5.3, §5.4).
-pub fn committed_index(voters: &[NodeId], matched: impl Fn(NodeId) -> Index) -> Index {
+/// The largest index that at least `needed` of `voters` have matched (with a majority:
+/// the index that can be committed, Raft paper §5.3, §5.4).
+pub fn matched_by(voters: &[NodeId], needed: usize, matched: impl Fn(NodeId) -> Index) -> Index {
     let mut indexes: Vec<Index> = voters.iter().map(|v| matched(*v)).collect();
-    // Sorted descending, the majority-th value is matched by at least a majority.
+    // Sorted descending, the needed-th value is matched by at least that many.
     indexes.sort_unstable_by(|a, b| b.cmp(a));
-    indexes[majority(voters.len()) - 1]
+    indexes[needed.clamp(1, indexes.len()) - 1]
 }
 
 /// Tallies the votes recorded so far.
@@ -53,11 +54,14 @@ mod tests {
 
     #[test]
     fn committed_index_is_the_majority_match() {
+        let committed_index = |voters: &[NodeId], matched: &dyn Fn(NodeId) -> Index| {
+            matched_by(voters, majority(voters.len()), matched)
+        };
         let m = [5u64, 3, 9];
-        assert_eq!(committed_index(&[1, 2, 3], |v| m[v as usize - 1]), 5);
+        assert_eq!(committed_index(&[1, 2, 3], &|v| m[v as usize - 1]), 5);
         let m = [5u64, 3, 9, 1, 7];
-        assert_eq!(committed_index(&[1, 2, 3, 4, 5], |v| m[v as usize - 1]), 5);
-        assert_eq!(committed_index(&[1], |_| 4), 4);
+        assert_eq!(committed_index(&[1, 2, 3, 4, 5], &|v| m[v as usize - 1]), 5);
+        assert_eq!(committed_index(&[1], &|_| 4), 4);
     }
 
     #[test]

@@ -317,7 +317,11 @@ impl Raft {
                     self.become_follower(m.term, leader);
                 }
             }
-        } else if m.term < self.term {
+        } else if m.term < self.term
+            && !(self.cfg.canaries.accept_stale_term_append
+                && m.kind == MessageType::Append
+                && self.role == Role::Follower)
+        {
             marks::mark!("raft.step.stale_term");
             if (self.cfg.check_quorum || self.cfg.pre_vote)
                 && matches!(m.kind, MessageType::Append | MessageType::Heartbeat)

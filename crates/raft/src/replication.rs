@@ -159,7 +159,11 @@ impl Raft {
     /// entry is from the current term; earlier terms' entries commit with it (Figure 8).
     pub(crate) fn maybe_commit(&mut self) -> bool {
         let progress = &self.progress;
-        let index = crate::quorum::committed_index(&self.cfg.voters, |v| progress[&v].matched);
+        let mut needed = crate::quorum::majority(self.cfg.voters.len());
+        if self.cfg.canaries.quorum_off_by_one {
+            needed -= 1;
+        }
+        let index = crate::quorum::matched_by(&self.cfg.voters, needed, |v| progress[&v].matched);
         if index <= self.log.committed {
             return false;
         }

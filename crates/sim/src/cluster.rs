@@ -139,6 +139,8 @@ impl ClusterConfig {
                 segment_bytes: self.wal_segment_bytes,
                 skip_dir_sync_of_new_segment: canaries.node.segment_without_dir_sync,
                 torn_tail_is_corruption: canaries.node.torn_tail_is_corruption,
+                corruption_taken_for_torn_tail: canaries.node.corruption_taken_for_torn_tail,
+                skip_checksum: canaries.node.wal_skips_checksum,
             },
             canaries: canaries.node,
         }

@@ -210,6 +210,22 @@ pub fn decode_at(bytes: &[u8], offset: usize, previous_crc: u32) -> Result<Decod
     })
 }
 
+/// The record at `offset` decoded without checking its checksum (for a planted bug that
+/// skips the check): `None` when it is not even well framed.
+pub fn decode_unchecked(bytes: &[u8], offset: usize) -> Option<Decoded> {
+    let rest = bytes.get(offset..)?;
+    let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+    let kind = RecordType::from_u8(*rest.get(4)?)?;
+    let stored = u32::from_le_bytes(rest.get(5..9)?.try_into().ok()?);
+    let payload = rest.get(HEADER_BYTES..HEADER_BYTES.checked_add(len)?)?;
+    let record = decode_payload(kind, payload).ok()?;
+    Some(Decoded {
+        record,
+        crc: stored,
+        end: offset + HEADER_BYTES + len,
+    })
+}
+
 /// Whether valid records follow the invalid one at `offset`: either a record that chains
 /// from one of the invalid record's plausible checksums (the one its header stores, right
 /// when its payload or length field is damaged; the one of its payload as its header

@@ -17,6 +17,13 @@ pub struct WalOptions {
     /// Planted bug (never in production): recovery takes a torn record at the end of the
     /// log for corruption, so a member that lost power mid-write refuses to start.
     pub torn_tail_is_corruption: bool,
+    /// Planted bug (never in production): recovery takes any bad record in the last segment
+    /// for a torn tail and cuts the log there, even when valid records follow it (damage
+    /// in the middle of the log), so a member comes up with less instead of refusing.
+    pub corruption_taken_for_torn_tail: bool,
+    /// Planted bug (never in production): recovery replays a record whose checksum does
+    /// not match, as long as its payload decodes.
+    pub skip_checksum: bool,
 }
 
 impl Default for WalOptions {
@@ -25,6 +32,8 @@ impl Default for WalOptions {
             segment_bytes: 64 * 1024 * 1024,
             skip_dir_sync_of_new_segment: false,
             torn_tail_is_corruption: false,
+            corruption_taken_for_torn_tail: false,
+            skip_checksum: false,
         }
     }
 }
@@ -244,11 +253,23 @@ impl<D: Disk> Wal<D> {
         };
         let mut repaired = None;
         let count = segments.len();
+        let how = How {
+            // Look past a bad record in the last segment for valid ones (damage, not a tear).
+            strict: !wal.options.corruption_taken_for_torn_tail,
+            skip_checksum: wal.options.skip_checksum,
+        };
         for (i, segment) in segments.iter().enumerate() {
             let bytes = wal.disk.read_all(&segment.name)?;
             let is_last = i + 1 == count;
-            let (end, crc) =
-                replay_segment(&segment.name, &bytes, i > 0, wal.crc, is_last, &mut replay)?;
+            let (end, crc) = replay_segment(
+                &segment.name,
+                &bytes,
+                i > 0,
+                wal.crc,
+                is_last,
+                &mut replay,
+                how,
+            )?;
             if end < bytes.len() as u64 && wal.options.torn_tail_is_corruption {
                 return Err(WalError::Corrupt {
                     segment: segment.name.clone(),
@@ -439,6 +460,13 @@ impl<D: Disk> Wal<D> {
     }
 }
 
+/// How recovery treats bad records (planted bugs loosen it).
+#[derive(Clone, Copy)]
+struct How {
+    strict: bool,
+    skip_checksum: bool,
+}
+
 /// Replays one segment's records into `replay`; returns the offset where valid records
 /// end and the chained checksum there.
 fn replay_segment(
@@ -448,7 +476,9 @@ fn replay_segment(
     previous_crc: u32,
     is_last: bool,
     replay: &mut Replay,
+    how: How,
 ) -> Result<(u64, u32), WalError> {
+    let strict = how.strict;
     let corrupt = |offset: usize, reason: String| WalError::Corrupt {
         segment: name.to_string(),
         offset: offset as u64,
@@ -481,13 +511,19 @@ fn replay_segment(
             ))
         }
         // A new last segment whose header write was torn; but damage if records follow.
-        Err(_) if is_last && !record::valid_record_after(bytes, 0, 0) => {
+        Err(_) if is_last && !(strict && record::valid_record_after(bytes, 0, 0)) => {
             return Ok((0, previous_crc))
         }
         Err(e) => return Err(corrupt(0, format!("unreadable segment header: {e:?}"))),
     }
     while offset < bytes.len() {
-        match record::decode_at(bytes, offset, crc) {
+        let decoded = match record::decode_at(bytes, offset, crc) {
+            Err(Invalid::Bad { .. }) if how.skip_checksum => {
+                record::decode_unchecked(bytes, offset).ok_or(Invalid::Incomplete)
+            }
+            other => other,
+        };
+        match decoded {
             Ok(d) => {
                 replay
                     .apply(d.record)
@@ -505,7 +541,7 @@ fn replay_segment(
                 }
                 // In the last segment a bad record may be a torn write after the last
                 // sync, but only if nothing valid follows it.
-                if record::valid_record_after(bytes, offset, crc) {
+                if strict && record::valid_record_after(bytes, offset, crc) {
                     marks::mark!("wal.recover.corruption");
                     return Err(corrupt(
                         offset,
