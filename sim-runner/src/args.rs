@@ -97,7 +97,7 @@ pub enum Command {
         #[arg(long)]
         quick: bool,
         /// Run only these parts (comma-separated: standard, floor, sweep, memory, checker,
-        /// raft, wal). The report then goes to stdout only, unless --output is given.
+        /// raft, wal, canaries). The report then goes to stdout only, unless --output is given.
         #[arg(long, value_delimiter = ',')]
         only: Vec<crate::bench::Part>,
         /// Where to write the report [default: reports/BENCHMARKS.md when every part runs].

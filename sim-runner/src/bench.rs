@@ -45,6 +45,8 @@ pub enum Part {
     Raft,
     /// The WAL on real files.
     Wal,
+    /// Seeds and wall seconds until plain chaos catches each planted bug.
+    Canaries,
 }
 
 /// How much to measure.
@@ -147,6 +149,9 @@ pub fn run(options: &BenchOptions, output: Option<&Path>) -> Result<(), InputErr
     }
     if options.wants(Part::Wal) {
         md.push_str(&wal(options)?);
+    }
+    if options.wants(Part::Canaries) {
+        md.push_str(&crate::canary_bench::canaries()?);
     }
     print!("{md}");
     if let Some(output) = output {

@@ -5,6 +5,7 @@ pub mod args;
 pub mod artifacts;
 pub mod bench;
 pub mod canary;
+pub mod canary_bench;
 pub mod chaos;
 pub mod cli;
 pub mod engine;
