@@ -294,11 +294,7 @@ impl Timeline {
                 "member {node} is up: damage a stopped member's disk (crash it first)"
             ));
         }
-        // The largest WAL record a member writes is one append's entries (at most
-        // max_append_bytes, or one entry) with its framing: spare that much of each file's
-        // tail, where damage cannot be told from a torn write.
-        let keep_tail = self.cluster.config.max_append_bytes.max(1_024) + 4_096;
-        if world.damage(node, kind, |_| true, keep_tail) {
+        if world.damage(node, kind, |_| true) {
             Ok(())
         } else {
             Err(format!("member {node}'s disk has no data to damage"))

@@ -127,6 +127,25 @@ struct Inode {
     /// Writes and truncations since the last sync, in order.
     // Invariant: applying `pending` to `durable` in order yields `current`.
     pending: Vec<PendingOp>,
+    /// Where the writes that reached `durable` began, in order, those cut off by a later
+    /// truncation left out: the last one holds a log's last record.
+    durable_writes: Vec<u64>,
+}
+
+impl Inode {
+    /// Makes `op` durable.
+    fn persist(&mut self, op: &PendingOp) {
+        op.apply(&mut self.durable);
+        match op {
+            PendingOp::Write { offset, .. } => self.durable_writes.push(*offset),
+            PendingOp::Truncate { len } => self.durable_writes.retain(|o| o < len),
+        }
+    }
+
+    /// Where the last durable write still in the file began (0 when none).
+    fn last_write(&self) -> u64 {
+        self.durable_writes.last().copied().unwrap_or(0)
+    }
 }
 
 #[derive(Debug)]
@@ -230,13 +249,13 @@ impl SimDisk {
                 };
                 match fate {
                     Fate::Keep => {
-                        op.apply(&mut inode.durable);
+                        inode.persist(&op);
                         report.kept += 1;
                     }
                     Fate::Drop => report.dropped += 1,
                     Fate::Tear => match tear(&op, &mut state.rng) {
                         Some(torn) => {
-                            torn.apply(&mut inode.durable);
+                            inode.persist(&torn);
                             report.torn += 1;
                         }
                         None => report.dropped += 1,
@@ -252,30 +271,21 @@ impl SimDisk {
     }
 
     /// Damages synced data of one file whose name `pick` accepts (drawn from the disk's
-    /// seeded stream), leaving its last `keep_tail` bytes alone; says what it did, or
-    /// `None` when no such file is longer than that. Meant for a disk whose process is
-    /// down: what it damages is durable.
+    /// seeded stream), before the last write that reached it; says what it did, or `None`
+    /// when no such file has data before its last write. Meant for a disk whose process
+    /// is down: what it damages is durable.
     ///
-    /// Why spare the tail: damage to the last record of a log cannot be told from a write
-    /// torn by a crash (both leave a bad record with nothing valid after it), so no
-    /// program can be asked to detect it; the caller passes the largest record it expects.
-    pub fn damage(
-        &self,
-        kind: Damage,
-        pick: impl Fn(&str) -> bool,
-        keep_tail: u64,
-    ) -> Option<String> {
+    /// Why spare the last write: damage to the last record of a log cannot be told from a
+    /// write torn by a crash (both leave a bad record with nothing valid after it), so no
+    /// program can be asked to detect it, and a log's last record is in its last write.
+    pub fn damage(&self, kind: Damage, pick: impl Fn(&str) -> bool) -> Option<String> {
         let mut guard = self.lock();
         let state = &mut *guard;
         let files: Vec<(String, u64)> = state
             .durable_names
             .iter()
             .filter(|(name, id)| {
-                pick(name)
-                    && state
-                        .inodes
-                        .get(id)
-                        .is_some_and(|i| i.durable.len() as u64 > keep_tail)
+                pick(name) && state.inodes.get(id).is_some_and(|i| i.last_write() > 0)
             })
             .map(|(name, id)| (name.clone(), *id))
             .collect();
@@ -284,7 +294,7 @@ impl SimDisk {
         }
         let (name, id) = files[state.rng.gen_range(0..files.len())].clone();
         let inode = state.inodes.get_mut(&id).expect("listed above");
-        let len = inode.durable.len() as u64 - keep_tail;
+        let len = inode.last_write().min(inode.durable.len() as u64);
         let what = match kind {
             Damage::BitRot => {
                 let at = state.rng.gen_range(0..len);
@@ -407,7 +417,7 @@ impl Disk for SimDisk {
         state.syncs += 1;
         let inode = SimDisk::inode_mut(state, file)?;
         for op in std::mem::take(&mut inode.pending) {
-            op.apply(&mut inode.durable);
+            inode.persist(&op);
         }
         debug_assert_eq!(
             inode.durable, inode.current,

@@ -293,21 +293,15 @@ impl<M: Payload> World<M> {
         }
     }
 
-    /// Damages synced data on the disk of `id`, whose process must be down, sparing the
-    /// last `keep_tail` bytes of each file (see [`SimDisk::damage`]); false (and nothing
-    /// done) if it is up or its disk has no such file.
-    pub fn damage(
-        &self,
-        id: NodeId,
-        kind: Damage,
-        pick: impl Fn(&str) -> bool,
-        keep_tail: u64,
-    ) -> bool {
+    /// Damages synced data on the disk of `id`, whose process must be down, before each
+    /// file's last write (see [`SimDisk::damage`]); false (and nothing done) if it is up or
+    /// its disk has no such data.
+    pub fn damage(&self, id: NodeId, kind: Damage, pick: impl Fn(&str) -> bool) -> bool {
         let (up, disk) = self.with_slot(id, |s| (s.up, s.disk.clone()));
         if up {
             return false;
         }
-        match disk.damage(kind, pick, keep_tail) {
+        match disk.damage(kind, pick) {
             Some(what) => {
                 self.record(EventKind::DiskDamaged { node: id, what });
                 true

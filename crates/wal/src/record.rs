@@ -230,8 +230,8 @@ pub fn decode_unchecked(bytes: &[u8], offset: usize) -> Option<Decoded> {
 /// from one of the invalid record's plausible checksums (the one its header stores, right
 /// when its payload or length field is damaged; the one of its payload as its header
 /// frames it, right when the stored checksum is), or, anywhere after it, two consecutive
-/// records that chain to each other (what survives damage that spans several records,
-/// whose checksums are lost with them). Every offset is tried, since a damaged length field
+/// records that chain to each other, or a well-framed record that ends the file (what
+/// survives damage that spans several records, whose checksums are lost with them). Every offset is tried, since a damaged length field
 /// says nothing of where the next record starts. A torn write at the tail has nothing
 /// valid after it; damage in the middle of a log does.
 pub fn valid_record_after(bytes: &[u8], offset: usize, previous_crc: u32) -> bool {
@@ -246,8 +246,18 @@ pub fn valid_record_after(bytes: &[u8], offset: usize, previous_crc: u32) -> boo
         seeds.push(checksum(previous_crc, rest[4], payload));
     }
     (offset + 1..bytes.len().saturating_sub(HEADER_BYTES - 1)).any(|at| {
-        seeds.iter().any(|seed| decode_at(bytes, at, *seed).is_ok()) || chained_pair_at(bytes, at)
+        seeds.iter().any(|seed| decode_at(bytes, at, *seed).is_ok())
+            || chained_pair_at(bytes, at)
+            || framed_to_end(bytes, at)
     })
+}
+
+/// Whether a record at `at` is well framed, decodes, and ends exactly at the end of the
+/// file: the last record of a log whose chain into it was damaged. (A torn write leaves
+/// nothing well framed after its bad record; garbage that frames itself to the exact end
+/// is a one-in-billions chance.)
+fn framed_to_end(bytes: &[u8], at: usize) -> bool {
+    decode_unchecked(bytes, at).is_some_and(|d| d.end == bytes.len())
 }
 
 /// Whether a well-framed record at `at` is followed by a record that chains from the
