@@ -67,11 +67,6 @@ impl RaftLog {
         self.entries.last().map_or(self.offset_term, |e| e.term)
     }
 
-    /// The compaction point (index, term).
-    pub fn offset(&self) -> (Index, Term) {
-        (self.offset, self.offset_term)
-    }
-
     /// Term of the entry at `index`; `None` if compacted away or beyond the end.
     pub fn term(&self, index: Index) -> Option<Term> {
         if index == self.offset {
@@ -114,14 +109,6 @@ impl RaftLog {
             cut += 1;
         }
         &self.entries[start..cut]
-    }
-
-    /// The entry at `index`.
-    pub fn entry(&self, index: Index) -> Option<&Entry> {
-        if index <= self.offset || index > self.last_index() {
-            return None;
-        }
-        Some(&self.entries[(index - self.offset - 1) as usize])
     }
 
     /// Appends entries created by this member as leader.

@@ -274,11 +274,6 @@ impl RawNode {
         }
     }
 
-    /// The entry at `index`, if held.
-    pub fn entry(&self, index: Index) -> Option<&Entry> {
-        self.raft.log.entry(index)
-    }
-
     /// The term of the entry at `index`, if known.
     pub fn term_at(&self, index: Index) -> Option<Term> {
         self.raft.log.term(index)

@@ -1,0 +1,90 @@
+//! The core's guards: what it refuses or ignores, each a rule of the paper or of the API
+//! that a mutation test found no other test pinned down (reports/MUTANTS.md).
+
+mod common;
+
+use common::{config, Cluster};
+use proto::raft::{HardState, Message, MessageType};
+use proto::trace::Role;
+use raft::{ProposeError, RawNode};
+
+fn emitted(node: &mut RawNode) -> Vec<Message> {
+    if !node.has_ready() {
+        return vec![];
+    }
+    let rd = node.ready();
+    let mut out = rd.messages;
+    out.extend(rd.persisted_messages);
+    node.advance();
+    out
+}
+
+/// A configuration names each voter once and never id 0.
+#[test]
+fn a_config_with_a_repeated_or_zero_voter_is_refused() {
+    let mut c = config(1, 3);
+    assert!(c.validate().is_ok());
+    c.voters = vec![1, 1, 2];
+    assert!(c.validate().is_err(), "a voter named twice");
+    c.voters = vec![1, 2, 0];
+    assert!(c.validate().is_err(), "voter id 0");
+}
+
+/// Thesis §9.6: a pre-vote binds nothing, so it may be granted for a later term; but for
+/// the member's own term the one-vote rule applies: having voted for another, it refuses.
+#[test]
+fn a_pre_vote_for_the_members_own_term_is_refused_after_voting_for_another() {
+    let voted = HardState {
+        term: 2,
+        vote: 2,
+        commit: 0,
+    };
+    let mut n = RawNode::new(config(1, 3), voted, None, vec![]);
+    n.step(Message::new(MessageType::PreVote, 3, 1, 2));
+    let out = emitted(&mut n);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].kind, MessageType::PreVoteResp);
+    assert!(
+        out[0].reject,
+        "pre-vote at the member's own term granted: {:?}",
+        out[0]
+    );
+}
+
+/// Messages not addressed to the member, from a non-member, or from itself are ignored.
+#[test]
+fn messages_not_for_the_member_or_from_strangers_are_ignored() {
+    for (from, to) in [(2, 3), (9, 1), (1, 1)] {
+        let mut n = RawNode::new(config(1, 3), HardState::default(), None, vec![]);
+        n.step(Message::new(MessageType::Heartbeat, from, to, 5));
+        assert_eq!(n.status().term, 0, "message {from} -> {to} was taken");
+    }
+}
+
+/// Only the leader accepts proposals and read requests.
+#[test]
+fn a_follower_refuses_proposals_and_reads() {
+    let mut c = Cluster::new(3);
+    c.campaign(1);
+    assert_eq!(c.status(2).role, Role::Follower);
+    assert!(matches!(
+        c.node(2).propose(b"x".to_vec()),
+        Err(ProposeError::NotLeader { leader: 1 })
+    ));
+    assert!(c.node(2).read_index(7).is_err());
+}
+
+/// A transfer to the leader itself or to a non-member is ignored: proposals go on.
+#[test]
+fn a_transfer_to_itself_or_a_stranger_is_ignored() {
+    let mut c = Cluster::new(3);
+    c.campaign(1);
+    for to in [1, 9] {
+        c.node(1).transfer_leader(to);
+        assert!(
+            c.node(1).propose(b"x".to_vec()).is_ok(),
+            "a transfer to {to} blocked proposals"
+        );
+        c.stabilize();
+    }
+}
