@@ -88,3 +88,50 @@ fn a_transfer_to_itself_or_a_stranger_is_ignored() {
         c.stabilize();
     }
 }
+
+/// The Ready contract: nothing may be asked of the core between `ready()` and
+/// `advance()`; the core refuses loudly rather than lose what the Ready carried.
+#[test]
+#[should_panic(expected = "propose called between ready() and advance()")]
+fn proposing_between_ready_and_advance_is_refused() {
+    let mut c = Cluster::new(1);
+    c.campaign(1);
+    let n = c.node(1);
+    let _ = n.propose(b"x".to_vec());
+    assert!(n.has_ready());
+    let _rd = n.ready();
+    let _ = n.propose(b"y".to_vec());
+}
+
+/// ReadIndex (thesis §6.4): a read is confirmed only by answers to a heartbeat sent after
+/// the read arrived. An answer to an earlier round proves leadership at an earlier time,
+/// before a newer leader may have been elected.
+#[test]
+fn an_answer_to_an_earlier_heartbeat_does_not_confirm_a_later_read() {
+    let mut c = Cluster::new(3);
+    c.campaign(1);
+    let term = c.status(1).term;
+    let leader = c.node(1);
+    let round = |n: &mut RawNode, context: u64| {
+        n.read_index(context).unwrap();
+        let sent = emitted(n);
+        sent.iter()
+            .find(|m| m.kind == MessageType::Heartbeat)
+            .map(|m| m.context)
+            .unwrap()
+    };
+    let first = round(leader, 1);
+    let second = round(leader, 2);
+    assert!(second > first);
+    let mut ack = Message::new(MessageType::HeartbeatResp, 2, 1, term);
+    ack.context = first;
+    leader.step(ack);
+    let rd = leader.ready();
+    let confirmed: Vec<u64> = rd.read_states.iter().map(|r| r.context).collect();
+    leader.advance();
+    assert_eq!(
+        confirmed,
+        vec![1],
+        "the earlier round's answer confirmed {confirmed:?}"
+    );
+}
