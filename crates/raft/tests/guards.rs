@@ -3,21 +3,10 @@
 
 mod common;
 
-use common::{config, Cluster};
+use common::{config, emitted, Cluster};
 use proto::raft::{HardState, Message, MessageType};
 use proto::trace::Role;
 use raft::{ProposeError, RawNode};
-
-fn emitted(node: &mut RawNode) -> Vec<Message> {
-    if !node.has_ready() {
-        return vec![];
-    }
-    let rd = node.ready();
-    let mut out = rd.messages;
-    out.extend(rd.persisted_messages);
-    node.advance();
-    out
-}
 
 /// A configuration names each voter once and never id 0.
 #[test]

@@ -3,25 +3,13 @@
 
 mod common;
 
-use common::{config, entry, Cluster};
+use common::{config, emitted, entry, Cluster};
 use proto::raft::{HardState, Message, MessageType};
 use proto::trace::Role;
 use raft::{Config, RawNode};
 
 fn message(kind: MessageType, from: u64, to: u64, term: u64) -> Message {
     Message::new(kind, from, to, term)
-}
-
-/// Every message a member emits in its next Ready.
-fn emitted(node: &mut RawNode) -> Vec<Message> {
-    if !node.has_ready() {
-        return vec![];
-    }
-    let rd = node.ready();
-    let mut out = rd.messages;
-    out.extend(rd.persisted_messages);
-    node.advance();
-    out
 }
 
 /// §5.1: "If one server's current term is smaller than the other's, then it updates its

@@ -305,21 +305,19 @@ fn a_missing_segment_is_reported() {
     });
 }
 
-/// Bit rot anywhere before the last record of the log (a header's length, type or
-/// checksum, or a payload) is reported as corruption: recovery never comes up silently
-/// with fewer entries than were synced.
-#[test]
-fn damage_before_the_last_record_is_corruption_wherever_it_lands() {
+/// A log of `entries` synced entries in one segment on a fresh simulated disk: the disk,
+/// the options to reopen it with, the segment's name and its bytes.
+fn one_segment_log(entries: u64, seed: u64) -> (SimDisk, WalOptions, String, Vec<u8>) {
     let sim = SimDisk::new(
         DiskFaults::default(),
-        rand_chacha::ChaCha8Rng::seed_from_u64(3),
+        rand_chacha::ChaCha8Rng::seed_from_u64(seed),
     );
     let options = WalOptions {
         segment_bytes: 1 << 20,
         ..WalOptions::default()
     };
     let (mut w, _) = Wal::open(sim.clone(), options.clone()).unwrap();
-    for i in 1..=6 {
+    for i in 1..=entries {
         w.save(Some(&hs(1, i - 1)), &[e(i, 1)]).unwrap();
     }
     w.sync().unwrap();
@@ -327,6 +325,16 @@ fn damage_before_the_last_record_is_corruption_wherever_it_lands() {
     let mut d = sim.clone();
     let name = segment_names(&mut d)[0].clone();
     let clean = d.read_all(&name).unwrap();
+    (sim, options, name, clean)
+}
+
+/// Bit rot anywhere before the last record of the log (a header's length, type or
+/// checksum, or a payload) is reported as corruption: recovery never comes up silently
+/// with fewer entries than were synced.
+#[test]
+fn damage_before_the_last_record_is_corruption_wherever_it_lands() {
+    let (sim, options, name, clean) = one_segment_log(6, 3);
+    let mut d = sim.clone();
     let (mut offset, mut crc, mut last_start) = (0, 0, 0);
     while let Ok(rec) = wal::decode_at(&clean, offset, crc) {
         last_start = offset;
@@ -359,23 +367,8 @@ fn damage_before_the_last_record_is_corruption_wherever_it_lands() {
 /// corruption instead of cutting the log short.
 #[test]
 fn a_misdirected_sector_in_the_middle_is_corruption() {
-    let sim = SimDisk::new(
-        DiskFaults::default(),
-        rand_chacha::ChaCha8Rng::seed_from_u64(5),
-    );
-    let options = WalOptions {
-        segment_bytes: 1 << 20,
-        ..WalOptions::default()
-    };
-    let (mut w, _) = Wal::open(sim.clone(), options.clone()).unwrap();
-    for i in 1..=80 {
-        w.save(Some(&hs(1, i - 1)), &[e(i, 1)]).unwrap();
-    }
-    w.sync().unwrap();
-    drop(w);
+    let (sim, options, name, clean) = one_segment_log(80, 5);
     let mut d = sim.clone();
-    let name = segment_names(&mut d)[0].clone();
-    let clean = d.read_all(&name).unwrap();
     let sectors = clean.len() / 512;
     assert!(sectors >= 6, "{} bytes", clean.len());
     for (from, to) in [(0, 1), (3, 1), (1, 2), (4, 2), (2, 3), (sectors - 1, 2)] {

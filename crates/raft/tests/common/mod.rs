@@ -66,6 +66,18 @@ pub fn entry(index: u64, term: Term) -> Entry {
     }
 }
 
+/// Every message a member emits in its next Ready (advancing it).
+pub fn emitted(node: &mut RawNode) -> Vec<Message> {
+    if !node.has_ready() {
+        return vec![];
+    }
+    let rd = node.ready();
+    let mut out = rd.messages;
+    out.extend(rd.persisted_messages);
+    node.advance();
+    out
+}
+
 pub fn config(id: NodeId, n: u64) -> Config {
     let mut c = Config::new(id, (1..=n).collect(), 1000 + id);
     c.max_inflight_msgs = 4;
