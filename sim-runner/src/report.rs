@@ -33,29 +33,29 @@ fn story_window(rows: Vec<story::Row>, violation_ns: Option<u64>) -> (Vec<story:
     if total <= STORY_ROWS_MAX {
         return (rows, 0);
     }
-    let Some(at) = violation_ns else {
+    // Rows up to the first violation (all of them when there is none).
+    let end = violation_ns.map_or(total, |at| {
+        let secs = at as f64 / 1e9 + 0.0005;
+        rows.iter()
+            .position(|r| r.time.parse::<f64>().is_ok_and(|t| t > secs))
+            .unwrap_or(total)
+    });
+    if violation_ns.is_none() || end <= STORY_ROWS_MAX {
         let shown: Vec<story::Row> = rows.into_iter().take(STORY_ROWS_MAX).collect();
         return (shown, total - STORY_ROWS_MAX);
-    };
-    let head = 20;
-    let secs = at as f64 / 1e9 + 0.0005;
-    let end = rows
-        .iter()
-        .position(|r| r.time.parse::<f64>().is_ok_and(|t| t > secs))
-        .unwrap_or(total);
-    let start = end.saturating_sub(STORY_ROWS_MAX - head - 1).max(head);
-    let mut shown: Vec<story::Row> = rows[..head.min(end)].to_vec();
-    if start > head {
-        shown.push(story::Row {
-            time: "…".into(),
-            event: format!("({} events left out)", start - head),
-            node: String::new(),
-            term: String::new(),
-        });
     }
-    shown.extend_from_slice(&rows[start.max(head.min(end))..end]);
-    let left_out = total - shown.len() + usize::from(start > head);
-    (shown, left_out)
+    // The beginning, a marker, and the rows that lead up to the violation.
+    let head = 20;
+    let start = end - (STORY_ROWS_MAX - head - 1);
+    let mut shown: Vec<story::Row> = rows[..head].to_vec();
+    shown.push(story::Row {
+        time: "…".into(),
+        event: format!("({} events left out)", start - head),
+        node: String::new(),
+        term: String::new(),
+    });
+    shown.extend_from_slice(&rows[start..end]);
+    (shown, total - head - (end - start))
 }
 
 #[derive(Tabled)]
@@ -393,4 +393,45 @@ fn coverage(report: &SweepReport) {
             format!("; never hit: {}", never.join(", "))
         }
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(n: usize) -> Vec<story::Row> {
+        (0..n)
+            .map(|i| story::Row {
+                time: format!("{:.3}", i as f64 / 100.0),
+                event: format!("e{i}"),
+                node: String::new(),
+                term: String::new(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_long_story_is_cut_around_the_first_violation_wherever_it_is() {
+        // Short: all of it.
+        assert_eq!(story_window(rows(50), Some(10_000_000)).0.len(), 50);
+        // A violation among the first rows, in the middle, at the end, or none.
+        for at in [
+            Some(20_000_000),
+            Some(1_500_000_000),
+            Some(2_990_000_000),
+            None,
+        ] {
+            let (shown, left_out) = story_window(rows(300), at);
+            assert!(shown.len() <= STORY_ROWS_MAX, "{at:?}");
+            let real = shown.iter().filter(|r| r.time != "…").count();
+            assert_eq!(real + left_out, 300, "{at:?}");
+            if let Some(ns) = at {
+                let t = format!("{:.3}", ns as f64 / 1e9);
+                assert!(
+                    shown.iter().any(|r| r.time == t),
+                    "{at:?}: the violation's row is shown"
+                );
+            }
+        }
+    }
 }
