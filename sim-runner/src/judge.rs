@@ -64,6 +64,15 @@ impl RunResult {
             .collect()
     }
 
+    /// The earliest violation with a time (those judged only at the end have none).
+    pub fn first_violation(&self) -> Option<&check::Violation> {
+        self.verdicts
+            .iter()
+            .flat_map(|(_, v)| v.violations().iter())
+            .filter(|v| v.time_ns != u64::MAX)
+            .min_by_key(|v| v.time_ns)
+    }
+
     /// One line per failure.
     pub fn failures(&self) -> Vec<String> {
         let mut out = Vec::new();

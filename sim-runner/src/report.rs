@@ -15,16 +15,6 @@ use tabled::{Table, Tabled};
 /// Story rows shown before eliding (the trace file has them all).
 const STORY_ROWS_MAX: usize = 120;
 
-/// When the run's first violation was observed, if one was.
-fn first_violation_ns(run: &RunResult) -> Option<u64> {
-    run.verdicts
-        .iter()
-        .flat_map(|(_, v)| v.violations().iter())
-        .map(|v| v.time_ns)
-        .filter(|t| *t != u64::MAX)
-        .min()
-}
-
 /// The story rows to print: all of a short story; of a long one, the beginning and, when
 /// the run failed, the rows that lead up to its first violation (what a reader needs),
 /// else the beginning only. Returns the rows and how many were left out.
@@ -146,7 +136,7 @@ pub fn single(loaded: &Loaded, outcome: &Outcome, canaries: &str) {
     let rows = story::story(run);
     if !rows.is_empty() {
         println!("\nWhat happened:");
-        let (shown, left_out) = story_window(rows, first_violation_ns(run));
+        let (shown, left_out) = story_window(rows, run.first_violation().map(|v| v.time_ns));
         println!("{}", Table::new(&shown).with(Style::sharp()));
         if left_out > 0 {
             println!("({left_out} events not shown: write them all with --trace FILE)");

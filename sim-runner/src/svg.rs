@@ -188,13 +188,7 @@ fn member_lane(svg: &mut String, c: &Canvas, run: &RunResult, m: NodeId, max_com
 }
 
 fn first_violation(svg: &mut String, c: &Canvas, run: &RunResult) {
-    let first = run
-        .verdicts
-        .iter()
-        .flat_map(|(_, v)| v.violations().iter())
-        .filter(|v| v.time_ns != u64::MAX)
-        .min_by_key(|v| v.time_ns);
-    if let Some(v) = first {
+    if let Some(v) = run.first_violation() {
         let vx = c.x(v.time_ns.min(run.end_ns));
         let _ = writeln!(
             svg,

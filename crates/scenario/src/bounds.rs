@@ -115,8 +115,7 @@ fn workload(w: &Workload, duration_ms: u64) -> Result<(), Broken> {
             format!("stop_ms = {stop} is after the end of the run ({duration_ms} ms)")
         })?;
     } else if w.clients > 0 {
-        // The default stop leaves the last 3 s for the cluster to settle.
-        let stop = duration_ms.saturating_sub(3_000);
+        let stop = default_stop_ms(duration_ms);
         check(stop > start, "[workload]", || {
             format!(
                 "the workload would issue nothing: stop_ms defaults to duration_ms - 3000 = {stop}, not after start_ms ({start}); set stop_ms or a longer duration_ms"

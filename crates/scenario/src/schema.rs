@@ -47,13 +47,19 @@ pub struct Scenario {
     pub expectations: Vec<Expectation>,
 }
 
+/// When a workload without `stop_ms` stops issuing: 3 s before the end, so the cluster
+/// has time to settle.
+pub fn default_stop_ms(duration_ms: u64) -> u64 {
+    duration_ms.saturating_sub(3_000)
+}
+
 impl Scenario {
     /// The workload as the simulator runs it: `stop_ms` resolved against the duration.
     pub fn resolved_workload(&self) -> Option<Workload> {
         self.workload.clone().map(|mut w| {
             w.stop_ms = Some(
                 w.stop_ms
-                    .unwrap_or(self.duration_ms.saturating_sub(3_000).max(w.start_ms)),
+                    .unwrap_or(default_stop_ms(self.duration_ms).max(w.start_ms)),
             );
             w
         })

@@ -328,6 +328,20 @@ fn one_segment_log(entries: u64, seed: u64) -> (SimDisk, WalOptions, String, Vec
     (sim, options, name, clean)
 }
 
+/// Reopens the log: it must report corruption or recover all `entries` (never fewer
+/// without an error); `what` names the damage in the message.
+fn assert_corrupt_or_whole(sim: &SimDisk, options: &WalOptions, entries: usize, what: &str) {
+    match Wal::open(sim.clone(), options.clone()) {
+        Err(WalError::Corrupt { .. }) => {}
+        Ok((_, r)) => assert_eq!(
+            r.entries.len(),
+            entries,
+            "{what}: recovered fewer entries without an error"
+        ),
+        Err(other) => panic!("{what}: {other}"),
+    }
+}
+
 /// Bit rot anywhere before the last record of the log (a header's length, type or
 /// checksum, or a payload) is reported as corruption: recovery never comes up silently
 /// with fewer entries than were synced.
@@ -347,15 +361,7 @@ fn damage_before_the_last_record_is_corruption_wherever_it_lands() {
             bytes[at] ^= 1 << bit;
             d.write(&name, 0, &bytes).unwrap();
             d.sync(&name).unwrap();
-            match Wal::open(sim.clone(), options.clone()) {
-                Err(WalError::Corrupt { .. }) => {}
-                Ok((_, r)) => assert_eq!(
-                    r.entries.len(),
-                    6,
-                    "byte {at} bit {bit}: recovered fewer entries without an error"
-                ),
-                Err(other) => panic!("byte {at} bit {bit}: {other}"),
-            }
+            assert_corrupt_or_whole(&sim, &options, 6, &format!("byte {at} bit {bit}"));
         }
     }
     d.write(&name, 0, &clean).unwrap();
@@ -377,14 +383,6 @@ fn a_misdirected_sector_in_the_middle_is_corruption() {
         bytes[to * 512..(to + 1) * 512].copy_from_slice(&block);
         d.write(&name, 0, &bytes).unwrap();
         d.sync(&name).unwrap();
-        match Wal::open(sim.clone(), options.clone()) {
-            Err(WalError::Corrupt { .. }) => {}
-            Ok((_, r)) => assert_eq!(
-                r.entries.len(),
-                80,
-                "sector {from} over {to}: fewer entries, no error"
-            ),
-            Err(other) => panic!("sector {from} over {to}: {other}"),
-        }
+        assert_corrupt_or_whole(&sim, &options, 80, &format!("sector {from} over {to}"));
     }
 }
