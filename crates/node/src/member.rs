@@ -198,6 +198,7 @@ pub fn entry_id(e: &Entry) -> EntryId {
     let kind = match e.kind {
         EntryKind::Normal => 1u8,
         EntryKind::Noop => 2u8,
+        EntryKind::ConfChange => 3u8,
     };
     EntryId {
         index: e.index,
@@ -417,7 +418,12 @@ impl<D: Disk> Node<D> {
                 out.messages
                     .push(reply(Err(ClientError::NotLeader { leader })));
             }
-            Err(ProposeError::Busy | ProposeError::Transferring) => {
+            Err(
+                ProposeError::Busy
+                | ProposeError::Transferring
+                | ProposeError::ConfChangePending
+                | ProposeError::InvalidConfChange(_),
+            ) => {
                 out.messages.push(reply(Err(ClientError::Unavailable)));
             }
         }
@@ -701,7 +707,8 @@ impl<D: Disk> Node<D> {
     fn apply(&mut self, now_ns: u64, entry: &Entry, replies: &mut Vec<Outgoing>, out: &mut Output) {
         let id = entry_id(entry);
         let (client, seq, fresh, result) = match entry.kind {
-            EntryKind::Noop => {
+            EntryKind::Noop | EntryKind::ConfChange => {
+                // A configuration change takes effect in the Raft core (at advance).
                 self.store.mark_applied(entry.index);
                 (0, 0, true, None)
             }
@@ -782,7 +789,7 @@ impl<D: Disk> Node<D> {
             meta: SnapshotMeta {
                 index: applied,
                 term,
-                voters: self.cfg.raft.voters.clone(),
+                conf: self.raw.conf_state().clone(),
             },
             data: self.store.snapshot(),
         };

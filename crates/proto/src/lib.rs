@@ -6,6 +6,7 @@
 //! The crate is synchronous and deterministic; it has no dependency but `serde`.
 
 pub mod codec;
+pub mod conf;
 pub mod history;
 pub mod kv;
 pub mod raft;

@@ -11,6 +11,8 @@ pub enum EntryKind {
     /// The empty entry a new leader appends so that it can commit in its own term
     /// (Raft paper §5.4.2 and §8).
     Noop,
+    /// A membership change: the data is a [`crate::conf::ConfChange`].
+    ConfChange,
 }
 
 /// One log entry.
@@ -51,8 +53,8 @@ pub struct SnapshotMeta {
     pub index: Index,
     /// The term of the entry at `index`.
     pub term: Term,
-    /// The voting members at `index`.
-    pub voters: Vec<NodeId>,
+    /// The configuration at `index`.
+    pub conf: crate::conf::ConfState,
 }
 
 /// A snapshot of the state machine at `meta.index`.

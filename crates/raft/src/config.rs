@@ -31,6 +31,15 @@ pub struct Canaries {
     /// A member grants its vote to any candidate of the term it is in, even after voting
     /// for another (breaks §5.2's "at most one vote per term").
     pub vote_twice_in_term: bool,
+    /// A new leader may propose a configuration change before it has committed an entry
+    /// of its own term (the bug in the single-server change rule fixed after publication:
+    /// an earlier leader's uncommitted change may still be pending).
+    pub conf_change_before_own_commit: bool,
+    /// A leader proposes a configuration change while another is still pending.
+    pub two_conf_changes_in_flight: bool,
+    /// While joint, a quorum is one majority of all the voters together rather than a
+    /// majority of the old and a majority of the new.
+    pub joint_as_single_majority: bool,
 }
 
 /// How a member behaves. Time is counted in ticks; the application calls
@@ -39,7 +48,9 @@ pub struct Canaries {
 pub struct Config {
     /// This member's id (never 0).
     pub id: NodeId,
-    /// Every voting member, this one included.
+    /// The founding voters: the configuration at index 0, before any change. A member
+    /// that joins later is not among them; it learns the current configuration from the
+    /// leader's log or snapshot.
     pub voters: Vec<NodeId>,
     /// The election timeout T: a follower that hears no leader for a randomized timeout in
     /// [T, 2T) ticks campaigns; a CheckQuorum leader checks its quorum every T ticks.
@@ -89,11 +100,8 @@ impl Config {
         if self.id == 0 {
             return Err("id must not be 0".into());
         }
-        if !self.voters.contains(&self.id) {
-            return Err(format!(
-                "id {} is not among the voters {:?}",
-                self.id, self.voters
-            ));
+        if self.voters.is_empty() {
+            return Err("the founding voters must not be empty".into());
         }
         let mut sorted = self.voters.clone();
         sorted.sort_unstable();

@@ -1,6 +1,6 @@
 //! Leader election (Raft paper §5.2, §5.4.1) with PreVote (thesis §9.6).
 
-use crate::quorum::{tally, VoteResult};
+use crate::quorum::VoteResult;
 use crate::raft::{Raft, CAMPAIGN_TRANSFER};
 use proto::raft::{Message, MessageType};
 use proto::trace::Role;
@@ -19,6 +19,9 @@ pub(crate) enum Campaign {
 
 impl Raft {
     pub(crate) fn campaign(&mut self, kind: Campaign) {
+        if !self.conf.is_voter(self.id) {
+            return; // only voters campaign (etcd's "promotable")
+        }
         if self.pending_snapshot.is_some() {
             // Not yet installed: our log is not what we would advertise. Try later.
             return;
@@ -40,7 +43,7 @@ impl Raft {
             }
         };
         self.votes.insert(self.id, true);
-        if tally(&self.cfg.voters, &self.votes) == VoteResult::Won {
+        if self.counting().tally(&self.conf, &self.votes) == VoteResult::Won {
             // A single-member cluster wins at once.
             match kind {
                 Campaign::PreElection => self.campaign(Campaign::Election),
@@ -49,7 +52,12 @@ impl Raft {
             return;
         }
         let id = self.id;
-        let voters = self.cfg.voters.clone();
+        let conf = &self.conf;
+        let voters: Vec<_> = conf
+            .members()
+            .into_iter()
+            .filter(|v| conf.is_voter(*v))
+            .collect();
         for v in voters.into_iter().filter(|v| *v != id) {
             let mut m = Message::new(vote_kind, self.id, v, vote_term);
             m.index = self.log.last_index();
@@ -112,7 +120,7 @@ impl Raft {
             return;
         }
         self.votes.entry(m.from).or_insert(!m.reject);
-        match tally(&self.cfg.voters, &self.votes) {
+        match self.counting().tally(&self.conf, &self.votes) {
             VoteResult::Won => {
                 marks::mark!("raft.election.won");
                 if self.role == Role::PreCandidate {

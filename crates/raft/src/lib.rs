@@ -34,13 +34,17 @@
 //! What is implemented: elections with randomized timeouts in [T, 2T) drawn from a seeded
 //! stream, PreVote, CheckQuorum, log replication with fast backtracking and bounded
 //! in-flight appends, the commit rule of §5.4.2 (a leader counts replicas only for entries
-//! of its own term), ReadIndex, snapshots and compaction, and leadership transfer.
+//! of its own term), ReadIndex, snapshots and compaction, leadership transfer, and
+//! membership changes: learners, single changes and joint consensus in the style of
+//! etcd's `ConfChangeV2`, applied when their entry is applied (see `confchange`).
 
 #[cfg(feature = "bench")]
 pub mod bench;
+pub mod confchange;
 mod config;
 mod election;
 mod log;
+mod membership;
 mod progress;
 mod quorum;
 mod raft;

@@ -1,5 +1,6 @@
 //! Majority arithmetic, kept apart from the state machine (as etcd's quorum package).
 
+use proto::conf::ConfState;
 use proto::{Index, NodeId};
 use std::collections::BTreeMap;
 
@@ -17,6 +18,78 @@ pub enum VoteResult {
 /// The number of voters that forms a majority of `voters`.
 pub fn majority(voters: usize) -> usize {
     voters / 2 + 1
+}
+
+/// How a quorum is counted: a planted bug can make it wrong.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Counting {
+    /// One voter short of a majority in each half.
+    pub off_by_one: bool,
+    /// While joint, one majority of all the voters of both halves together instead of a
+    /// majority of each.
+    pub joint_as_single_majority: bool,
+}
+
+impl Counting {
+    fn halves<'a>(self, conf: &'a ConfState, union: &'a mut Vec<NodeId>) -> Vec<&'a [NodeId]> {
+        if !conf.is_joint() {
+            return vec![&conf.voters];
+        }
+        if self.joint_as_single_majority {
+            *union = conf.voters.iter().chain(&conf.outgoing).copied().collect();
+            union.sort_unstable();
+            union.dedup();
+            return vec![union.as_slice()];
+        }
+        vec![&conf.voters, &conf.outgoing]
+    }
+
+    fn needed(self, voters: usize) -> usize {
+        let m = majority(voters);
+        if self.off_by_one {
+            m - 1
+        } else {
+            m
+        }
+    }
+
+    /// The largest index a quorum of `conf` has matched: a majority of the voters, and
+    /// while joint also a majority of the outgoing voters (Raft dissertation §4.3).
+    pub fn committed(self, conf: &ConfState, matched: impl Fn(NodeId) -> Index) -> Index {
+        let mut union = Vec::new();
+        self.halves(conf, &mut union)
+            .into_iter()
+            .filter(|h| !h.is_empty())
+            .map(|h| matched_by(h, self.needed(h.len()), &matched))
+            .min()
+            .unwrap_or(0)
+    }
+
+    /// Whether the members for which `yes` holds form a quorum of `conf`.
+    pub fn has_quorum(self, conf: &ConfState, yes: impl Fn(NodeId) -> bool) -> bool {
+        let mut union = Vec::new();
+        self.halves(conf, &mut union)
+            .into_iter()
+            .all(|h| h.is_empty() || h.iter().filter(|v| yes(**v)).count() >= self.needed(h.len()))
+    }
+
+    /// Tallies votes in `conf`: won when won in every half, lost when lost in any.
+    pub fn tally(self, conf: &ConfState, votes: &BTreeMap<NodeId, bool>) -> VoteResult {
+        let mut union = Vec::new();
+        let results: Vec<VoteResult> = self
+            .halves(conf, &mut union)
+            .into_iter()
+            .filter(|h| !h.is_empty())
+            .map(|h| tally(h, votes))
+            .collect();
+        if results.contains(&VoteResult::Lost) {
+            VoteResult::Lost
+        } else if results.iter().all(|r| *r == VoteResult::Won) {
+            VoteResult::Won
+        } else {
+            VoteResult::Pending
+        }
+    }
 }
 
 /// The largest index that at least `needed` of `voters` have matched (with a majority:
@@ -51,6 +124,43 @@ pub fn tally(voters: &[NodeId], votes: &BTreeMap<NodeId, bool>) -> VoteResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn joint(voters: &[NodeId], outgoing: &[NodeId]) -> ConfState {
+        ConfState {
+            voters: voters.to_vec(),
+            outgoing: outgoing.to_vec(),
+            ..ConfState::default()
+        }
+    }
+
+    /// Dissertation §4.3: while joint, agreement (for elections and entry commitment)
+    /// requires separate majorities from both the old and the new configuration.
+    #[test]
+    fn joint_quorum_needs_both_majorities() {
+        let conf = joint(&[1, 4, 5], &[1, 2, 3]);
+        let m: BTreeMap<NodeId, Index> = [(1, 9), (2, 9), (3, 9), (4, 2), (5, 1)].into();
+        let correct = Counting::default();
+        // Old majority {1,2,3} at 9, new majority only at 2.
+        assert_eq!(correct.committed(&conf, |v| m[&v]), 2);
+        // Counted as one majority of the five, 9 would look committed.
+        let wrong = Counting {
+            joint_as_single_majority: true,
+            ..Counting::default()
+        };
+        assert_eq!(wrong.committed(&conf, |v| m[&v]), 9);
+        assert!(!correct.has_quorum(&conf, |v| v <= 3));
+        assert!(correct.has_quorum(&conf, |v| v == 1 || v == 2 || v == 4));
+        let mut votes = BTreeMap::new();
+        for v in [1, 2, 3] {
+            votes.insert(v, true);
+        }
+        assert_eq!(correct.tally(&conf, &votes), VoteResult::Pending);
+        votes.insert(4, false);
+        votes.insert(5, false);
+        assert_eq!(correct.tally(&conf, &votes), VoteResult::Lost);
+        votes.insert(5, true);
+        assert_eq!(correct.tally(&conf, &votes), VoteResult::Won);
+    }
 
     #[test]
     fn committed_index_is_the_majority_match() {

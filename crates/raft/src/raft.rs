@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::log::RaftLog;
 use crate::progress::Progress;
 use crate::read::ReadOnly;
+use proto::conf::ConfState;
 use proto::raft::{Entry, EntryKind, HardState, Message, MessageType, Snapshot};
 use proto::trace::Role;
 use proto::{Index, NodeId, Term, NO_NODE};
@@ -51,6 +52,13 @@ pub enum ProposeError {
     /// Too many entries are waiting to commit.
     #[error("too many uncommitted entries")]
     Busy,
+    /// A configuration change is still pending (proposed and not yet applied), or the
+    /// leader has not yet applied an entry of its own term.
+    #[error("a configuration change is pending")]
+    ConfChangePending,
+    /// The change cannot be applied to the current configuration.
+    #[error("invalid configuration change: {0}")]
+    InvalidConfChange(#[from] crate::confchange::ConfChangeError),
 }
 
 /// Why a ReadIndex request was refused.
@@ -77,7 +85,14 @@ pub struct Raft {
     pub(crate) leader: NodeId,
     pub(crate) role: Role,
     pub(crate) log: RaftLog,
-    /// Leader only: each voter's replication state (this member's included).
+    /// The configuration this member is in: the last one it applied (from a snapshot or a
+    /// configuration entry), as in etcd. Changes take effect when applied.
+    pub(crate) conf: ConfState,
+    /// Leader only: no configuration change may be proposed until the entry at this index
+    /// is applied (the last change proposed; at election, the leader's no-op, so that a
+    /// new leader changes nothing before it has committed an entry of its own term).
+    pub(crate) pending_conf_index: Index,
+    /// Leader only: each member's replication state (this member's included).
     pub(crate) progress: BTreeMap<NodeId, Progress>,
     /// (Pre)candidate only: votes received in this round.
     pub(crate) votes: BTreeMap<NodeId, bool>,
@@ -118,6 +133,12 @@ impl Raft {
             .map(|s| s.meta.clone())
             .unwrap_or_default();
         let log = RaftLog::restore(&meta, entries, hard_state.commit);
+        // The configuration at index 0 is the founding members'; a snapshot carries its own.
+        let conf = if snapshot.is_some() {
+            meta.conf.clone()
+        } else {
+            ConfState::with_voters(&cfg.voters)
+        };
         let mut raft = Raft {
             id: cfg.id,
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
@@ -127,6 +148,8 @@ impl Raft {
             leader: NO_NODE,
             role: Role::Follower,
             log,
+            conf,
+            pending_conf_index: 0,
             progress: BTreeMap::new(),
             votes: BTreeMap::new(),
             election_elapsed: 0,
@@ -200,7 +223,7 @@ impl Raft {
         self.leader = self.id;
         self.role = Role::Leader;
         let last = self.log.last_index();
-        for &v in &self.cfg.voters {
+        for v in self.conf.members() {
             let mut pr = Progress::new(last);
             pr.recent_active = true;
             self.progress.insert(v, pr);
@@ -216,6 +239,14 @@ impl Raft {
             kind: EntryKind::Noop,
             data: Vec::new(),
         }]);
+        // etcd's rule (and the fix to the single-server change rule, dissertation §4.1
+        // and its 2015 erratum): no configuration change before an entry of this term is
+        // committed and applied, so no change of an earlier leader can still be pending.
+        self.pending_conf_index = if self.cfg.canaries.conf_change_before_own_commit {
+            0
+        } else {
+            last + 1
+        };
         self.broadcast_pending = true;
     }
 
@@ -236,6 +267,11 @@ impl Raft {
     }
 
     fn tick_election(&mut self) {
+        if !self.conf.is_voter(self.id) {
+            // A learner, a member not yet added or one removed never campaigns.
+            self.election_elapsed = 0;
+            return;
+        }
         self.election_elapsed += 1;
         if self.election_elapsed >= self.randomized_timeout {
             self.election_elapsed = 0;
@@ -273,20 +309,27 @@ impl Raft {
 
     fn quorum_recently_active(&mut self) -> bool {
         let id = self.id;
-        let mut active = 0;
-        for (v, pr) in self.progress.iter_mut() {
-            if *v == id || pr.recent_active {
-                active += 1;
-            }
+        let progress = &self.progress;
+        let active = |v: NodeId| v == id || progress.get(&v).is_some_and(|p| p.recent_active);
+        let ok = self.counting().has_quorum(&self.conf, active);
+        for pr in self.progress.values_mut() {
             pr.recent_active = false;
         }
-        active >= crate::quorum::majority(self.cfg.voters.len())
+        ok
+    }
+
+    /// How this member counts quorums (planted bugs may count them wrong).
+    pub(crate) fn counting(&self) -> crate::quorum::Counting {
+        crate::quorum::Counting {
+            off_by_one: false,
+            joint_as_single_majority: self.cfg.canaries.joint_as_single_majority,
+        }
     }
 
     /// Handles one message from a peer.
     pub fn step(&mut self, m: Message) {
-        if m.to != self.id || !self.cfg.voters.contains(&m.from) || m.from == self.id {
-            return; // not for us, or from a stranger: ignore
+        if m.to != self.id || m.from == self.id {
+            return; // not for us: ignore
         }
         if m.term > self.term {
             if matches!(m.kind, MessageType::Vote | MessageType::PreVote) {
@@ -385,9 +428,10 @@ impl Raft {
     }
 
     fn step_leader(&mut self, m: Message) {
-        if let Some(pr) = self.progress.get_mut(&m.from) {
-            pr.recent_active = true;
-        }
+        let Some(pr) = self.progress.get_mut(&m.from) else {
+            return; // not (or no longer) a member
+        };
+        pr.recent_active = true;
         match m.kind {
             MessageType::AppendResp => self.handle_append_response(m),
             MessageType::HeartbeatResp => self.handle_heartbeat_response(m),
@@ -416,7 +460,7 @@ impl Raft {
 
     /// Whether a proposal may be appended now: only by the leader, not while it hands
     /// leadership over, and not beyond the bound of uncommitted entries.
-    fn admit_proposal(&self) -> Result<(), ProposeError> {
+    pub(crate) fn admit_proposal(&self) -> Result<(), ProposeError> {
         if self.role != Role::Leader {
             return Err(ProposeError::NotLeader {
                 leader: self.leader,
@@ -432,9 +476,24 @@ impl Raft {
     }
 
     /// Starts moving leadership to `to` (Raft thesis §3.10): once `to`'s log is up to date
-    /// it is told to campaign at once. Proposals are refused meanwhile.
+    /// it is told to campaign at once. Proposals are refused meanwhile. As in etcd, a
+    /// transfer to the leader itself cancels a pending one, and asking again for the
+    /// transfer in progress changes nothing (its timeout, and with it the CheckQuorum
+    /// window, is not restarted).
     pub fn transfer_leader(&mut self, to: NodeId) {
-        if self.role != Role::Leader || to == self.id || !self.cfg.voters.contains(&to) {
+        if self.role != Role::Leader {
+            return;
+        }
+        if to == self.id {
+            if self.transferee.take().is_some() {
+                marks::mark!("raft.transfer.cancelled");
+            }
+            return;
+        }
+        if self.transferee == Some(to)
+            || !self.conf.voters.contains(&to)
+            || !self.progress.contains_key(&to)
+        {
             return;
         }
         self.transferee = Some(to);

@@ -2,7 +2,8 @@
 
 use crate::config::Config;
 use crate::raft::{ProposeError, Raft, ReadIndexError, ReadState, Truncation};
-use proto::raft::{Entry, HardState, Message, MessageType, Snapshot};
+use proto::conf::{ConfChange, ConfState};
+use proto::raft::{Entry, EntryKind, HardState, Message, MessageType, Snapshot};
 use proto::trace::Role;
 use proto::{Index, NodeId, Term};
 
@@ -55,11 +56,16 @@ pub struct Ready {
 }
 
 /// What `advance` must record about the Ready that was handed out.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 struct InFlight {
     last_entry: Option<(Index, Term)>,
     last_applied: Option<Index>,
     snapshot_index: Option<Index>,
+    /// The configuration of the snapshot handed out, taken on once it is installed.
+    snapshot_conf: Option<ConfState>,
+    /// The configuration changes among the committed entries handed out, taken on once
+    /// they are applied.
+    conf_changes: Vec<ConfChange>,
 }
 
 /// A Raft member without I/O. See the crate docs for the loop that drives it.
@@ -116,6 +122,19 @@ impl RawNode {
     pub fn propose(&mut self, data: Vec<u8>) -> Result<(Index, Term), ProposeError> {
         self.assert_no_ready_in_flight("propose");
         self.raft.propose(data)
+    }
+
+    /// Proposes a membership change (leader only; one at a time, and not before the leader
+    /// has applied an entry of its own term). It takes effect on each member when the
+    /// member applies its entry; a joint change is left automatically once applied.
+    pub fn propose_conf_change(&mut self, cc: &ConfChange) -> Result<(Index, Term), ProposeError> {
+        self.assert_no_ready_in_flight("propose_conf_change");
+        self.raft.propose_conf_change(cc)
+    }
+
+    /// The configuration this member applied last.
+    pub fn conf_state(&self) -> &ConfState {
+        self.raft.conf_state()
     }
 
     /// Asks for a linearizable read point for the application's `context`; the answer
@@ -213,10 +232,26 @@ impl RawNode {
         }
         rd.read_states = std::mem::take(&mut r.read_states);
         rd.truncations = std::mem::take(&mut r.truncations);
+        let conf_changes = rd
+            .committed_entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::ConfChange)
+            .map(|e| {
+                ConfChange::decode(&e.data).unwrap_or_else(|err| {
+                    // Proposals are encoded here and the log is checksummed: a bug.
+                    panic!(
+                        "member {}: conf change {} does not decode: {err}",
+                        r.id, e.index
+                    )
+                })
+            })
+            .collect();
         self.in_flight = Some(InFlight {
             last_entry: rd.entries.last().map(|e| (e.index, e.term)),
             last_applied: rd.committed_entries.last().map(|e| e.index),
             snapshot_index: rd.snapshot.as_ref().map(|s| s.meta.index),
+            snapshot_conf: rd.snapshot.as_ref().map(|s| s.meta.conf.clone()),
+            conf_changes,
         });
         rd
     }
@@ -242,6 +277,13 @@ impl RawNode {
         if let Some(index) = in_flight.last_applied {
             r.log.applied = r.log.applied.max(index);
         }
+        if let Some(conf) = in_flight.snapshot_conf {
+            r.switch_to(conf);
+        }
+        for cc in &in_flight.conf_changes {
+            r.apply_conf_change(cc);
+        }
+        r.maybe_auto_leave();
         if r.role == Role::Leader {
             let persisted = r.log.persisted;
             let id = r.id;

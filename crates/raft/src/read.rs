@@ -46,7 +46,8 @@ impl Raft {
             return Err(ReadIndexError::NoCommitInTerm);
         }
         let index = self.log.committed;
-        if self.cfg.voters.len() == 1 || self.cfg.canaries.serve_reads_without_quorum {
+        let alone = self.counting().has_quorum(&self.conf, |v| v == self.id);
+        if alone || self.cfg.canaries.serve_reads_without_quorum {
             self.read_states.push(ReadState { context, index });
             return Ok(());
         }
@@ -69,14 +70,14 @@ impl Raft {
         if sequence == 0 {
             return;
         }
-        let majority = crate::quorum::majority(self.cfg.voters.len());
+        let counting = self.counting();
         let mut confirmed = None;
         for (i, read) in self.read_only.pending.iter_mut().enumerate() {
             if read.sequence > sequence {
                 break;
             }
             read.acks.insert(from);
-            if read.acks.len() >= majority {
+            if counting.has_quorum(&self.conf, |v| read.acks.contains(&v)) {
                 confirmed = Some(i);
             }
         }

@@ -66,10 +66,12 @@ impl Raft {
             marks::mark!("raft.snapshot.stale");
             resp.index = self.log.committed;
         } else if self.log.matches(meta.index, meta.term) {
-            // We already hold the snapshot's last entry: just commit up to it.
+            // We already hold the snapshot's last entry: just commit up to it. The answer
+            // claims what the snapshot proves, no more (as etcd): entries after it may
+            // not match the leader's.
             marks::mark!("raft.snapshot.already_held");
             self.log.commit_to(meta.index);
-            resp.index = self.log.last_index();
+            resp.index = meta.index;
         } else {
             // The snapshot replaces the whole log (the application records the install).
             marks::mark!("raft.snapshot.installed");
@@ -94,7 +96,9 @@ impl Raft {
             } else {
                 m.reject_hint
             };
-            let pr = self.progress.get_mut(&m.from).expect("voter has progress");
+            let Some(pr) = self.progress.get_mut(&m.from) else {
+                return;
+            };
             if pr.maybe_decrease(m.index, retry_at) {
                 marks::mark!("raft.append.resp_rejected");
                 self.maybe_send_append(m.from, true);
@@ -102,7 +106,9 @@ impl Raft {
             return;
         }
         let max_inflight = self.cfg.max_inflight_msgs;
-        let pr = self.progress.get_mut(&m.from).expect("voter has progress");
+        let Some(pr) = self.progress.get_mut(&m.from) else {
+            return;
+        };
         let was_paused = pr.is_paused(max_inflight);
         if !pr.maybe_update(m.index.min(last)) {
             marks::mark!("raft.append.resp_stale");
@@ -122,7 +128,12 @@ impl Raft {
         }
         // Keep the follower's pipeline full.
         while self.maybe_send_append(m.from, false) {}
-        if self.transferee == Some(m.from) && self.progress[&m.from].matched == last {
+        if self.transferee == Some(m.from)
+            && self
+                .progress
+                .get(&m.from)
+                .is_some_and(|p| p.matched == last)
+        {
             self.send(Message::new(
                 MessageType::TimeoutNow,
                 self.id,
@@ -136,7 +147,9 @@ impl Raft {
     pub(crate) fn handle_heartbeat_response(&mut self, m: Message) {
         let last = self.log.last_index();
         let max_inflight = self.cfg.max_inflight_msgs;
-        let pr = self.progress.get_mut(&m.from).expect("voter has progress");
+        let Some(pr) = self.progress.get_mut(&m.from) else {
+            return;
+        };
         pr.probe_sent = false;
         if pr.state == ProgressState::Replicate && pr.inflight.len() >= max_inflight {
             // The follower is alive but acks stopped: appends were lost. Free one slot so
@@ -155,15 +168,19 @@ impl Raft {
         self.ack_reads(m.from, m.context);
     }
 
-    /// Raft paper §5.4.2: commit the largest index a majority has matched, but only if its
-    /// entry is from the current term; earlier terms' entries commit with it (Figure 8).
+    /// Raft paper §5.4.2: commit the largest index a quorum has matched (a majority of
+    /// each half while joint), but only if its entry is from the current term; earlier
+    /// terms' entries commit with it (Figure 8).
     pub(crate) fn maybe_commit(&mut self) -> bool {
         let progress = &self.progress;
-        let mut needed = crate::quorum::majority(self.cfg.voters.len());
-        if self.cfg.canaries.quorum_off_by_one {
-            needed -= 1;
-        }
-        let index = crate::quorum::matched_by(&self.cfg.voters, needed, |v| progress[&v].matched);
+        let mut counting = self.counting();
+        counting.off_by_one = self.cfg.canaries.quorum_off_by_one;
+        let matched = |v| {
+            progress
+                .get(&v)
+                .map_or(0, |p: &crate::progress::Progress| p.matched)
+        };
+        let index = counting.committed(&self.conf, matched);
         if index <= self.log.committed {
             return false;
         }
@@ -201,10 +218,10 @@ impl Raft {
         }
     }
 
+    /// Every member the leader replicates to (voters and learners), itself excepted.
     fn peers(&self) -> Vec<NodeId> {
-        self.cfg
-            .voters
-            .iter()
+        self.progress
+            .keys()
             .copied()
             .filter(|v| *v != self.id)
             .collect()
@@ -240,7 +257,7 @@ impl Raft {
         m.log_term = prev_term;
         m.commit = self.log.committed;
         m.entries = entries;
-        let pr = self.progress.get_mut(&to).expect("voter has progress");
+        let pr = self.progress.get_mut(&to).expect("peer has progress");
         pr.sent(prev + count as u64, count);
         self.send(m);
         true
@@ -259,7 +276,7 @@ impl Raft {
         m.snapshot = Some(snapshot);
         self.progress
             .get_mut(&to)
-            .expect("voter has progress")
+            .expect("peer has progress")
             .become_snapshot(index);
         self.send(m);
         true

@@ -40,14 +40,19 @@ fn a_pre_vote_for_the_members_own_term_is_refused_after_voting_for_another() {
     );
 }
 
-/// Messages not addressed to the member, from a non-member, or from itself are ignored.
+/// Messages not addressed to the member or from itself are ignored. A message from a
+/// member this one does not know yet is taken, as in etcd: a member added by a change
+/// this one has not applied yet may already lead.
 #[test]
-fn messages_not_for_the_member_or_from_strangers_are_ignored() {
-    for (from, to) in [(2, 3), (9, 1), (1, 1)] {
+fn messages_not_for_the_member_are_ignored_but_newer_members_are_heard() {
+    for (from, to) in [(2, 3), (1, 1)] {
         let mut n = RawNode::new(config(1, 3), HardState::default(), None, vec![]);
         n.step(Message::new(MessageType::Heartbeat, from, to, 5));
         assert_eq!(n.status().term, 0, "message {from} -> {to} was taken");
     }
+    let mut n = RawNode::new(config(1, 3), HardState::default(), None, vec![]);
+    n.step(Message::new(MessageType::Heartbeat, 9, 1, 5));
+    assert_eq!((n.status().term, n.status().leader), (5, 9));
 }
 
 /// Only the leader accepts proposals and read requests.

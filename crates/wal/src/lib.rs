@@ -26,13 +26,14 @@
 //! | type | payload |
 //! |---|---|
 //! | metadata | segment number u64, last index before u64, previous segment's final checksum u32 |
-//! | entries | count u32, then per entry: index u64, term u64, kind u8 (1 normal, 2 no-op), data length u32, data |
+//! | entries | count u32, then per entry: index u64, term u64, kind u8 (1 normal, 2 no-op, 3 configuration change), data length u32, data |
 //! | hard state | term u64, vote u64, commit u64 |
 //! | snapshot marker | index u64, term u64, kind u8 (1 taken locally, 2 installed from the leader) |
 //!
 //! A snapshot file `snap-IIII…-TTTT….snap` (decimal index and term) holds: magic `RSNP`,
-//! version u8 (1), CRC32C u32 of the rest, index u64, term u64, voter count u32, voters
-//! u64 each, data length u32, data.
+//! version u8 (2), CRC32C u32 of the rest, index u64, term u64, the configuration at
+//! `index` (voters, outgoing voters, learners: each a count u32 and ids u64; auto-leave
+//! u8), data length u32, data.
 //!
 //! # Recovery
 //!

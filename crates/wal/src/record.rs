@@ -98,6 +98,7 @@ pub fn encode(out: &mut Vec<u8>, record: &Record, previous_crc: u32) -> u32 {
                 w.u8(match e.kind {
                     EntryKind::Normal => 1,
                     EntryKind::Noop => 2,
+                    EntryKind::ConfChange => 3,
                 });
                 w.bytes(&e.data);
             }
@@ -293,6 +294,7 @@ fn decode_payload(kind: RecordType, payload: &[u8]) -> Result<Record, DecodeErro
                 let kind = match r.u8("entry kind")? {
                     1 => EntryKind::Normal,
                     2 => EntryKind::Noop,
+                    3 => EntryKind::ConfChange,
                     _ => return Err(r.error("entry kind")),
                 };
                 let data = r.bytes("entry data")?.to_vec();

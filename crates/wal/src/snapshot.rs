@@ -4,11 +4,12 @@
 
 use disk::{Disk, DiskError};
 use proto::codec::{DecodeError, Reader, Writer};
+use proto::conf::ConfState;
 use proto::raft::{Snapshot, SnapshotMeta};
 use proto::Index;
 
 const MAGIC: &[u8; 4] = b"RSNP";
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 const PREFIX: &str = "snap-";
 const SUFFIX: &str = ".snap";
 const TMP_SUFFIX: &str = ".snap.tmp";
@@ -30,10 +31,7 @@ pub fn encode(snapshot: &Snapshot) -> Vec<u8> {
     let mut body = Writer::new();
     body.u64(snapshot.meta.index);
     body.u64(snapshot.meta.term);
-    body.u32(snapshot.meta.voters.len() as u32);
-    for v in &snapshot.meta.voters {
-        body.u64(*v);
-    }
+    snapshot.meta.conf.encode_into(&mut body);
     body.bytes(&snapshot.data);
     let mut out = Vec::with_capacity(body.bytes.len() + 9);
     out.extend_from_slice(MAGIC);
@@ -66,22 +64,11 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, DecodeError> {
     }
     let index = r.u64("index")?;
     let term = r.u64("term")?;
-    let count = r.u32("voter count")? as usize;
-    if count > r.remaining() / 8 {
-        return Err(r.error("voter count"));
-    }
-    let mut voters = Vec::with_capacity(count);
-    for _ in 0..count {
-        voters.push(r.u64("voter")?);
-    }
+    let conf = ConfState::decode_from(&mut r)?;
     let data = r.bytes("data")?.to_vec();
     r.finish("end of snapshot")?;
     Ok(Snapshot {
-        meta: SnapshotMeta {
-            index,
-            term,
-            voters,
-        },
+        meta: SnapshotMeta { index, term, conf },
         data,
     })
 }

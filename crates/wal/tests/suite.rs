@@ -128,7 +128,7 @@ fn segments_roll_over_and_are_released_behind_a_snapshot() {
             meta: SnapshotMeta {
                 index: 30,
                 term: 1,
-                voters: vec![1, 2, 3],
+                conf: proto::conf::ConfState::with_voters(&[1, 2, 3]),
             },
             data: b"state at 30".to_vec(),
         };
@@ -154,7 +154,7 @@ fn an_installed_snapshot_replaces_the_log() {
             meta: SnapshotMeta {
                 index: 10,
                 term: 4,
-                voters: vec![1, 2, 3],
+                conf: proto::conf::ConfState::with_voters(&[1, 2, 3]),
             },
             data: b"leader state".to_vec(),
         };
@@ -182,7 +182,7 @@ fn the_newest_valid_snapshot_is_loaded() {
             meta: SnapshotMeta {
                 index,
                 term: 1,
-                voters: vec![1],
+                conf: proto::conf::ConfState::with_voters(&[1]),
             },
             data: vec![index as u8; 10],
         };

@@ -324,6 +324,41 @@ impl Cluster {
             .retain(|e| e.index <= m.snapshot.as_ref().map_or(0, |s| s.meta.index));
     }
 
+    /// Starts a new, empty member `id` that knows only the founding voters (it joins once
+    /// a change adds it).
+    pub fn add_member(&mut self, id: NodeId, founding: u64) {
+        self.transcript.push(format!("> start empty member {id}"));
+        let cfg = config(id, founding);
+        let hard = HardState::default();
+        self.members.insert(
+            id,
+            Member {
+                node: RawNode::new(cfg.clone(), hard, None, vec![]),
+                cfg,
+                hard,
+                snapshot: None,
+                log: vec![],
+                applied: vec![],
+                read_states: vec![],
+            },
+        );
+    }
+
+    /// Proposes a configuration change at `id` and delivers everything.
+    pub fn change(
+        &mut self,
+        id: NodeId,
+        cc: &proto::conf::ConfChange,
+    ) -> Result<(), raft::ProposeError> {
+        self.transcript.push(format!("> change at {id}: {cc}"));
+        let r = self.node(id).propose_conf_change(cc);
+        if let Err(e) = &r {
+            self.transcript.push(format!("  refused: {e}"));
+        }
+        self.stabilize();
+        r.map(|_| ())
+    }
+
     /// Terms of a member's durable log.
     pub fn log_terms(&self, id: NodeId) -> Vec<Term> {
         self.members[&id].log.iter().map(|e| e.term).collect()
@@ -340,10 +375,13 @@ impl Cluster {
             meta: SnapshotMeta {
                 index,
                 term,
-                voters: m.cfg.voters.clone(),
+                conf: m.node.conf_state().clone(),
             },
             data: format!("state@{index}").into_bytes(),
         };
-        m.node.compact(snap, keep);
+        m.node.compact(snap.clone(), keep);
+        // Durable too, as the member's snapshot file: a restart starts from it.
+        m.log.retain(|e| e.index > index);
+        m.snapshot = Some(snap);
     }
 }
