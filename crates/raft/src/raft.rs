@@ -267,12 +267,14 @@ impl Raft {
     }
 
     fn tick_election(&mut self) {
+        self.election_elapsed += 1;
+        // A learner, a member not yet added or one removed never campaigns; its clock
+        // still runs, or it would stay in the leader's lease forever and ignore the
+        // candidates it must vote for once a change makes it a voter.
         if !self.conf.is_voter(self.id) {
-            // A learner, a member not yet added or one removed never campaigns.
-            self.election_elapsed = 0;
+            self.election_elapsed = self.election_elapsed.min(self.cfg.election_ticks);
             return;
         }
-        self.election_elapsed += 1;
         if self.election_elapsed >= self.randomized_timeout {
             self.election_elapsed = 0;
             self.campaign(if self.cfg.pre_vote {

@@ -1,5 +1,6 @@
 //! Safety under a hostile in-memory network: random loss, reordering, duplication, ticks,
-//! proposals, crashes and restarts on clusters of 3 and 5. After every step: at most one
+//! proposals, crashes, restarts and compaction on clusters of 3 and 5, and with random
+//! membership changes (new members, learners, promotions, removals) mixed in. After every step: at most one
 //! leader per term, logs match, committed entries never change. After the faults stop:
 //! everyone converges on the same committed log.
 
@@ -7,6 +8,7 @@ mod common;
 
 use common::Cluster;
 use proptest::prelude::*;
+use proto::conf::{ChangeKind, ConfChange, ConfChangeSingle};
 use proto::raft::Entry;
 use proto::trace::Role;
 use rand::{Rng, SeedableRng};
@@ -59,15 +61,61 @@ fn check_invariants(c: &Cluster, committed: &mut BTreeMap<u64, Entry>) {
     }
 }
 
-fn run(seed: u64, n: u64, steps: usize) {
+/// Proposes a random membership change at the leader (refusals are fine: one change at a
+/// time). New members get fresh ids and empty logs.
+fn random_change(c: &mut Cluster, rng: &mut ChaCha8Rng, next_id: &mut u64, founding: u64) {
+    let Some(l) = c.leader() else { return };
+    let conf = c.members[&l].node.conf_state().clone();
+    let cc = match rng.gen_range(0..4) {
+        0 => {
+            c.add_member(*next_id, founding);
+            *next_id += 1;
+            ConfChange::single(ChangeKind::AddLearner, *next_id - 1)
+        }
+        1 if !conf.learners.is_empty() => {
+            let id = conf.learners[rng.gen_range(0..conf.learners.len())];
+            ConfChange::single(ChangeKind::AddVoter, id)
+        }
+        2 if conf.voters.len() > 2 => {
+            let id = conf.voters[rng.gen_range(0..conf.voters.len())];
+            ConfChange::single(ChangeKind::Remove, id)
+        }
+        _ => {
+            // Replace a voter through a joint configuration.
+            c.add_member(*next_id, founding);
+            *next_id += 1;
+            let old = conf.voters[rng.gen_range(0..conf.voters.len())];
+            ConfChange {
+                changes: vec![
+                    ConfChangeSingle {
+                        kind: ChangeKind::Remove,
+                        node: old,
+                    },
+                    ConfChangeSingle {
+                        kind: ChangeKind::AddVoter,
+                        node: *next_id - 1,
+                    },
+                ],
+                joint: false,
+            }
+        }
+    };
+    let _ = c.node(l).propose_conf_change(&cc);
+}
+
+/// Runs one case; returns how many configuration changes the final leader applied or
+/// holds in its snapshot's configuration history (so a test can check changes happen).
+fn run(seed: u64, n: u64, steps: usize, changes: bool) -> usize {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut c = Cluster::new(n);
+    let mut next_id = n + 1;
     let mut committed = BTreeMap::new();
     let mut proposals = 0u64;
     for _ in 0..steps {
         match rng.gen_range(0..100) {
             0..=29 => {
-                let id = rng.gen_range(1..=n);
+                let ids: Vec<u64> = c.members.keys().copied().collect();
+                let id = ids[rng.gen_range(0..ids.len())];
                 if !c.down.contains(&id) {
                     c.tick(id, 1);
                 }
@@ -96,10 +144,14 @@ fn run(seed: u64, n: u64, steps: usize) {
             }
             85..=86 => {
                 let id = rng.gen_range(1..=n);
-                if c.down.len() < ((n - 1) / 2) as usize {
+                // At most one member down while the membership changes: a removal may
+                // shrink the cluster to a size where two down members is a majority.
+                let max_down = if changes { 1 } else { ((n - 1) / 2) as usize };
+                if c.down.len() < max_down {
                     c.down.insert(id);
                 }
             }
+            92..=95 if changes => random_change(&mut c, &mut rng, &mut next_id, n),
             90..=91 => {
                 let id = rng.gen_range(1..=n);
                 if !c.down.contains(&id) && c.status(id).applied > 0 {
@@ -120,9 +172,10 @@ fn run(seed: u64, n: u64, steps: usize) {
     for id in c.down.clone() {
         c.restart(id);
     }
+    let ids: Vec<u64> = c.members.keys().copied().collect();
     for _ in 0..200 {
-        for id in 1..=n {
-            c.tick(id, 1);
+        for id in &ids {
+            c.tick(*id, 1);
         }
         c.stabilize();
     }
@@ -130,11 +183,29 @@ fn run(seed: u64, n: u64, steps: usize) {
     let leader = c.leader().expect("a leader after faults stop");
     assert_eq!(c.status(leader).role, Role::Leader);
     let target = c.status(leader).committed;
-    for id in 1..=n {
+    // Liveness is judged on the final configuration: its members converge.
+    let conf = c.members[&leader].node.conf_state().clone();
+    assert!(!conf.is_joint(), "still joint after faults stop: {conf}");
+    for id in conf.members() {
         let s = c.status(id);
         assert_eq!(s.committed, target, "member {id} did not converge");
         assert_eq!(s.applied, target, "member {id} did not apply everything");
     }
+    c.members
+        .values()
+        .flat_map(|m| &m.applied)
+        .filter(|e| e.kind == proto::raft::EntryKind::ConfChange)
+        .count()
+}
+
+/// The membership property test is not vacuous: in most runs changes take effect.
+#[test]
+fn membership_changes_take_effect_in_most_runs() {
+    let with_changes = (0..16).filter(|seed| run(*seed, 3, 2000, true) > 0).count();
+    assert!(
+        with_changes >= 12,
+        "changes took effect in {with_changes} of 16 runs"
+    );
 }
 
 proptest! {
@@ -142,11 +213,16 @@ proptest! {
 
     #[test]
     fn three_members_stay_safe_under_a_hostile_network(seed in any::<u64>()) {
-        run(seed, 3, 1500);
+        run(seed, 3, 1500, false);
     }
 
     #[test]
     fn five_members_stay_safe_under_a_hostile_network(seed in any::<u64>()) {
-        run(seed, 5, 1500);
+        run(seed, 5, 1500, false);
+    }
+
+    #[test]
+    fn membership_changes_stay_safe_under_a_hostile_network(seed in any::<u64>()) {
+        run(seed, 3, 2000, true);
     }
 }
