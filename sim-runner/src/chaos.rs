@@ -184,7 +184,20 @@ pub fn plan_units(
     if !damage.is_empty() {
         kinds.push("storage damage");
     }
+    let membership = crate::chaos_membership::units(
+        seed,
+        chaos.membership_percent.unwrap_or(0),
+        &crate::chaos_membership::Plan {
+            nodes: ctx.nodes,
+            until: ctx.until,
+            damaged: !damage.is_empty(),
+        },
+    );
+    if !membership.is_empty() {
+        kinds.push("membership");
+    }
     units.extend(damage);
+    units.extend(membership);
     (units, finale(&ctx, &kinds, &knobs))
 }
 

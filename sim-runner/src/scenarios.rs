@@ -74,6 +74,10 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         "chaos-tiny-storage",
         include_str!("../../scenarios/chaos-tiny-storage.toml"),
     ),
+    (
+        "chaos-membership",
+        include_str!("../../scenarios/chaos-membership.toml"),
+    ),
 ];
 
 fn failpoint_names() -> Vec<&'static str> {

@@ -107,8 +107,9 @@ impl Timeline {
         }
     }
 
+    /// The members now (removed ones excluded, added ones included).
     fn members(&self) -> Vec<NodeId> {
-        self.cluster.members()
+        self.cluster.current_members()
     }
 
     fn leader(&self) -> Result<NodeId, String> {
@@ -217,9 +218,13 @@ impl Timeline {
 
     /// Carries out the step's action, then saves what it names if asked to.
     pub fn act(&mut self, step: &Step) -> Result<(), String> {
-        let node = match step.action.node() {
-            Some(r) => Some(self.one(r)?),
-            None => None,
+        let node = match (&step.action, step.action.node()) {
+            // A new member: its id is the next one never used.
+            (Action::AddLearner { .. } | Action::AddVoter { .. }, None) => {
+                Some(self.cluster.next_member_id())
+            }
+            (_, Some(r)) => Some(self.one(r)?),
+            (_, None) => None,
         };
         self.perform(&step.action, node)?;
         if let Some(name) = &step.save {
@@ -282,8 +287,67 @@ impl Timeline {
             Action::Write(r) => self.request(r, true, node),
             Action::Read(r) => self.request(r, false, node),
             Action::Note { .. } => {}
+            Action::WipeDisk { .. } => {
+                if !world.wipe(need_node()?) {
+                    return Err("the member is up: wipe a stopped member's disk".into());
+                }
+            }
+            Action::AddLearner { .. }
+            | Action::AddVoter { .. }
+            | Action::AddVoters { .. }
+            | Action::Promote { .. }
+            | Action::Remove { .. }
+            | Action::Replace { .. } => self.membership(action, node)?,
         }
         Ok(())
+    }
+
+    /// Asks the leader for a membership change, first starting the new members it adds
+    /// (with new ids and empty disks).
+    fn membership(&mut self, action: &Action, node: Option<NodeId>) -> Result<(), String> {
+        use proto::conf::{ChangeKind, ConfChange, ConfChangeSingle};
+        let leader = self.leader()?;
+        let single = |kind, node| ConfChangeSingle { kind, node };
+        let node = || node.ok_or_else(|| "no node".to_string());
+        let mut fresh = Vec::new();
+        let cc = match action {
+            Action::AddLearner { .. } => {
+                fresh.push(node()?);
+                ConfChange::single(ChangeKind::AddLearner, node()?)
+            }
+            Action::AddVoter { .. } => {
+                fresh.push(node()?);
+                ConfChange::single(ChangeKind::AddVoter, node()?)
+            }
+            Action::AddVoters { count } => {
+                let first = self.cluster.next_member_id();
+                fresh.extend(first..first + count);
+                let changes = fresh.iter().map(|id| single(ChangeKind::AddVoter, *id));
+                ConfChange {
+                    changes: changes.collect(),
+                    joint: true,
+                }
+            }
+            Action::Promote { .. } => ConfChange::single(ChangeKind::AddVoter, node()?),
+            Action::Remove { .. } => ConfChange::single(ChangeKind::Remove, node()?),
+            Action::Replace { .. } => {
+                let new = self.cluster.next_member_id();
+                fresh.push(new);
+                ConfChange {
+                    changes: vec![
+                        single(ChangeKind::Remove, node()?),
+                        single(ChangeKind::AddVoter, new),
+                    ],
+                    joint: true,
+                }
+            }
+            _ => unreachable!("only membership actions come here"),
+        };
+        for id in fresh {
+            // An id already started (a learner being promoted) is simply not started again.
+            self.cluster.add_member(id);
+        }
+        self.control(leader, Control::ConfChange(cc))
     }
 
     /// Damages synced data on `node`'s disk (any of its files); it must be down.

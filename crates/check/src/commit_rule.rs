@@ -1,6 +1,8 @@
 //! The commit rule (Raft paper §5.3 and §5.4.2): a leader advances its commit index only to
-//! an entry of its own current term, and only once a majority of the members hold that
-//! entry durably. Entries of earlier terms are committed indirectly, under an entry of the
+//! an entry of its own current term, and only once a quorum of its configuration holds
+//! that entry durably: a majority of the voters, and while joint also a majority of the
+//! outgoing voters (Raft dissertation §4.3). The configuration is the one the leader
+//! applied last, as the checker's own model follows it ([`crate::configuration::Configs`]). Entries of earlier terms are committed indirectly, under an entry of the
 //! current term (the paper's Figure 8 shows why counting their replicas is unsafe).
 //!
 //! Judged directly at each advance, from the trace: the leader's role and term, and every
@@ -8,6 +10,7 @@
 //! installed. A bug in how a leader counts its quorum is caught the moment it commits,
 //! not only in the rare run where the early commit is later overwritten.
 
+use crate::configuration::Configs;
 use crate::logs::Logs;
 use crate::{Property, Violation};
 use proto::trace::{Event, EventKind, Role};
@@ -16,21 +19,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Finds commit advances that break the rule.
 pub fn check(events: &[Event]) -> Vec<Violation> {
-    // Every member starts by recovering from its disk, so the members are those that did.
-    let members: BTreeSet<NodeId> = events
-        .iter()
-        .filter_map(|e| match e.kind {
-            EventKind::Recovered { node, .. } => Some(node),
-            _ => None,
-        })
-        .collect();
-    let majority = members.len() / 2 + 1;
+    let mut configs = Configs::new(events);
     let mut logs = Logs::default();
     let mut leading: BTreeMap<NodeId, Option<Term>> = BTreeMap::new();
     let mut known_commit: BTreeMap<NodeId, Index> = BTreeMap::new();
     let mut out = Vec::new();
     for e in events {
         logs.apply(&e.kind);
+        configs.apply(&e.kind);
         match &e.kind {
             EventKind::Role { node, role, term } => {
                 leading.insert(*node, (*role == Role::Leader).then_some(*term));
@@ -55,15 +51,14 @@ pub fn check(events: &[Event]) -> Vec<Violation> {
                     continue;
                 }
                 let holders = holders(&logs, *index, *term);
+                let conf = configs.of(*node);
                 let fault = if *term != leader_term {
                     Some(format!(
                         "the leader of term {leader_term} advanced its commit index to {index}, an entry of term {term}: a leader commits only entries of its own term by counting replicas (earlier ones are committed under them)"
                     ))
-                } else if holders.len() < majority {
+                } else if !conf.is_quorum(&holders) {
                     Some(format!(
-                        "the leader of term {leader_term} committed ({index}, term {term}) while only {} of {} members held it durably ({holders:?}); a majority is {majority}",
-                        holders.len(),
-                        members.len()
+                        "the leader of term {leader_term} committed ({index}, term {term}) while only members {holders:?} held it durably: not a quorum of its configuration, {conf}"
                     ))
                 } else {
                     None
@@ -84,7 +79,7 @@ pub fn check(events: &[Event]) -> Vec<Violation> {
 }
 
 /// The members whose durable log holds the entry (index, term), or a snapshot covering it.
-fn holders(logs: &Logs, index: Index, term: Term) -> Vec<NodeId> {
+fn holders(logs: &Logs, index: Index, term: Term) -> BTreeSet<NodeId> {
     logs.logs
         .iter()
         .filter(|(_, log)| index <= log.base || log.get(index).is_some_and(|e| e.term == term))

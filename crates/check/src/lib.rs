@@ -8,7 +8,8 @@
 //! | election safety: at most one leader per term | [`election_safety`] | Raft paper Figure 3, §5.2 |
 //! | log matching: same index and term ⇒ same entry and same prefix | [`log_matching`] | §5.3 |
 //! | leader completeness: a committed entry is in every later leader's log | [`leader_completeness`] | §5.4 |
-//! | commit rule: a leader commits only its own term's entries, held by a majority | [`commit_rule`] | §5.3, §5.4.2 |
+//! | commit rule: a leader commits only its own term's entries, held by a quorum of its configuration (both halves while joint) | [`commit_rule`] | §5.3, §5.4.2, dissertation §4.3 |
+//! | configuration safety: one change at a time, none before the leader's own-term commit, only voters lead | [`configuration`] | dissertation ch. 4 |
 //! | state machine safety: one entry per index applied everywhere | [`state_machine_safety`] | §5.4.3 |
 //! | linearizability of the client history | [`linearizability`] | Herlihy & Wing |
 //! | durability: no acknowledged write is lost; final stores agree | [`durability`] | — |
@@ -17,6 +18,7 @@
 //! | liveness after faults stop | [`liveness`] | — |
 
 pub mod commit_rule;
+pub mod configuration;
 pub mod durability;
 pub mod election_safety;
 pub mod exactly_once;
@@ -50,8 +52,12 @@ pub enum Property {
     LogMatching,
     /// A committed entry is in the log of every later leader.
     LeaderCompleteness,
-    /// A leader commits only entries of its own term, once a majority holds them.
+    /// A leader commits only entries of its own term, once a quorum of its configuration
+    /// holds them.
     CommitRule,
+    /// Membership changes follow the rules: one at a time, none before the leader's
+    /// own-term commit, only voters lead.
+    ConfigurationSafety,
     /// No two members apply different entries at one index.
     StateMachineSafety,
     /// The client history is linearizable.
@@ -68,11 +74,12 @@ pub enum Property {
 
 impl Property {
     /// Every property, in report order.
-    pub const ALL: [Property; 10] = [
+    pub const ALL: [Property; 11] = [
         Property::ElectionSafety,
         Property::LogMatching,
         Property::LeaderCompleteness,
         Property::CommitRule,
+        Property::ConfigurationSafety,
         Property::StateMachineSafety,
         Property::Linearizability,
         Property::Durability,
@@ -88,6 +95,7 @@ impl Property {
             Property::LogMatching => "log matching",
             Property::LeaderCompleteness => "leader completeness",
             Property::CommitRule => "commit rule",
+            Property::ConfigurationSafety => "configuration safety",
             Property::StateMachineSafety => "state machine safety",
             Property::Linearizability => "linearizability",
             Property::Durability => "durability",
@@ -185,6 +193,10 @@ pub fn check_all(obs: &Observation) -> Verdicts {
             judged(leader_completeness::check(obs.events)),
         ),
         (Property::CommitRule, judged(commit_rule::check(obs.events))),
+        (
+            Property::ConfigurationSafety,
+            judged(configuration::check(obs.events)),
+        ),
         (
             Property::StateMachineSafety,
             judged(state_machine_safety::check(obs.events)),

@@ -41,7 +41,8 @@ fn violations(
                 EventKind::Role { node, role: r, .. } => {
                     role.insert(node, r);
                 }
-                EventKind::Crash { node } => {
+                // A removed member is no longer in the configuration liveness is judged on.
+                EventKind::Crash { node } | EventKind::MemberRemoved { node } => {
                     role.remove(&node);
                 }
                 _ => {}

@@ -324,6 +324,17 @@ impl SimDisk {
         Some(what)
     }
 
+    /// Erases every file, durable and pending (an operator wiping a stopped member's data
+    /// directory). Returns how many files there were.
+    pub fn wipe(&self) -> usize {
+        let mut state = self.lock();
+        let count = state.durable_names.len().max(state.names.len());
+        state.inodes.clear();
+        state.names.clear();
+        state.durable_names.clear();
+        count
+    }
+
     fn inode_mut<'a>(state: &'a mut State, file: &str) -> Result<&'a mut Inode, DiskError> {
         check_name(file)?;
         let id = *state.names.get(file).ok_or_else(|| DiskError::NotFound {

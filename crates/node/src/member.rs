@@ -74,6 +74,9 @@ pub struct NodeConfig {
     pub wal: WalOptions,
     /// Member-level planted bugs.
     pub canaries: NodeCanaries,
+    /// This member has started before (it joined the cluster then): an empty disk now
+    /// means its identity was lost, and it refuses to start.
+    pub started_before: bool,
 }
 
 /// A message the member wants delivered.
@@ -81,6 +84,12 @@ pub struct NodeConfig {
 pub enum Outgoing {
     /// A Raft message to a peer (the destination is `message.to`).
     Raft(Message),
+    /// Tells `to` it was removed from the cluster (a removed member that missed its
+    /// removal keeps sending; as etcd's peers answer it, it is told to stop).
+    Removed {
+        /// The removed member.
+        to: NodeId,
+    },
     /// An answer to a client.
     Reply {
         /// The client's address.
@@ -101,6 +110,8 @@ pub enum Halt {
     TornCrash,
     /// Freeze the process before anything in this output becomes visible.
     Pause,
+    /// The member was removed from the cluster: it stops serving for good.
+    Removed,
 }
 
 /// What one call to the member produced, in the order it happened.
@@ -122,6 +133,15 @@ pub enum NodeError {
     /// The WAL failed or is corrupt.
     #[error(transparent)]
     Wal(#[from] WalError),
+    /// The member has lost its identity: it already belonged to the cluster (this is not
+    /// its first start) but its disk holds nothing, as after a wipe. It must not rejoin
+    /// under its old id (it may have voted and acknowledged entries it no longer holds);
+    /// it is replaced by a new member with a new id.
+    #[error("member {id} starts with an empty disk after it had joined: it must not rejoin under its old identity (replace it with a new member)")]
+    Identity {
+        /// The member.
+        id: NodeId,
+    },
     /// A snapshot's state machine bytes do not decode.
     #[error("snapshot at index {index} does not decode: {reason}")]
     Snapshot {
@@ -133,12 +153,14 @@ pub enum NodeError {
 }
 
 impl NodeError {
-    /// Whether the member found its stored data damaged (a typed corruption error), as
-    /// opposed to failing to read or write it.
+    /// Whether the member found its stored data damaged or gone (a typed corruption or
+    /// identity error), as opposed to failing to read or write it.
     pub fn is_corruption(&self) -> bool {
         match self {
             NodeError::Wal(e) => e.is_corruption(),
             NodeError::Snapshot { .. } => true,
+            // Its data is gone (a wiped disk): refusing to start is the typed answer.
+            NodeError::Identity { .. } => true,
         }
     }
 }
@@ -230,6 +252,11 @@ pub struct Node<D: Disk> {
     voted: (Term, NodeId),
     unsynced: bool,
     metrics: Metrics,
+    /// Members this one saw removed by a change it applied: their messages are answered
+    /// with [`Outgoing::Removed`].
+    removed: std::collections::BTreeSet<NodeId>,
+    /// This member has been in a configuration it applied (so leaving it is a removal).
+    joined: bool,
 }
 
 impl<D: Disk> Node<D> {
@@ -241,6 +268,12 @@ impl<D: Disk> Node<D> {
         failpoints: Failpoints,
     ) -> Result<(Node<D>, Vec<EventKind>), NodeError> {
         let id = cfg.raft.id;
+        let mut disk = disk;
+        // Checked before the WAL creates anything: a refusal leaves the disk as it was, so
+        // the member refuses again at every later start.
+        if cfg.started_before && disk.list().map_err(WalError::from)?.is_empty() {
+            return Err(NodeError::Identity { id });
+        }
         let (wal, recovered) = Wal::open(disk, cfg.wal.clone())?;
         let mut store = match &recovered.snapshot {
             Some(s) => Store::restore(&s.data).map_err(|e| NodeError::Snapshot {
@@ -295,6 +328,8 @@ impl<D: Disk> Node<D> {
             voted: (hard_state.term, hard_state.vote),
             unsynced: false,
             metrics: Metrics::default(),
+            removed: Default::default(),
+            joined: false,
             cfg,
         };
         Ok((node, events))
@@ -348,8 +383,42 @@ impl<D: Disk> Node<D> {
         message: Message,
         out: &mut Output,
     ) -> Result<(), NodeError> {
+        if self.removed.contains(&message.from) {
+            marks::mark!("node.removed_member.told");
+            out.messages.push(Outgoing::Removed { to: message.from });
+            return Ok(());
+        }
         self.raw.step(message);
         self.run_ready(now_ns, out)
+    }
+
+    /// An administrator's membership change (leader only; one at a time).
+    pub fn conf_change(
+        &mut self,
+        now_ns: u64,
+        cc: &proto::conf::ConfChange,
+        out: &mut Output,
+    ) -> Result<Result<(), ProposeError>, NodeError> {
+        let proposed = self.raw.propose_conf_change(cc).map(|_| ());
+        if let Err(e) = &proposed {
+            out.events.push(EventKind::Note {
+                node: self.id,
+                text: format!("membership change \"{cc}\" refused: {e}"),
+            });
+        }
+        self.run_ready(now_ns, out)?;
+        Ok(proposed)
+    }
+
+    /// A member told this one it was removed: stop serving.
+    pub fn told_removed(&mut self, out: &mut Output) {
+        out.events.push(EventKind::MemberRemoved { node: self.id });
+        out.halt = Some(Halt::Removed);
+    }
+
+    /// The configuration this member applied last.
+    pub fn conf_state(&self) -> &proto::conf::ConfState {
+        self.raw.conf_state()
     }
 
     /// A request from the client at address `from`.
@@ -492,12 +561,40 @@ impl<D: Disk> Node<D> {
             if self.handle_ready(now_ns, rd, out)? {
                 return Ok(()); // halted: the process dies with the Ready unfinished
             }
+            let before = self.raw.conf_state().clone();
             self.raw.advance();
+            if self.after_conf_change(&before, out) {
+                return Ok(());
+            }
             if self.maybe_snapshot(out)? {
                 return Ok(()); // halted right after the snapshot
             }
         }
         panic!("member {}: the Ready loop did not settle", self.id);
+    }
+
+    /// After an apply: note who was removed, and stop if this member was. Returns true
+    /// if it was.
+    fn after_conf_change(&mut self, before: &proto::conf::ConfState, out: &mut Output) -> bool {
+        let now = self.raw.conf_state();
+        if now == before && self.joined {
+            return false;
+        }
+        for id in before.members() {
+            if !now.contains(id) {
+                self.removed.insert(id);
+            }
+        }
+        if now.contains(self.id) {
+            self.joined = true;
+            return false;
+        }
+        if !self.joined {
+            return false;
+        }
+        marks::mark!("node.removed");
+        self.told_removed(out);
+        true
     }
 
     /// Handles one Ready; returns true if a failpoint halted the member.
@@ -567,6 +664,7 @@ impl<D: Disk> Node<D> {
                     node: self.id,
                     entries: rd.entries.iter().map(entry_id).collect(),
                 });
+                self.record_conf_proposals(&rd.entries, out);
                 if self.failpoint(Failpoint::AfterSave, out, &mut drop_messages) {
                     return Ok(true);
                 }
@@ -629,6 +727,26 @@ impl<D: Disk> Node<D> {
             return Ok(true);
         }
         Ok(false)
+    }
+
+    /// The leader's new configuration entries, with what they do (for the checkers).
+    fn record_conf_proposals(&self, entries: &[Entry], out: &mut Output) {
+        if self.role != Role::Leader {
+            return;
+        }
+        let term = self.raw.status().term;
+        for e in entries {
+            if e.kind != EntryKind::ConfChange || e.term != term {
+                continue;
+            }
+            if let Ok(change) = proto::conf::ConfChange::decode(&e.data) {
+                out.events.push(EventKind::ConfChangeProposed {
+                    node: self.id,
+                    entry: entry_id(e),
+                    change,
+                });
+            }
+        }
     }
 
     fn on_soft_state(&mut self, soft: raft::SoftState, out: &mut Output) {

@@ -23,6 +23,7 @@ fn config(id: NodeId, voters: &[NodeId], canaries: NodeCanaries) -> NodeConfig {
             ..WalOptions::default()
         },
         canaries,
+        started_before: false,
     }
 }
 
@@ -73,6 +74,7 @@ impl Cluster {
                     assert_eq!(to, CLIENT);
                     self.answers.push(response);
                 }
+                Outgoing::Removed { .. } => {}
             }
             queue.extend(next.messages);
         }
@@ -210,4 +212,22 @@ fn the_ack_before_fsync_canary_loses_an_acknowledged_write_to_a_power_loss() {
         before,
         "the acknowledged entry was never synced, so the power loss took it"
     );
+}
+
+/// A member that started before and finds its disk empty (wiped) refuses to start: it must
+/// not rejoin under its old identity, having perhaps voted and acknowledged what it no
+/// longer holds. On its first start an empty disk is normal.
+#[test]
+fn a_member_with_a_wiped_disk_does_not_rejoin_under_its_old_id() {
+    let disk = || SimDisk::new(DiskFaults::default(), ChaCha8Rng::seed_from_u64(1));
+    let mut cfg = config(1, &[1, 2, 3], NodeCanaries::default());
+    assert!(Node::open(cfg.clone(), disk(), Failpoints::new()).is_ok());
+    cfg.started_before = true;
+    match Node::open(cfg, disk(), Failpoints::new()) {
+        Err(e @ node::NodeError::Identity { .. }) => {
+            assert!(e.is_corruption(), "a refusal on lost data is typed");
+            assert!(e.to_string().contains("must not rejoin"), "{e}");
+        }
+        other => panic!("expected an identity error, got {:?}", other.map(|_| ())),
+    }
 }

@@ -348,6 +348,27 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         corrupt: bool,
     },
+    /// The cluster was formed: its founding voters (the configuration at index 0).
+    ClusterFormed {
+        /// The founding voters.
+        voters: Vec<NodeId>,
+    },
+    /// A leader appended a configuration change to its log (the checkers learn from it
+    /// what each configuration entry does).
+    ConfChangeProposed {
+        /// The leader.
+        node: NodeId,
+        /// The entry.
+        entry: EntryId,
+        /// The change.
+        change: crate::conf::ConfChange,
+    },
+    /// A member learned it was removed from the cluster (it applied its removal, or a
+    /// member told it) and stopped serving.
+    MemberRemoved {
+        /// The member.
+        node: NodeId,
+    },
     /// A member's disk was damaged on purpose while its process was down: synced data
     /// changed (bit rot, a misdirected write), or unsynced writes were persisted out of
     /// order at a crash. A correct member then either recovers all it made durable or

@@ -79,6 +79,11 @@ pub struct ChaosSection {
     /// Draw the cluster size from {3, 5} instead of `[cluster] nodes`.
     #[serde(default)]
     pub random_cluster_size: bool,
+    /// Percentage of seeds (0 to 100) that also draw membership changes: learners added
+    /// and promoted, voters added (alone or joint), members removed or replaced, the
+    /// leader among them (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub membership_percent: Option<u32>,
 }
 
 /// `[liveness]`.

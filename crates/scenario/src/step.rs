@@ -173,6 +173,47 @@ pub enum Action {
         /// The member to save.
         node: Option<NodeRef>,
     },
+    /// Start a new member with an empty disk and ask the leader to add it as a learner
+    /// (it receives the log but does not vote).
+    AddLearner {
+        /// The new member's id (default: the next id never used).
+        node: Option<NodeRef>,
+    },
+    /// Ask the leader to add a voter: a new member with an empty disk (started here), or
+    /// an existing learner (a promotion).
+    AddVoter {
+        /// The member (default: a new member with the next id never used).
+        node: Option<NodeRef>,
+    },
+    /// Start `count` new members and ask the leader to add them all as voters in one
+    /// change, through a joint configuration.
+    AddVoters {
+        /// How many.
+        count: u64,
+    },
+    /// Ask the leader to promote a learner to voter.
+    Promote {
+        /// The learner.
+        node: NodeRef,
+    },
+    /// Ask the leader to remove a member (the leader itself included: it steps down once
+    /// the change commits).
+    Remove {
+        /// The member.
+        node: NodeRef,
+    },
+    /// Replace a member: start a new member with a new id and an empty disk, and ask the
+    /// leader to remove the old one and add the new one as a voter in one joint change.
+    Replace {
+        /// The member to replace.
+        node: NodeRef,
+    },
+    /// Erase a stopped member's disk (every file). Restarted under its old id it refuses
+    /// to start: it must be replaced.
+    WipeDisk {
+        /// The member (down).
+        node: NodeRef,
+    },
 }
 
 impl Action {
@@ -205,6 +246,13 @@ impl Action {
             Action::Write(_) => "write",
             Action::Read(_) => "read",
             Action::Note { .. } => "note",
+            Action::AddLearner { .. } => "add-learner",
+            Action::AddVoter { .. } => "add-voter",
+            Action::AddVoters { .. } => "add-voters",
+            Action::Promote { .. } => "promote",
+            Action::Remove { .. } => "remove",
+            Action::Replace { .. } => "replace",
+            Action::WipeDisk { .. } => "wipe-disk",
         }
     }
 
@@ -221,8 +269,15 @@ impl Action {
             | Action::Pause { node }
             | Action::Resume { node }
             | Action::Campaign { node }
+            | Action::Promote { node }
+            | Action::Remove { node }
+            | Action::Replace { node }
+            | Action::WipeDisk { node }
             | Action::Transfer { node, .. } => Some(node),
-            Action::Failpoint { node, .. } | Action::Note { node } => node.as_ref(),
+            Action::Failpoint { node, .. }
+            | Action::Note { node }
+            | Action::AddLearner { node }
+            | Action::AddVoter { node } => node.as_ref(),
             Action::Write(r) | Action::Read(r) => r.node.as_ref(),
             Action::Recover { .. }
             | Action::Partition { .. }
@@ -234,6 +289,7 @@ impl Action {
             | Action::ClearDrops {}
             | Action::Disarm {}
             | Action::Network(_)
+            | Action::AddVoters { .. }
             | Action::Disk(_) => None,
         }
     }

@@ -88,7 +88,7 @@ pub fn parse(text: &str, file: &str, failpoints: &[&str]) -> Result<Scenario, Sc
     };
     crate::bounds::sections(&scenario).map_err(|(key, message)| at(top(key), message))?;
     let mut c = Checker {
-        nodes: scenario.cluster.nodes,
+        nodes: scenario.cluster.nodes + added_members(&scenario.steps),
         duration_ms: scenario.duration_ms,
         saved: BTreeSet::new(),
         marks: BTreeSet::new(),
@@ -106,6 +106,18 @@ pub fn parse(text: &str, file: &str, failpoints: &[&str]) -> Result<Scenario, Sc
         c.expectation(e).map_err(|m| at(line, m))?;
     }
     Ok(scenario)
+}
+
+/// How many members the steps may start (each new id is one more than the last used).
+fn added_members(steps: &[Step]) -> u64 {
+    steps
+        .iter()
+        .map(|s| match &s.action {
+            Action::AddLearner { .. } | Action::AddVoter { .. } | Action::Replace { .. } => 1,
+            Action::AddVoters { count } => *count,
+            _ => 0,
+        })
+        .sum()
 }
 
 /// What the steps so far have defined, to check later references against.
@@ -231,6 +243,9 @@ impl Checker<'_> {
                     ))
                 }
             }
+            Action::AddVoters { count } if !(1..=8).contains(count) => Err(format!(
+                "add-voters count = {count}: add 1 to 8 members in one change"
+            )),
             _ => Ok(()),
         }
     }

@@ -205,12 +205,12 @@ fn remember(seen: &mut Seen, op: &Op, result: &OpResult) {
 pub async fn client_actor(
     ep: Endpoint<Wire>,
     workload: Workload,
-    members: Vec<NodeId>,
+    members: MemberList,
     history: History,
 ) {
     let id = ep.id();
     let mut rng = stream(ep.seed(), "workload", id);
-    let mut target = *members.choose(&mut rng).expect("at least one member");
+    let mut target = *members.get().choose(&mut rng).expect("at least one member");
     let mut seen: Vec<Seen> = vec![Seen::default(); workload.keys.max(1) as usize];
     let start_ns = workload.start_ms * 1_000_000;
     if ep.now_ns() < start_ns {
@@ -233,8 +233,10 @@ pub async fn client_actor(
             request_timeout_ms: workload.request_timeout_ms,
             op_timeout_ms: workload.op_timeout_ms,
         };
+        // The members as they are now: membership changes add and remove some.
+        let now_members = members.get();
         let (outcome, returned) =
-            run_op(&ep, &policy, &members, &mut target, &mut rng, seq, &op).await;
+            run_op(&ep, &policy, &now_members, &mut target, &mut rng, seq, &op).await;
         if let Outcome::Ok(result) = &outcome {
             let key_index: usize = op.key()[1..].parse().unwrap_or(0);
             if let Some(s) = seen.get_mut(key_index) {
@@ -242,6 +244,39 @@ pub async fn client_actor(
             }
         }
         finish(&ep, &history, seq, op, call_ns, outcome, returned);
+    }
+}
+
+/// The members clients may address, shared: membership changes add new members and
+/// removed members leave it.
+#[derive(Clone, Debug, Default)]
+pub struct MemberList(std::sync::Arc<std::sync::Mutex<Vec<NodeId>>>);
+
+impl MemberList {
+    /// A list of `members`.
+    pub fn new(members: Vec<NodeId>) -> MemberList {
+        MemberList(std::sync::Arc::new(std::sync::Mutex::new(members)))
+    }
+
+    /// The members now.
+    pub fn get(&self) -> Vec<NodeId> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Adds a member.
+    pub fn add(&self, id: NodeId) {
+        let mut list = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if !list.contains(&id) {
+            list.push(id);
+        }
+    }
+
+    /// Removes a member (never the last one: clients need somewhere to go).
+    pub fn remove(&self, id: NodeId) {
+        let mut list = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if list.len() > 1 {
+            list.retain(|m| *m != id);
+        }
     }
 }
 
@@ -273,9 +308,10 @@ pub struct ScriptedRequest {
 pub async fn scripted_actor(
     ep: Endpoint<Wire>,
     request: ScriptedRequest,
-    members: Vec<NodeId>,
+    members: MemberList,
     history: History,
 ) {
+    let members = members.get();
     let mut rng = stream(ep.seed(), "scripted-client", ep.id());
     let mut target = request.target;
     let call_ns = ep.now_ns();

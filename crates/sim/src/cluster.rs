@@ -1,27 +1,24 @@
 //! A cluster of real members (Raft + WAL + KV) in the simulated world, with the clients
 //! that load it and the history they record.
 
-use crate::client::{client_actor, scripted_actor, History, ScriptedRequest, Workload};
-use crate::endpoint::Endpoint;
+use crate::actor::{member_actor, skewed_tick};
+use crate::client::{client_actor, scripted_actor, History, MemberList, ScriptedRequest, Workload};
 use crate::net::NetworkFaults;
 use crate::rng::stream;
 use crate::world::{Payload, RunRecord, World};
-use disk::{DiskFaults, FaultMode};
-use madsim::time::TimeHandle;
-use node::{
-    raft, Failpoints, Halt, Metrics, Node, NodeCanaries, NodeConfig, Outgoing, Output, WalOptions,
-};
+use disk::DiskFaults;
+use node::{raft, Failpoints, Metrics, NodeCanaries, NodeConfig, WalOptions};
+use proto::conf::ConfChange;
 use proto::history::HistoryOp;
 use proto::kv::{ClientRequest, ClientResponse};
 use proto::raft::Message;
 use proto::trace::{EventKind, MessageSummary, Role};
-use proto::{Index, NodeId, Term, NO_NODE};
+use proto::{Index, NodeId, Term};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 /// What travels between members and clients.
 #[derive(Clone, Debug)]
@@ -34,15 +31,19 @@ pub enum Wire {
     Response(ClientResponse),
     /// An operator's command to a member (scenarios use it; it bypasses the network).
     Control(Control),
+    /// "You were removed from the cluster": a member's answer to a removed one.
+    Removed,
 }
 
 /// Operator commands a scenario can give a member.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Control {
     /// Start an election now.
     Campaign,
     /// (Leader) hand leadership to this member.
     TransferLeader(NodeId),
+    /// (Leader) change the membership.
+    ConfChange(ConfChange),
 }
 
 impl Payload for Wire {
@@ -76,7 +77,7 @@ impl Payload for Wire {
                 reject: r.result.is_err(),
                 last_entry_term: 0,
             },
-            Wire::Control(_) => MessageSummary {
+            Wire::Control(_) | Wire::Removed => MessageSummary {
                 kind: None,
                 term: 0,
                 index: 0,
@@ -143,6 +144,7 @@ impl ClusterConfig {
                 skip_checksum: canaries.node.wal_skips_checksum,
             },
             canaries: canaries.node,
+            started_before: false,
         }
     }
 
@@ -256,9 +258,11 @@ pub struct MemberStatus {
     pub stopped: Option<String>,
     /// The applied index `store_digest` was computed at.
     pub digest_applied: Option<Index>,
+    /// The member learned it was removed from the cluster and stopped.
+    pub removed: bool,
 }
 
-type Board = Arc<Mutex<BTreeMap<NodeId, MemberStatus>>>;
+pub(crate) type Board = Arc<Mutex<BTreeMap<NodeId, MemberStatus>>>;
 
 /// A running cluster.
 pub struct Cluster {
@@ -276,6 +280,11 @@ pub struct Cluster {
     metrics_every_tick: Arc<AtomicBool>,
     clients: Vec<NodeId>,
     scripted_count: u64,
+    canaries: Canaries,
+    /// Every member ever started (founding and added), in id order.
+    started: Vec<NodeId>,
+    /// The members clients address.
+    addressable: MemberList,
 }
 
 /// Everything a cluster run leaves.
@@ -306,48 +315,72 @@ impl Cluster {
         canaries: Canaries,
     ) -> Cluster {
         let world: World<Wire> = World::new(seed, network, disk);
-        let failpoints = Failpoints::new();
-        let board: Board = Arc::default();
-        let metrics_every_tick = Arc::new(AtomicBool::new(false));
         let voters: Vec<NodeId> = (1..=config.nodes).collect();
-        for id in voters.clone() {
-            let node_cfg = config.member_config(id, canaries);
-            let failpoints = failpoints.clone();
-            let board = board.clone();
-            let every_tick = metrics_every_tick.clone();
-            let tick = skewed_tick(&config, seed, id);
-            let boots = Arc::new(Mutex::new(0u64));
-            world.add_node(id, move |ep| {
-                let mut cfg = node_cfg.clone();
-                // A fresh jitter stream per incarnation, derived from the seed.
-                let mut boot = boots.lock().unwrap_or_else(|p| p.into_inner());
-                *boot += 1;
-                cfg.raft.seed = stream(ep.seed(), "election-jitter", id * 1_000_000 + *boot).gen();
-                member_actor(
-                    ep,
-                    cfg,
-                    failpoints.clone(),
-                    board.clone(),
-                    every_tick.clone(),
-                    tick,
-                )
-            });
-        }
-        Cluster {
+        world.record(EventKind::ClusterFormed {
+            voters: voters.clone(),
+        });
+        let mut cluster = Cluster {
             world,
             config,
-            failpoints,
+            failpoints: Failpoints::new(),
             history: History::default(),
-            board,
-            metrics_every_tick,
+            board: Arc::default(),
+            metrics_every_tick: Arc::new(AtomicBool::new(false)),
             clients: Vec::new(),
             scripted_count: 0,
+            canaries,
+            started: Vec::new(),
+            addressable: MemberList::new(voters.clone()),
+        };
+        for id in voters {
+            cluster.spawn_member(id);
         }
+        cluster
+    }
+
+    /// Starts member `id` with an empty disk: a founding member, or one that joins once
+    /// a membership change adds it (it knows only the founding voters until then).
+    fn spawn_member(&mut self, id: NodeId) {
+        let node_cfg = self.config.member_config(id, self.canaries);
+        let failpoints = self.failpoints.clone();
+        let board = self.board.clone();
+        let every_tick = self.metrics_every_tick.clone();
+        let tick = skewed_tick(&self.config, self.world.seed(), id);
+        let addressable = self.addressable.clone();
+        let boots = Arc::new(Mutex::new(0u64));
+        self.world.add_node(id, move |ep| {
+            let mut cfg = node_cfg.clone();
+            // A fresh jitter stream per incarnation, derived from the seed.
+            let mut boot = boots.lock().unwrap_or_else(|p| p.into_inner());
+            *boot += 1;
+            cfg.raft.seed = stream(ep.seed(), "election-jitter", id * 1_000_000 + *boot).gen();
+            cfg.started_before = *boot > 1;
+            let out = (board.clone(), every_tick.clone(), addressable.clone());
+            member_actor(ep, cfg, failpoints.clone(), out, tick)
+        });
+        self.started.push(id);
+    }
+
+    /// Starts a new member with id `id` and an empty disk, to be added by a membership
+    /// change. Returns false if the id was used before (ids are never reused: a member
+    /// that lost its disk is replaced under a new id).
+    pub fn add_member(&mut self, id: NodeId) -> bool {
+        if id == 0 || self.started.contains(&id) || id >= OPERATOR {
+            return false;
+        }
+        self.spawn_member(id);
+        self.addressable.add(id);
+        true
+    }
+
+    /// The next id never used by a member.
+    pub fn next_member_id(&self) -> NodeId {
+        self.started.iter().max().copied().unwrap_or(0) + 1
     }
 
     /// Starts the workload's clients.
     pub fn start_clients(&mut self, workload: &Workload) {
-        let members: Vec<NodeId> = (1..=self.config.nodes).collect();
+        let members = self.addressable.clone();
         for c in 0..workload.clients {
             let id = FIRST_CLIENT + c;
             let workload = workload.clone();
@@ -365,7 +398,7 @@ impl Cluster {
     pub fn scripted(&mut self, request: ScriptedRequest) -> NodeId {
         let id = FIRST_SCRIPTED_CLIENT + self.scripted_count;
         self.scripted_count += 1;
-        let members = self.members();
+        let members = self.addressable.clone();
         let history = self.history.clone();
         self.world.add_node(id, move |ep| {
             scripted_actor(ep, request.clone(), members.clone(), history.clone())
@@ -373,9 +406,18 @@ impl Cluster {
         id
     }
 
-    /// The members' ids.
+    /// Every member ever started (founding and added), in id order.
     pub fn members(&self) -> Vec<NodeId> {
-        (1..=self.config.nodes).collect()
+        let mut all = self.started.clone();
+        all.sort_unstable();
+        all
+    }
+
+    /// The members still in the cluster as far as anyone knows (removed ones excluded).
+    pub fn current_members(&self) -> Vec<NodeId> {
+        let mut now = self.addressable.get();
+        now.sort_unstable();
+        now
     }
 
     /// A member's last published status.
@@ -414,168 +456,4 @@ impl Cluster {
             members,
         }
     }
-}
-
-/// How often (in ticks) a member republishes its metrics, which cost a copy.
-const METRICS_EVERY_TICKS: u64 = 50;
-
-fn publish<D: disk::Disk>(board: &Board, node: &Node<D>, with_digest: bool) {
-    let s = node.status();
-    let mut board = board.lock().unwrap_or_else(|p| p.into_inner());
-    let entry = board.entry(node.id()).or_default();
-    entry.role = Some(s.role);
-    entry.term = s.term;
-    entry.leader = s.leader;
-    entry.committed = s.committed;
-    entry.applied = s.applied;
-    entry.last_index = s.last_index;
-    entry.revision = node.store().revision();
-    // The digest serializes the whole store: recompute it only when the store changed.
-    if with_digest && entry.digest_applied != Some(s.applied) {
-        entry.store_digest = node.store().digest();
-        entry.digest_applied = Some(s.applied);
-    }
-}
-
-fn publish_metrics<D: disk::Disk>(board: &Board, node: &Node<D>) {
-    let mut board = board.lock().unwrap_or_else(|p| p.into_inner());
-    board.entry(node.id()).or_default().metrics = node.metrics().clone();
-}
-
-/// The process of one member: recover, then loop over ticks and messages.
-async fn member_actor(
-    ep: Endpoint<Wire>,
-    cfg: NodeConfig,
-    failpoints: Failpoints,
-    board: Board,
-    metrics_every_tick: Arc<AtomicBool>,
-    tick: Duration,
-) {
-    let (mut node, events) = match Node::open(cfg, ep.disk().clone(), failpoints) {
-        Ok(opened) => opened,
-        Err(e) => {
-            stop_on_storage_error(&ep, &board, &e);
-            return;
-        }
-    };
-    for e in events {
-        ep.record(e);
-    }
-    ep.pay_disk_latency().await;
-    publish(&board, &node, true);
-    publish_metrics(&board, &node);
-    let time = TimeHandle::current();
-    let mut next_tick = time.now_instant() + tick;
-    // One alarm for the whole loop: it registers one timer per tick, however many
-    // messages wake the loop in between.
-    let mut alarm = crate::Alarm::at(next_tick);
-    let mut ticks = 0u64;
-    // One output for the whole loop, emptied each round, so that its buffers are reused.
-    let mut out = Output::default();
-    loop {
-        out.halt = None;
-        let result = {
-            let recv = ep.recv();
-            futures_util::pin_mut!(recv);
-            match futures_util::future::select(recv, &mut alarm).await {
-                futures_util::future::Either::Left(((from, wire), _)) => {
-                    let now = ep.now_ns();
-                    match wire {
-                        Wire::Raft(m) => node.step(now, m, &mut out),
-                        Wire::Request(r) => node.request(now, from, r, &mut out),
-                        Wire::Response(_) => Ok(()), // members never wait on responses
-                        Wire::Control(Control::Campaign) => node.campaign(now, &mut out),
-                        Wire::Control(Control::TransferLeader(to)) => {
-                            node.transfer_leader(now, to, &mut out)
-                        }
-                    }
-                }
-                futures_util::future::Either::Right(_) => {
-                    next_tick += tick;
-                    // Ticks missed while the loop was busy (a slow disk) are dropped, as
-                    // Go's ticker does for etcd, rather than fired in a burst.
-                    let now = time.now_instant();
-                    if next_tick <= now {
-                        next_tick = now + tick;
-                    }
-                    alarm.reset(next_tick);
-                    ticks += 1;
-                    let r = node.tick(ep.now_ns(), &mut out);
-                    publish(&board, &node, true);
-                    if ticks.is_multiple_of(METRICS_EVERY_TICKS)
-                        || metrics_every_tick.load(Ordering::Relaxed)
-                    {
-                        publish_metrics(&board, &node);
-                    }
-                    r
-                }
-            }
-        };
-        if let Err(e) = result {
-            stop_on_storage_error(&ep, &board, &e);
-            return;
-        }
-        for e in out.events.drain(..) {
-            ep.record(e);
-        }
-        // The fsync cost passes before anything that depended on it is sent.
-        let owed_us = ep.pay_disk_latency().await;
-        node.observe_disk_latency(owed_us);
-        match out.halt {
-            Some(Halt::Pause) => {
-                ep.pause_self();
-                // Frozen here until resumed; the output becomes visible afterwards.
-                madsim::time::sleep(Duration::from_millis(1)).await;
-                send_all(&ep, &mut out.messages);
-            }
-            Some(halt @ (Halt::Crash | Halt::PowerLoss | Halt::TornCrash)) => {
-                send_all(&ep, &mut out.messages);
-                let mode = match halt {
-                    Halt::PowerLoss => Some(FaultMode::DropAll),
-                    Halt::TornCrash => Some(FaultMode::TornPrefix),
-                    _ => None,
-                };
-                ep.crash_self(mode);
-                std::future::pending::<()>().await;
-            }
-            None => send_all(&ep, &mut out.messages),
-        }
-        publish(&board, &node, false);
-    }
-}
-
-fn send_all(ep: &Endpoint<Wire>, messages: &mut Vec<Outgoing>) {
-    for m in messages.drain(..) {
-        match m {
-            Outgoing::Raft(msg) => ep.send(msg.to, Wire::Raft(msg)),
-            Outgoing::Reply { to, response } => ep.send(to, Wire::Response(response)),
-        }
-    }
-}
-
-fn stop_on_storage_error(ep: &Endpoint<Wire>, board: &Board, e: &node::NodeError) {
-    let text = format!("storage error, the member stops: {e}");
-    ep.record(EventKind::Stopped {
-        node: ep.id(),
-        reason: e.to_string(),
-        corrupt: e.is_corruption(),
-    });
-    let mut board = board.lock().unwrap_or_else(|p| p.into_inner());
-    let entry = board.entry(ep.id()).or_default();
-    entry.stopped = Some(text);
-    entry.role = None;
-    entry.leader = NO_NODE;
-}
-
-/// Member `id`'s tick: `tick_ms`, made up to `tick_skew_ppm` faster or slower by a skew
-/// drawn from the seed (the same for every incarnation: it is the machine's clock).
-fn skewed_tick(config: &ClusterConfig, seed: u64, id: NodeId) -> Duration {
-    let base_ns = config.tick_ms * 1_000_000;
-    let max = i64::from(config.tick_skew_ppm);
-    if max == 0 {
-        return Duration::from_nanos(base_ns);
-    }
-    let skew = stream(seed, "clock-skew", id).gen_range(-max..=max);
-    let ns = (i128::from(base_ns) * i128::from(1_000_000 + skew) / 1_000_000).max(1);
-    Duration::from_nanos(ns as u64)
 }

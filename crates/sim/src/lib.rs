@@ -17,6 +17,7 @@ compile_error!(
     "the simulator needs `--cfg madsim`: build from the repository root (its .cargo/config.toml sets it) or with RUSTFLAGS=\"--cfg madsim\" (an environment RUSTFLAGS replaces the config's)"
 );
 
+mod actor;
 pub mod alarm;
 pub mod client;
 pub mod cluster;

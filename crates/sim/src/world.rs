@@ -310,6 +310,21 @@ impl<M: Payload> World<M> {
         }
     }
 
+    /// Erases the disk of `id`, whose process must be down; false (and nothing done) if it
+    /// is up.
+    pub fn wipe(&self, id: NodeId) -> bool {
+        let (up, disk) = self.with_slot(id, |s| (s.up, s.disk.clone()));
+        if up {
+            return false;
+        }
+        let files = disk.wipe();
+        self.record(EventKind::DiskDamaged {
+            node: id,
+            what: format!("wiped: {files} files erased"),
+        });
+        true
+    }
+
     /// Starts `id`'s process again (crashing it first if it is up): its init runs anew and
     /// recovers from its disk.
     pub fn restart(&self, id: NodeId) {

@@ -1,0 +1,206 @@
+//! The process of one member in the simulated world: recover from its disk, then loop
+//! over ticks, messages and operator commands, publishing its status as it goes.
+
+use crate::client::MemberList;
+use crate::cluster::{Board, ClusterConfig, Control, Wire};
+use crate::endpoint::Endpoint;
+use crate::rng::stream;
+use disk::FaultMode;
+use madsim::time::TimeHandle;
+use node::{Failpoints, Halt, Node, NodeConfig, Outgoing, Output};
+use proto::trace::EventKind;
+use proto::{NodeId, NO_NODE};
+use rand::Rng;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often (in ticks) a member republishes its metrics, which cost a copy.
+const METRICS_EVERY_TICKS: u64 = 50;
+
+fn publish<D: disk::Disk>(board: &Board, node: &Node<D>, with_digest: bool) {
+    let s = node.status();
+    let mut board = board.lock().unwrap_or_else(|p| p.into_inner());
+    let entry = board.entry(node.id()).or_default();
+    entry.role = Some(s.role);
+    entry.term = s.term;
+    entry.leader = s.leader;
+    entry.committed = s.committed;
+    entry.applied = s.applied;
+    entry.last_index = s.last_index;
+    entry.revision = node.store().revision();
+    // The digest serializes the whole store: recompute it only when the store changed.
+    if with_digest && entry.digest_applied != Some(s.applied) {
+        entry.store_digest = node.store().digest();
+        entry.digest_applied = Some(s.applied);
+    }
+}
+
+fn publish_metrics<D: disk::Disk>(board: &Board, node: &Node<D>) {
+    let mut board = board.lock().unwrap_or_else(|p| p.into_inner());
+    board.entry(node.id()).or_default().metrics = node.metrics().clone();
+}
+
+/// Where a member publishes: its status board, the "publish every tick" switch, and the
+/// list of members clients address (a removed member takes itself off it).
+pub(crate) type Publish = (Board, Arc<AtomicBool>, MemberList);
+
+/// The process of one member: recover, then loop over ticks and messages.
+pub(crate) async fn member_actor(
+    ep: Endpoint<Wire>,
+    cfg: NodeConfig,
+    failpoints: Failpoints,
+    (board, metrics_every_tick, addressable): Publish,
+    tick: Duration,
+) {
+    let (mut node, events) = match Node::open(cfg, ep.disk().clone(), failpoints) {
+        Ok(opened) => opened,
+        Err(e) => {
+            stop_on_storage_error(&ep, &board, &e);
+            return;
+        }
+    };
+    for e in events {
+        ep.record(e);
+    }
+    ep.pay_disk_latency().await;
+    publish(&board, &node, true);
+    publish_metrics(&board, &node);
+    let time = TimeHandle::current();
+    let mut next_tick = time.now_instant() + tick;
+    // One alarm for the whole loop: it registers one timer per tick, however many
+    // messages wake the loop in between.
+    let mut alarm = crate::Alarm::at(next_tick);
+    let mut ticks = 0u64;
+    // One output for the whole loop, emptied each round, so that its buffers are reused.
+    let mut out = Output::default();
+    loop {
+        out.halt = None;
+        let result = {
+            let recv = ep.recv();
+            futures_util::pin_mut!(recv);
+            match futures_util::future::select(recv, &mut alarm).await {
+                futures_util::future::Either::Left(((from, wire), _)) => {
+                    let now = ep.now_ns();
+                    match wire {
+                        Wire::Raft(m) => node.step(now, m, &mut out),
+                        Wire::Request(r) => node.request(now, from, r, &mut out),
+                        Wire::Response(_) => Ok(()), // members never wait on responses
+                        Wire::Control(Control::Campaign) => node.campaign(now, &mut out),
+                        Wire::Control(Control::TransferLeader(to)) => {
+                            node.transfer_leader(now, to, &mut out)
+                        }
+                        Wire::Control(Control::ConfChange(cc)) => {
+                            node.conf_change(now, &cc, &mut out).map(|_| ())
+                        }
+                        Wire::Removed => {
+                            node.told_removed(&mut out);
+                            Ok(())
+                        }
+                    }
+                }
+                futures_util::future::Either::Right(_) => {
+                    next_tick += tick;
+                    // Ticks missed while the loop was busy (a slow disk) are dropped, as
+                    // Go's ticker does for etcd, rather than fired in a burst.
+                    let now = time.now_instant();
+                    if next_tick <= now {
+                        next_tick = now + tick;
+                    }
+                    alarm.reset(next_tick);
+                    ticks += 1;
+                    let r = node.tick(ep.now_ns(), &mut out);
+                    publish(&board, &node, true);
+                    if ticks.is_multiple_of(METRICS_EVERY_TICKS)
+                        || metrics_every_tick.load(Ordering::Relaxed)
+                    {
+                        publish_metrics(&board, &node);
+                    }
+                    r
+                }
+            }
+        };
+        if let Err(e) = result {
+            stop_on_storage_error(&ep, &board, &e);
+            return;
+        }
+        for e in out.events.drain(..) {
+            ep.record(e);
+        }
+        // The fsync cost passes before anything that depended on it is sent.
+        let owed_us = ep.pay_disk_latency().await;
+        node.observe_disk_latency(owed_us);
+        match out.halt {
+            Some(Halt::Pause) => {
+                ep.pause_self();
+                // Frozen here until resumed; the output becomes visible afterwards.
+                madsim::time::sleep(Duration::from_millis(1)).await;
+                send_all(&ep, &mut out.messages);
+            }
+            Some(halt @ (Halt::Crash | Halt::PowerLoss | Halt::TornCrash)) => {
+                send_all(&ep, &mut out.messages);
+                let mode = match halt {
+                    Halt::PowerLoss => Some(FaultMode::DropAll),
+                    Halt::TornCrash => Some(FaultMode::TornPrefix),
+                    _ => None,
+                };
+                ep.crash_self(mode);
+                std::future::pending::<()>().await;
+            }
+            Some(Halt::Removed) => {
+                send_all(&ep, &mut out.messages);
+                stop_removed(&ep, &board, &addressable);
+                return;
+            }
+            None => send_all(&ep, &mut out.messages),
+        }
+        publish(&board, &node, false);
+    }
+}
+
+fn send_all(ep: &Endpoint<Wire>, messages: &mut Vec<Outgoing>) {
+    for m in messages.drain(..) {
+        match m {
+            Outgoing::Raft(msg) => ep.send(msg.to, Wire::Raft(msg)),
+            Outgoing::Reply { to, response } => ep.send(to, Wire::Response(response)),
+            Outgoing::Removed { to } => ep.send(to, Wire::Removed),
+        }
+    }
+}
+
+/// A removed member stops serving: it leaves the clients' list and publishes no role.
+fn stop_removed(ep: &Endpoint<Wire>, board: &Board, addressable: &MemberList) {
+    addressable.remove(ep.id());
+    let mut board = board.lock().unwrap_or_else(|p| p.into_inner());
+    let entry = board.entry(ep.id()).or_default();
+    entry.removed = true;
+    entry.role = None;
+    entry.leader = NO_NODE;
+}
+
+fn stop_on_storage_error(ep: &Endpoint<Wire>, board: &Board, e: &node::NodeError) {
+    let text = format!("storage error, the member stops: {e}");
+    ep.record(EventKind::Stopped {
+        node: ep.id(),
+        reason: e.to_string(),
+        corrupt: e.is_corruption(),
+    });
+    let mut board = board.lock().unwrap_or_else(|p| p.into_inner());
+    let entry = board.entry(ep.id()).or_default();
+    entry.stopped = Some(text);
+    entry.role = None;
+    entry.leader = NO_NODE;
+}
+
+/// Member `id`'s tick: `tick_ms`, made up to `tick_skew_ppm` faster or slower by a skew
+/// drawn from the seed (the same for every incarnation: it is the machine's clock).
+pub(crate) fn skewed_tick(config: &ClusterConfig, seed: u64, id: NodeId) -> Duration {
+    let base_ns = config.tick_ms * 1_000_000;
+    let max = i64::from(config.tick_skew_ppm);
+    if max == 0 {
+        return Duration::from_nanos(base_ns);
+    }
+    let skew = stream(seed, "clock-skew", id).gen_range(-max..=max);
+    let ns = (i128::from(base_ns) * i128::from(1_000_000 + skew) / 1_000_000).max(1);
+    Duration::from_nanos(ns as u64)
+}

@@ -1,0 +1,183 @@
+//! Membership changes in the `chaos` schedule, drawn on their own stream (turning them on
+//! shifts no other draw): learners added and promoted, voters added one at a time or
+//! several through a joint configuration, members removed or replaced (the leader among
+//! them), a wiped member replaced, and two patterns aimed at the rare windows: two
+//! changes in quick succession (one must wait for the other), and a change right after a
+//! leadership transfer (the new leader must first commit an entry of its own term).
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use scenario::{Action, NodeRef, Step};
+use sim::rng::stream;
+
+fn optional(label: String, at: u64, action: Action) -> Step {
+    let mut s = Step::at(at, label, action);
+    s.optional = true;
+    s
+}
+
+/// What the schedule knows when it draws membership changes.
+pub struct Plan {
+    /// Founding members (ids 1..=nodes).
+    pub nodes: u64,
+    /// Faults (and changes) stop here, milliseconds.
+    pub until: u64,
+    /// Some member's disk is damaged in this run (it may never start again): then no
+    /// member is removed or wiped, or a quorum could be lost for good.
+    pub damaged: bool,
+}
+
+/// At most one unit per seed takes a voter away for good (a removal, or a wipe before a
+/// replacement), and only where the cluster keeps a quorum of healthy voters: a removal
+/// in a cluster of five, a wipe when no disk is damaged. Otherwise an operator would have
+/// lost the quorum, which no protocol can survive.
+fn destructive_allowed(choice: u32, plan: &Plan, used: &mut bool) -> bool {
+    let allowed = match choice {
+        3 => plan.nodes >= 5 && !plan.damaged,
+        5 => !plan.damaged,
+        _ => return true,
+    };
+    if !allowed || *used {
+        return false;
+    }
+    *used = true;
+    true
+}
+
+/// The membership units for `seed` (empty for the seeds that draw none), each a list of
+/// steps; `percent` of the seeds draw some.
+pub fn units(seed: u64, percent: u32, plan: &Plan) -> Vec<Vec<Step>> {
+    let mut rng = stream(seed, "chaos-membership", 0);
+    if rng.gen_range(0..100) >= percent {
+        return Vec::new();
+    }
+    let count = rng.gen_range(1..=4);
+    let mut t = rng.gen_range(300..2_000u64);
+    let mut out = Vec::new();
+    let mut destroyed = false;
+    for k in 0..count {
+        if t + 50 >= plan.until {
+            break;
+        }
+        let mut choice = rng.gen_range(0..8);
+        if !destructive_allowed(choice, plan, &mut destroyed) {
+            choice = 4; // a replacement instead
+        }
+        out.push(unit(k, choice, t, &mut rng, plan));
+        t += rng.gen_range(800..3_000u64);
+    }
+    out
+}
+
+fn member(rng: &mut ChaCha8Rng, plan: &Plan) -> NodeRef {
+    if rng.gen_bool(0.3) {
+        NodeRef::Leader
+    } else {
+        NodeRef::Id(rng.gen_range(1..=plan.nodes))
+    }
+}
+
+fn unit(k: u32, choice: u32, t: u64, rng: &mut ChaCha8Rng, plan: &Plan) -> Vec<Step> {
+    match choice {
+        0 => {
+            let name = format!("learner{k}");
+            let mut add = optional(
+                "chaos: add a learner".into(),
+                t,
+                Action::AddLearner { node: None },
+            );
+            add.save = Some(name.clone());
+            let later = t + rng.gen_range(100..2_000u64);
+            let promote = Action::Promote {
+                node: NodeRef::Saved(name),
+            };
+            vec![
+                add,
+                optional("chaos: promote the learner".into(), later, promote),
+            ]
+        }
+        1 => vec![optional(
+            "chaos: add a voter".into(),
+            t,
+            Action::AddVoter { node: None },
+        )],
+        2 => vec![optional(
+            "chaos: add two voters (joint)".into(),
+            t,
+            Action::AddVoters { count: 2 },
+        )],
+        3 => {
+            let node = member(rng, plan);
+            vec![optional(
+                format!("chaos: remove {node}"),
+                t,
+                Action::Remove { node },
+            )]
+        }
+        4 => {
+            let node = member(rng, plan);
+            vec![optional(
+                format!("chaos: replace {node}"),
+                t,
+                Action::Replace { node },
+            )]
+        }
+        5 => {
+            // A member loses its disk and is replaced under a new id.
+            let node = NodeRef::Id(rng.gen_range(1..=plan.nodes));
+            vec![
+                optional(
+                    format!("chaos: power loss {node}"),
+                    t,
+                    Action::PowerLoss { node: node.clone() },
+                ),
+                optional(
+                    format!("chaos: wipe {node}'s disk"),
+                    t + 1,
+                    Action::WipeDisk { node: node.clone() },
+                ),
+                optional(
+                    format!("chaos: replace wiped {node}"),
+                    t + 2,
+                    Action::Replace { node },
+                ),
+            ]
+        }
+        6 => {
+            // Two changes in quick succession: the second must wait for the first.
+            let gap = rng.gen_range(0..30u64);
+            vec![
+                optional(
+                    "chaos: add a learner".into(),
+                    t,
+                    Action::AddLearner { node: None },
+                ),
+                optional(
+                    "chaos: add a voter at once".into(),
+                    t + gap,
+                    Action::AddVoter { node: None },
+                ),
+            ]
+        }
+        _ => {
+            // A change right after a new leader takes over.
+            let to = NodeRef::Id(rng.gen_range(1..=plan.nodes));
+            let gap = rng.gen_range(1..40u64);
+            vec![
+                optional(
+                    format!("chaos: transfer leadership to {to}"),
+                    t,
+                    Action::Transfer {
+                        node: NodeRef::Leader,
+                        to,
+                    },
+                ),
+                optional(
+                    "chaos: change right after the transfer".into(),
+                    t + gap,
+                    Action::AddLearner { node: None },
+                ),
+            ]
+        }
+    }
+}
