@@ -47,6 +47,12 @@ pub enum Canary {
     CreateIgnoresExisting,
     /// WAL recovery replays a record whose checksum does not match, as long as it decodes.
     WalSkipsChecksum,
+    /// A new leader proposes a membership change before it has committed an entry of its own term.
+    ConfChangeBeforeOwnCommit,
+    /// A leader proposes a membership change while another is still pending.
+    TwoConfChangesInFlight,
+    /// While joint, a quorum is one majority of all voters together instead of a majority of each half.
+    JointAsSingleMajority,
 }
 
 impl Canary {
@@ -78,6 +84,9 @@ impl Canary {
             Canary::VoteTwiceInTerm => "vote-twice-in-term",
             Canary::CreateIgnoresExisting => "create-ignores-existing",
             Canary::WalSkipsChecksum => "wal-skips-checksum",
+            Canary::ConfChangeBeforeOwnCommit => "conf-change-before-own-commit",
+            Canary::TwoConfChangesInFlight => "two-conf-changes-in-flight",
+            Canary::JointAsSingleMajority => "joint-as-single-majority",
         }
     }
 
@@ -104,6 +113,9 @@ impl Canary {
             Canary::VoteTwiceInTerm => "a member grants its vote to any candidate of its term, even after voting for another",
             Canary::CreateIgnoresExisting => "a create-if-absent compare-and-swap succeeds whatever the key holds",
             Canary::WalSkipsChecksum => "WAL recovery replays a record whose checksum does not match, as long as it decodes",
+            Canary::ConfChangeBeforeOwnCommit => "a new leader proposes a membership change before committing an entry of its own term",
+            Canary::TwoConfChangesInFlight => "a leader proposes a membership change while another is still pending",
+            Canary::JointAsSingleMajority => "while joint, a quorum is one majority of all voters together, not a majority of each half",
         }
     }
 
@@ -130,6 +142,9 @@ impl Canary {
             Canary::VoteTwiceInTerm => c.raft.vote_twice_in_term = true,
             Canary::CreateIgnoresExisting => c.node.create_ignores_existing = true,
             Canary::WalSkipsChecksum => c.node.wal_skips_checksum = true,
+            Canary::ConfChangeBeforeOwnCommit => c.raft.conf_change_before_own_commit = true,
+            Canary::TwoConfChangesInFlight => c.raft.two_conf_changes_in_flight = true,
+            Canary::JointAsSingleMajority => c.raft.joint_as_single_majority = true,
         }
     }
 

@@ -76,6 +76,25 @@ fn judge(e: &Expect, run: &Recording) -> Result<(bool, String), String> {
             Ok(stepped_down(run, node(run, n)?, since))
         }
         Expect::LogsConverged {} => Ok(logs_converged(run)),
+        Expect::Configuration { voters, learners } => Ok(configuration(run, voters, learners)),
+        Expect::Removed { node: n } => {
+            let n = node(run, n)?;
+            let removed = run
+                .events
+                .iter()
+                .any(|ev| matches!(ev.kind, EventKind::MemberRemoved { node } if node == n));
+            Ok((
+                removed,
+                format!(
+                    "member {n} {}",
+                    if removed {
+                        "stopped, removed"
+                    } else {
+                        "was never told it was removed"
+                    }
+                ),
+            ))
+        }
         Expect::FailpointFired { node: n } => Ok(failpoint_fired(run, node(run, n)?)),
         Expect::NotPersistedBefore {
             mark: m,
@@ -189,14 +208,77 @@ fn stepped_down(run: &Recording, n: NodeId, since: u64) -> (bool, String) {
     (false, format!("member {n} never stepped down"))
 }
 
+/// Members not in the cluster at the end: removed (they stopped), wiped (they must not
+/// come back under their id; a scenario replaces them), or started for a change that was
+/// refused (never in a configuration they applied, by the checkers' model).
+fn gone(run: &Recording) -> Vec<NodeId> {
+    let mut configs = check::configuration::Configs::new(&run.events);
+    for ev in &run.events {
+        configs.apply(&ev.kind);
+    }
+    let never_in = run.members.keys().copied().filter(|n| {
+        let c = configs.of(*n);
+        !c.is_voter(*n) && !c.learners.contains(n)
+    });
+    let mut gone: Vec<NodeId> = run
+        .events
+        .iter()
+        .filter_map(|ev| match &ev.kind {
+            EventKind::MemberRemoved { node } => Some(*node),
+            EventKind::DiskDamaged { node, what } if what.starts_with("wiped") => Some(*node),
+            _ => None,
+        })
+        .chain(never_in)
+        .collect();
+    gone.sort_unstable();
+    gone.dedup();
+    gone
+}
+
+/// Whether every remaining member ends in the configuration given.
+fn configuration(run: &Recording, voters: &[u64], learners: &[u64]) -> (bool, String) {
+    let mut configs = check::configuration::Configs::new(&run.events);
+    for ev in &run.events {
+        configs.apply(&ev.kind);
+    }
+    let gone = gone(run);
+    let want = check::configuration::Conf {
+        voters: voters.iter().copied().collect(),
+        outgoing: Default::default(),
+        learners: learners.iter().copied().collect(),
+    };
+    let wrong: Vec<String> = run
+        .members
+        .keys()
+        .filter(|n| !gone.contains(n))
+        .map(|n| (*n, configs.of(*n)))
+        .filter(|(_, c)| *c != want)
+        .map(|(n, c)| format!("{n}: {c} learners {:?}", c.learners))
+        .collect();
+    if wrong.is_empty() {
+        (
+            true,
+            format!("every remaining member ends in {want}, learners {learners:?}"),
+        )
+    } else {
+        (false, wrong.join("; "))
+    }
+}
+
 fn logs_converged(run: &Recording) -> (bool, String) {
-    if !run.down_at_end.is_empty() {
-        let down = &run.down_at_end;
+    let gone = gone(run);
+    let down: Vec<&NodeId> = run
+        .down_at_end
+        .iter()
+        .filter(|n| !gone.contains(n))
+        .collect();
+    if !down.is_empty() {
         return (false, format!("members {down:?} were down at the end"));
     }
     let mut seen: Vec<(NodeId, u64, u64, u64)> = run
         .members
         .iter()
+        .filter(|(n, _)| !gone.contains(n))
         .map(|(n, s)| (*n, s.last_index, s.applied, s.store_digest))
         .collect();
     seen.sort();

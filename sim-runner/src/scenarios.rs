@@ -65,6 +65,30 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         "retry-after-snapshot-and-restart",
         include_str!("../../scenarios/retry-after-snapshot-and-restart.toml"),
     ),
+    (
+        "remove-leader",
+        include_str!("../../scenarios/remove-leader.toml"),
+    ),
+    (
+        "replace-member",
+        include_str!("../../scenarios/replace-member.toml"),
+    ),
+    (
+        "grow-3-to-5-under-partition",
+        include_str!("../../scenarios/grow-3-to-5-under-partition.toml"),
+    ),
+    (
+        "learner-catch-up",
+        include_str!("../../scenarios/learner-catch-up.toml"),
+    ),
+    (
+        "conf-change-new-leader",
+        include_str!("../../scenarios/conf-change-new-leader.toml"),
+    ),
+    (
+        "two-changes-in-flight",
+        include_str!("../../scenarios/two-changes-in-flight.toml"),
+    ),
     ("chaos", include_str!("../../scenarios/chaos.toml")),
     (
         "chaos-slow-links",

@@ -7,7 +7,7 @@ use sim_runner::judge::{self, RunResult};
 use sim_runner::scenarios;
 
 /// (canary, scenario, what must catch it: a checker's name or "expect: <label part>")
-const CASES: [(&str, &str, &str); 20] = [
+const CASES: [(&str, &str, &str); 23] = [
     ("commit-earlier-term", "chaos", "commit rule"),
     ("ack-before-fsync", "chaos", "recoverability"),
     ("vote-without-persist", "chaos", "recoverability"),
@@ -28,6 +28,17 @@ const CASES: [(&str, &str, &str); 20] = [
     ("create-ignores-existing", "chaos", "linearizability"),
     ("corruption-taken-for-torn-tail", "chaos", "recoverability"),
     ("wal-skips-checksum", "chaos", "log matching"),
+    (
+        "conf-change-before-own-commit",
+        "chaos",
+        "configuration safety",
+    ),
+    (
+        "two-conf-changes-in-flight",
+        "chaos",
+        "configuration safety",
+    ),
+    ("joint-as-single-majority", "chaos", "commit rule"),
 ];
 
 fn caught_by(r: &RunResult, what: &str) -> bool {

@@ -153,6 +153,26 @@ pub const ALL: &[(&str, &str)] = &[
         "a quorum confirmed the leader for pending reads",
     ),
     (
+        "raft.conf.proposed",
+        "a leader appended a membership change",
+    ),
+    (
+        "raft.conf.refused",
+        "a membership change was refused (one pending, no own-term commit yet, or invalid)",
+    ),
+    (
+        "raft.conf.joint_entered",
+        "a member applied a joint configuration",
+    ),
+    (
+        "raft.conf.auto_leave",
+        "a leader proposed leaving a joint configuration by itself",
+    ),
+    (
+        "node.removed",
+        "a member applied its own removal and stopped serving",
+    ),
+    (
         "raft.propose.refused",
         "a proposal was refused (not leader, busy or transferring)",
     ),

@@ -384,7 +384,6 @@ impl<D: Disk> Node<D> {
         out: &mut Output,
     ) -> Result<(), NodeError> {
         if self.removed.contains(&message.from) {
-            marks::mark!("node.removed_member.told");
             out.messages.push(Outgoing::Removed { to: message.from });
             return Ok(());
         }
@@ -593,6 +592,15 @@ impl<D: Disk> Node<D> {
             return false;
         }
         marks::mark!("node.removed");
+        // The core stepped down if it led: report it before stopping (there is no next
+        // Ready), which also answers the clients still waiting here.
+        let s = self.raw.status();
+        let soft = raft::SoftState {
+            leader: s.leader,
+            role: s.role,
+            term: s.term,
+        };
+        self.on_soft_state(soft, out);
         self.told_removed(out);
         true
     }

@@ -46,7 +46,7 @@ impl Raft {
     pub(crate) fn apply_conf_change(&mut self, cc: &ConfChange) {
         match crate::confchange::apply(&self.conf, cc) {
             Ok(next) => self.switch_to(next),
-            Err(_) => marks::mark!("raft.conf.ignored"),
+            Err(_) => {} // every member ignores it alike
         }
     }
 
@@ -64,7 +64,6 @@ impl Raft {
         if !self.conf.is_voter(self.id) {
             // Removed (or never a voter of the new configuration): no longer lead. Its
             // last act was committing the change; the others elect a leader among them.
-            marks::mark!("raft.conf.leader_removed");
             let term = self.term;
             self.become_follower(term, NO_NODE);
             return;

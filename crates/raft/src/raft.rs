@@ -487,9 +487,7 @@ impl Raft {
             return;
         }
         if to == self.id {
-            if self.transferee.take().is_some() {
-                marks::mark!("raft.transfer.cancelled");
-            }
+            self.transferee = None;
             return;
         }
         if self.transferee == Some(to)

@@ -91,6 +91,21 @@ pub enum Expect {
     },
     /// Every member ends with the same last index, applied index and store, none down.
     LogsConverged {},
+    /// Every member still in the cluster (not removed, not wiped) ends in this
+    /// configuration, as the checkers' own model of configurations follows it from the
+    /// trace.
+    Configuration {
+        /// The voters, by id.
+        voters: Vec<u64>,
+        /// The learners, by id (default: none).
+        #[serde(default)]
+        learners: Vec<u64>,
+    },
+    /// The member learned it was removed and stopped serving.
+    Removed {
+        /// The member.
+        node: NodeRef,
+    },
     /// A failpoint fired on the member.
     FailpointFired {
         /// The member.
@@ -121,6 +136,8 @@ impl Expect {
             Expect::FirstLeaderAfter { .. } => "first-leader-after",
             Expect::SteppedDown { .. } => "stepped-down",
             Expect::LogsConverged {} => "logs-converged",
+            Expect::Configuration { .. } => "configuration",
+            Expect::Removed { .. } => "removed",
             Expect::FailpointFired { .. } => "failpoint-fired",
             Expect::NotPersistedBefore { .. } => "not-persisted-before",
         }
@@ -140,6 +157,8 @@ impl Expect {
             Expect::FirstLeaderAfter { .. }
             | Expect::SteppedDown { .. }
             | Expect::LogsConverged {}
+            | Expect::Configuration { .. }
+            | Expect::Removed { .. }
             | Expect::FailpointFired { .. } => None,
         }
     }
@@ -151,6 +170,7 @@ impl Expect {
             | Expect::FirstLeaderAfter { node, .. }
             | Expect::SteppedDown { node, .. }
             | Expect::FailpointFired { node }
+            | Expect::Removed { node }
             | Expect::NotPersistedBefore { node, .. } => Some(node),
             _ => None,
         }
