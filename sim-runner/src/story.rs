@@ -104,6 +104,23 @@ fn plain_line(kind: &EventKind) -> Option<(String, Option<NodeId>, Option<u64>)>
         EventKind::DiskDamaged { node, what } => {
             (format!("disk damaged: {what}"), Some(*node), None)
         }
+        EventKind::ClusterFormed { voters } => {
+            (format!("cluster formed: voters {voters:?}"), None, None)
+        }
+        EventKind::ConfChangeProposed {
+            node,
+            entry,
+            change,
+        } => (
+            format!("proposed a membership change at {}: {change}", entry.index),
+            Some(*node),
+            Some(entry.term),
+        ),
+        EventKind::MemberRemoved { node } => (
+            "removed from the cluster: stops serving".into(),
+            Some(*node),
+            None,
+        ),
         EventKind::Stopped { node, reason, .. } => (
             format!("storage error, the member stops: {reason}"),
             Some(*node),

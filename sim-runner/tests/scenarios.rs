@@ -6,7 +6,7 @@ use sim::Canaries;
 use sim_runner::judge::{self, RunResult};
 use sim_runner::scenarios::{self, Loaded};
 
-const CANONICAL: [&str; 13] = [
+const CANONICAL: [&str; 19] = [
     "stale-read",
     "double-vote",
     "basic",
@@ -20,6 +20,12 @@ const CANONICAL: [&str; 13] = [
     "split-brain",
     "figure-8",
     "retry-after-snapshot-and-restart",
+    "remove-leader",
+    "replace-member",
+    "grow-3-to-5-under-partition",
+    "learner-catch-up",
+    "conf-change-new-leader",
+    "two-changes-in-flight",
 ];
 
 fn run(loaded: &Loaded, seed: u64) -> RunResult {
@@ -220,9 +226,15 @@ kind = "not-persisted-before"
 mark = "w"
 node = "$old"
 step = "read"
+[[expect]]
+kind = "configuration"
+voters = [1, 2]
+[[expect]]
+kind = "removed"
+node = "$old"
 "#;
     let results = expectations_of(text);
-    assert_eq!(results.len(), 10);
+    assert_eq!(results.len(), 12);
     for (label, ok) in &results {
         assert!(!ok, "expectation {label:?} held but must not");
     }
@@ -289,6 +301,45 @@ fn planted_bugs_make_the_natural_scenarios_fail() {
         .verdicts
         .iter()
         .any(|(p, v)| *p == check::Property::ExactlyOnce && v.is_violated()));
+}
+
+/// Each membership canary fails the scenario written for it (seeds 0..5), by the
+/// checker that names its rule.
+#[test]
+fn membership_canaries_fail_their_scenarios() {
+    let cases = [
+        (
+            "two-changes-in-flight",
+            "two-conf-changes-in-flight",
+            "configuration safety",
+        ),
+        (
+            "conf-change-new-leader",
+            "conf-change-before-own-commit",
+            "configuration safety",
+        ),
+        (
+            "grow-3-to-5-under-partition",
+            "joint-as-single-majority",
+            "commit rule",
+        ),
+    ];
+    for (scenario, canary, checker) in cases {
+        let loaded = scenarios::load(scenario).unwrap();
+        let mut c = Canaries::default();
+        sim_runner::canary::enable(&mut c, canary).unwrap();
+        for seed in 0..5 {
+            let r = judge::run(&loaded, seed, c);
+            let caught = r
+                .verdicts
+                .iter()
+                .any(|(p, v)| p.name() == checker && v.is_violated());
+            assert!(
+                caught,
+                "{canary} not caught by {checker} in {scenario} seed {seed}"
+            );
+        }
+    }
 }
 
 #[test]

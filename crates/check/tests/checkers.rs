@@ -1,6 +1,7 @@
 //! Every checker rejects hand-built bad inputs and accepts valid ones.
 
 use check::{FinalState, LivenessBounds, Property};
+use proto::conf::{ChangeKind, ConfChange, ConfChangeSingle};
 use proto::history::{HistoryOp, Outcome};
 use proto::kv::{Op, OpResult};
 use proto::trace::{EntryId, Event, EventKind, Role};
@@ -592,7 +593,7 @@ fn commit_rule_rejects_a_commit_without_a_durable_majority_and_accepts_one_with_
     alone.push(commit.clone());
     let v = check::commit_rule::check(&alone);
     assert_eq!(v.len(), 1, "{v:?}");
-    assert!(v[0].message.contains("only 1 of 3"), "{}", v[0].message);
+    assert!(v[0].message.contains("not a quorum"), "{}", v[0].message);
     let mut majority = commit_rule_run(&[3]);
     majority.push(commit.clone());
     assert!(check::commit_rule::check(&majority).is_empty());
@@ -658,4 +659,176 @@ fn recoverability_accepts_a_restart_with_a_truncated_entry_replaced() {
         },
     );
     assert_eq!(check::recoverability::check(&lost).len(), 1);
+}
+
+fn conf_proposed(time: u64, node: u64, index: u64, term: u64, change: ConfChange) -> Event {
+    ev(
+        time,
+        EventKind::ConfChangeProposed {
+            node,
+            entry: id(index, term, 100 + index),
+            change,
+        },
+    )
+}
+
+/// Members 1..=3 founded; 1 leads term 1 and has committed its no-op (index 1).
+fn membership_run() -> Vec<Event> {
+    let mut events = vec![ev(
+        0,
+        EventKind::ClusterFormed {
+            voters: vec![1, 2, 3],
+        },
+    )];
+    events.extend(
+        commit_rule_run(&[2])
+            .into_iter()
+            .filter(|e| !matches!(e.kind, EventKind::Role { .. })),
+    );
+    events.push(ev(
+        20,
+        EventKind::Role {
+            node: 1,
+            role: Role::Leader,
+            term: 2,
+        },
+    ));
+    events
+}
+
+fn persisted_conf(time: u64, node: u64, index: u64, term: u64) -> Event {
+    ev(
+        time,
+        EventKind::LogPersisted {
+            node,
+            entries: vec![id(index, term, 100 + index)],
+        },
+    )
+}
+
+/// Configuration safety: a change before the leader's own-term commit, and a second
+/// change while one is pending, are each reported; the same changes in order are not.
+#[test]
+fn configuration_safety_judges_the_membership_rules() {
+    let add = |n| ConfChange::single(ChangeKind::AddLearner, n);
+    // Before the own-term commit.
+    let mut early = membership_run();
+    early.push(persisted_conf(25, 1, 3, 2));
+    early.push(conf_proposed(25, 1, 3, 2, add(4)));
+    let v = check::configuration::check(&early);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert!(v[0].message.contains("own term"), "{}", v[0].message);
+    // After it: fine; then a second while the first is uncommitted: two in flight.
+    let mut two = membership_run();
+    two.push(ev(
+        24,
+        EventKind::Committed {
+            node: 1,
+            index: 2,
+            term: 2,
+        },
+    ));
+    two.push(persisted_conf(25, 1, 3, 2));
+    two.push(conf_proposed(25, 1, 3, 2, add(4)));
+    assert!(check::configuration::check(&two).is_empty());
+    two.push(persisted_conf(26, 1, 4, 2));
+    two.push(conf_proposed(26, 1, 4, 2, add(5)));
+    let v = check::configuration::check(&two);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert!(
+        v[0].message.contains("two changes in flight"),
+        "{}",
+        v[0].message
+    );
+    // A learner that becomes leader breaks the rule that only voters lead.
+    let mut learner = membership_run();
+    learner.push(ev(
+        24,
+        EventKind::Role {
+            node: 9,
+            role: Role::Leader,
+            term: 3,
+        },
+    ));
+    let v = check::configuration::check(&learner);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert!(v[0].message.contains("not a voter"), "{}", v[0].message);
+}
+
+/// The commit rule counts a joint configuration's quorum as a majority of each half.
+#[test]
+fn commit_rule_needs_both_majorities_while_joint() {
+    let mut events = membership_run();
+    events.push(ev(
+        24,
+        EventKind::Committed {
+            node: 1,
+            index: 2,
+            term: 2,
+        },
+    ));
+    let grow = ConfChange {
+        changes: vec![
+            ConfChangeSingle {
+                kind: ChangeKind::AddVoter,
+                node: 4,
+            },
+            ConfChangeSingle {
+                kind: ChangeKind::AddVoter,
+                node: 5,
+            },
+        ],
+        joint: true,
+    };
+    events.push(persisted_conf(25, 1, 3, 2));
+    events.push(conf_proposed(25, 1, 3, 2, grow));
+    // The leader applies the joint entry: now {1,..,5} & {1,2,3}.
+    events.push(ev(
+        26,
+        EventKind::Applied {
+            node: 1,
+            entry: id(3, 2, 103),
+            client: 0,
+            seq: 0,
+            fresh: true,
+        },
+    ));
+    // Entry 4 is held by 1, 4 and 5: a majority of the five, not of the old three.
+    for node in [1, 4, 5] {
+        events.push(ev(
+            27,
+            EventKind::LogPersisted {
+                node,
+                entries: vec![id(4, 2, 44)],
+            },
+        ));
+    }
+    let mut bad = events.clone();
+    bad.push(ev(
+        28,
+        EventKind::Committed {
+            node: 1,
+            index: 4,
+            term: 2,
+        },
+    ));
+    let v = check::commit_rule::check(&bad);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert!(v[0].message.contains("outgoing"), "{}", v[0].message);
+    events.push(ev(
+        27,
+        EventKind::LogPersisted {
+            node: 2,
+            entries: vec![id(3, 2, 103), id(4, 2, 44)],
+        },
+    ));
+    events.push(ev(
+        28,
+        EventKind::Committed {
+            node: 1,
+            index: 4,
+            term: 2,
+        },
+    ));
+    assert!(check::commit_rule::check(&events).is_empty());
 }
