@@ -303,29 +303,38 @@ fn follow(
             node,
             entry,
             change,
-        } => {
-            let m = members.entry(*node).or_default();
-            let Some(term) = m.leading else { return None };
-            if !m.own_term_committed {
-                return Some((*node, format!(
-                    "the leader of term {term} appended the configuration change \"{change}\" at {} before it had committed an entry of its own term (an earlier leader's change may still be pending)",
-                    entry.index
-                )));
-            }
-            let pending: Vec<Index> = m
-                .conf_entries
-                .iter()
-                .copied()
-                .filter(|i| *i < entry.index && *i > m.commit)
-                .collect();
-            if !pending.is_empty() {
-                return Some((*node, format!(
-                    "the leader of term {term} appended the configuration change \"{change}\" at {} while the change at {pending:?} was not yet committed: two changes in flight",
-                    entry.index
-                )));
-            }
-        }
+        } => return proposed(members.entry(*node).or_default(), *node, entry, change),
         _ => {}
     }
     None
+}
+
+/// Judges a change the leader `node` appended: after its own-term commit, and with no
+/// earlier change in its log still uncommitted.
+fn proposed(
+    m: &Member,
+    node: NodeId,
+    entry: &EntryId,
+    change: &ConfChange,
+) -> Option<(NodeId, String)> {
+    let term = m.leading?;
+    if !m.own_term_committed {
+        return Some((node, format!(
+            "the leader of term {term} appended the configuration change \"{change}\" at {} before it had committed an entry of its own term (an earlier leader's change may still be pending)",
+            entry.index
+        )));
+    }
+    let pending: Vec<Index> = m
+        .conf_entries
+        .iter()
+        .copied()
+        .filter(|i| *i < entry.index && *i > m.commit)
+        .collect();
+    if pending.is_empty() {
+        return None;
+    }
+    Some((node, format!(
+        "the leader of term {term} appended the configuration change \"{change}\" at {} while the change at {pending:?} was not yet committed: two changes in flight",
+        entry.index
+    )))
 }

@@ -257,6 +257,10 @@ pub struct Node<D: Disk> {
     removed: std::collections::BTreeSet<NodeId>,
     /// This member has been in a configuration it applied (so leaving it is a removal).
     joined: bool,
+    /// It applied its own removal: it serves no client, but its Raft core still answers
+    /// (members that have not applied the removal yet may need its vote) until a member
+    /// tells it it was removed.
+    left: bool,
 }
 
 impl<D: Disk> Node<D> {
@@ -311,6 +315,17 @@ impl<D: Disk> Node<D> {
             recovered.snapshot,
             recovered.entries,
         );
+        // Founding members missing from the configuration it recovered were removed (ids
+        // are never reused): their messages are answered "removed" from the start, even
+        // though the change that removed them may lie inside the snapshot.
+        let conf = raw.conf_state();
+        let removed = cfg
+            .raft
+            .voters
+            .iter()
+            .copied()
+            .filter(|v| !conf.contains(*v))
+            .collect();
         let node = Node {
             id,
             raw,
@@ -328,8 +343,9 @@ impl<D: Disk> Node<D> {
             voted: (hard_state.term, hard_state.vote),
             unsynced: false,
             metrics: Metrics::default(),
-            removed: Default::default(),
+            removed,
             joined: false,
+            left: false,
             cfg,
         };
         Ok((node, events))
@@ -409,10 +425,18 @@ impl<D: Disk> Node<D> {
         Ok(proposed)
     }
 
-    /// A member told this one it was removed: stop serving.
+    /// A member told this one it was removed: stop for good.
     pub fn told_removed(&mut self, out: &mut Output) {
-        out.events.push(EventKind::MemberRemoved { node: self.id });
+        if !self.left {
+            self.left = true;
+            out.events.push(EventKind::MemberRemoved { node: self.id });
+        }
         out.halt = Some(Halt::Removed);
+    }
+
+    /// Whether this member applied its own removal (or was told of it).
+    pub fn has_left(&self) -> bool {
+        self.left
     }
 
     /// The configuration this member applied last.
@@ -431,6 +455,11 @@ impl<D: Disk> Node<D> {
         let caller = Caller::of(from, &request);
         let reply = |result| caller.reply(result);
         let command = request.command;
+        if self.left {
+            out.messages
+                .push(reply(Err(ClientError::NotLeader { leader: NO_NODE })));
+            return Ok(());
+        }
         if self.role != Role::Leader {
             // Redirect: the client retries at the leader we know of.
             marks::mark!("node.request.redirected");
@@ -490,6 +519,7 @@ impl<D: Disk> Node<D> {
                 ProposeError::Busy
                 | ProposeError::Transferring
                 | ProposeError::ConfChangePending
+                | ProposeError::Leaving
                 | ProposeError::InvalidConfChange(_),
             ) => {
                 out.messages.push(reply(Err(ClientError::Unavailable)));
@@ -562,9 +592,7 @@ impl<D: Disk> Node<D> {
             }
             let before = self.raw.conf_state().clone();
             self.raw.advance();
-            if self.after_conf_change(&before, out) {
-                return Ok(());
-            }
+            self.after_conf_change(&before, out);
             if self.maybe_snapshot(out)? {
                 return Ok(()); // halted right after the snapshot
             }
@@ -572,12 +600,12 @@ impl<D: Disk> Node<D> {
         panic!("member {}: the Ready loop did not settle", self.id);
     }
 
-    /// After an apply: note who was removed, and stop if this member was. Returns true
-    /// if it was.
-    fn after_conf_change(&mut self, before: &proto::conf::ConfState, out: &mut Output) -> bool {
+    /// After an apply: note who was removed; if this member was, it stops serving
+    /// clients (its core steps down if it led, reported at the next Ready).
+    fn after_conf_change(&mut self, before: &proto::conf::ConfState, out: &mut Output) {
         let now = self.raw.conf_state();
-        if now == before && self.joined {
-            return false;
+        if now == before && (self.joined || self.left) {
+            return;
         }
         for id in before.members() {
             if !now.contains(id) {
@@ -586,23 +614,14 @@ impl<D: Disk> Node<D> {
         }
         if now.contains(self.id) {
             self.joined = true;
-            return false;
+            return;
         }
-        if !self.joined {
-            return false;
+        if !self.joined || self.left {
+            return;
         }
         marks::mark!("node.removed");
-        // The core stepped down if it led: report it before stopping (there is no next
-        // Ready), which also answers the clients still waiting here.
-        let s = self.raw.status();
-        let soft = raft::SoftState {
-            leader: s.leader,
-            role: s.role,
-            term: s.term,
-        };
-        self.on_soft_state(soft, out);
-        self.told_removed(out);
-        true
+        self.left = true;
+        out.events.push(EventKind::MemberRemoved { node: self.id });
     }
 
     /// Handles one Ready; returns true if a failpoint halted the member.

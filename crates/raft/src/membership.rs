@@ -27,6 +27,10 @@ impl Raft {
         self.pending_conf_index = index;
         self.broadcast_pending = true;
         marks::mark!("raft.conf.proposed");
+        let after = crate::confchange::apply(&self.conf, cc);
+        if after.is_ok_and(|next| !next.is_voter(self.id)) {
+            self.leaving = true;
+        }
         Ok((index, self.term))
     }
 
@@ -44,9 +48,9 @@ impl Raft {
     /// Applies a committed change (the application has applied its entry). A change that
     /// does not apply is ignored, as etcd does, so every member ignores it alike.
     pub(crate) fn apply_conf_change(&mut self, cc: &ConfChange) {
-        match crate::confchange::apply(&self.conf, cc) {
-            Ok(next) => self.switch_to(next),
-            Err(_) => {} // every member ignores it alike
+        // An invalid change is ignored, by every member alike.
+        if let Ok(next) = crate::confchange::apply(&self.conf, cc) {
+            self.switch_to(next);
         }
     }
 

@@ -56,6 +56,12 @@ pub enum ProposeError {
     /// leader has not yet applied an entry of its own term.
     #[error("a configuration change is pending")]
     ConfChangePending,
+    /// The leader has proposed its own removal: it appends nothing after it, so that the
+    /// members that acknowledged the removal hold the leader's whole log and one of them
+    /// can win the next election (a removed leader with a longer log would refuse them
+    /// its vote, and a joint configuration may still need it).
+    #[error("the leader is leaving the cluster")]
+    Leaving,
     /// The change cannot be applied to the current configuration.
     #[error("invalid configuration change: {0}")]
     InvalidConfChange(#[from] crate::confchange::ConfChangeError),
@@ -92,6 +98,9 @@ pub struct Raft {
     /// is applied (the last change proposed; at election, the leader's no-op, so that a
     /// new leader changes nothing before it has committed an entry of its own term).
     pub(crate) pending_conf_index: Index,
+    /// Leader only: it has proposed a change that removes it (see
+    /// [`ProposeError::Leaving`]).
+    pub(crate) leaving: bool,
     /// Leader only: each member's replication state (this member's included).
     pub(crate) progress: BTreeMap<NodeId, Progress>,
     /// (Pre)candidate only: votes received in this round.
@@ -150,6 +159,7 @@ impl Raft {
             log,
             conf,
             pending_conf_index: 0,
+            leaving: false,
             progress: BTreeMap::new(),
             votes: BTreeMap::new(),
             election_elapsed: 0,
@@ -203,6 +213,7 @@ impl Raft {
         self.read_only = ReadOnly::default();
         self.transferee = None;
         self.broadcast_pending = false;
+        self.leaving = false;
     }
 
     pub(crate) fn become_follower(&mut self, term: Term, leader: NodeId) {
@@ -470,6 +481,9 @@ impl Raft {
         }
         if self.transferee.is_some() {
             return Err(ProposeError::Transferring);
+        }
+        if self.leaving {
+            return Err(ProposeError::Leaving);
         }
         if self.log.last_index() - self.log.committed >= self.cfg.max_uncommitted_entries {
             return Err(ProposeError::Busy);

@@ -347,3 +347,22 @@ fn a_held_snapshot_is_acknowledged_at_its_index() {
     assert_eq!(resp.index, 2, "claimed beyond what the snapshot proves");
     assert_eq!(n.status().committed, 2);
 }
+
+/// A leader that proposed its own removal appends nothing after it: the members that
+/// acknowledged the removal then hold its whole log, and one of them can be elected even
+/// while the removed leader's vote is still needed (found by the property test: a
+/// removed leader with a longer log refused every candidate of a joint configuration).
+#[test]
+fn a_leader_leaving_the_cluster_accepts_no_more_proposals() {
+    let mut c = Cluster::new(3);
+    c.campaign(1);
+    c.cut.insert((1, 2));
+    c.cut.insert((1, 3));
+    c.node(1)
+        .propose_conf_change(&add(ChangeKind::Remove, 1))
+        .unwrap();
+    assert_eq!(
+        c.node(1).propose(b"late".to_vec()),
+        Err(ProposeError::Leaving)
+    );
+}

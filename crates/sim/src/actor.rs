@@ -72,6 +72,7 @@ pub(crate) async fn member_actor(
     // messages wake the loop in between.
     let mut alarm = crate::Alarm::at(next_tick);
     let mut ticks = 0u64;
+    let mut unlisted = false;
     // One output for the whole loop, emptied each round, so that its buffers are reused.
     let mut out = Output::default();
     loop {
@@ -149,10 +150,16 @@ pub(crate) async fn member_actor(
             }
             Some(Halt::Removed) => {
                 send_all(&ep, &mut out.messages);
-                stop_removed(&ep, &board, &addressable);
+                mark_removed(&ep, &board, &addressable);
                 return;
             }
             None => send_all(&ep, &mut out.messages),
+        }
+        if node.has_left() && !unlisted {
+            // Removed: no longer a member clients should address; its core keeps
+            // answering until a member tells it it was removed.
+            unlisted = true;
+            mark_removed(&ep, &board, &addressable);
         }
         publish(&board, &node, false);
     }
@@ -168,8 +175,8 @@ fn send_all(ep: &Endpoint<Wire>, messages: &mut Vec<Outgoing>) {
     }
 }
 
-/// A removed member stops serving: it leaves the clients' list and publishes no role.
-fn stop_removed(ep: &Endpoint<Wire>, board: &Board, addressable: &MemberList) {
+/// A removed member leaves the clients' list and publishes no role.
+fn mark_removed(ep: &Endpoint<Wire>, board: &Board, addressable: &MemberList) {
     addressable.remove(ep.id());
     let mut board = board.lock().unwrap_or_else(|p| p.into_inner());
     let entry = board.entry(ep.id()).or_default();
