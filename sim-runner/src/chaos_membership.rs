@@ -1,7 +1,7 @@
 //! Membership changes in the `chaos` schedule, drawn on their own stream (turning them on
 //! shifts no other draw): learners added and promoted, voters added one at a time or
 //! several through a joint configuration, members removed or replaced (the leader among
-//! them), a wiped member replaced, and two patterns aimed at the rare windows: two
+//! them), a replaced member's disk wiped, and two patterns aimed at the rare windows: two
 //! changes in quick succession (one must wait for the other), and a change right after a
 //! leadership transfer (the new leader must first commit an entry of its own term).
 
@@ -123,23 +123,29 @@ fn unit(k: u32, choice: u32, t: u64, rng: &mut ChaCha8Rng, plan: &Plan) -> Vec<S
             )]
         }
         5 => {
-            // A member loses its disk and is replaced under a new id.
+            // A member is replaced under a new id, then loses power and its disk: once
+            // the replacement is asked for, and only then (the saved name is bound only
+            // if the replace step ran), so a wipe never leaves a voter lost for good.
             let node = NodeRef::Id(rng.gen_range(1..=plan.nodes));
+            let name = format!("replaced{k}");
+            let gone = NodeRef::Saved(name.clone());
+            let mut replace = optional(
+                format!("chaos: replace {node}"),
+                t,
+                Action::Replace { node: node.clone() },
+            );
+            replace.save = Some(name);
             vec![
+                replace,
                 optional(
                     format!("chaos: power loss {node}"),
-                    t,
-                    Action::PowerLoss { node: node.clone() },
+                    t + 1,
+                    Action::PowerLoss { node: gone.clone() },
                 ),
                 optional(
                     format!("chaos: wipe {node}'s disk"),
-                    t + 1,
-                    Action::WipeDisk { node: node.clone() },
-                ),
-                optional(
-                    format!("chaos: replace wiped {node}"),
                     t + 2,
-                    Action::Replace { node },
+                    Action::WipeDisk { node: gone },
                 ),
             ]
         }
