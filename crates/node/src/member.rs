@@ -261,6 +261,8 @@ pub struct Node<D: Disk> {
     /// (members that have not applied the removal yet may need its vote) until a member
     /// tells it it was removed.
     left: bool,
+    /// The configuration as of the last change noticed (to tell who was removed).
+    applied_conf: proto::conf::ConfState,
 }
 
 impl<D: Disk> Node<D> {
@@ -318,7 +320,7 @@ impl<D: Disk> Node<D> {
         // Founding members missing from the configuration it recovered were removed (ids
         // are never reused): their messages are answered "removed" from the start, even
         // though the change that removed them may lie inside the snapshot.
-        let conf = raw.conf_state();
+        let conf = raw.conf_state().clone();
         let removed = cfg
             .raft
             .voters
@@ -346,6 +348,7 @@ impl<D: Disk> Node<D> {
             removed,
             joined: false,
             left: false,
+            applied_conf: conf.clone(),
             cfg,
         };
         Ok((node, events))
@@ -590,9 +593,13 @@ impl<D: Disk> Node<D> {
             if self.handle_ready(now_ns, rd, out)? {
                 return Ok(()); // halted: the process dies with the Ready unfinished
             }
-            let before = self.raw.conf_state().clone();
+            let switches = self.raw.conf_changes();
             self.raw.advance();
-            self.after_conf_change(&before, out);
+            if self.raw.conf_changes() != switches || !(self.joined || self.left) {
+                let before = self.applied_conf.clone();
+                self.after_conf_change(&before, out);
+                self.applied_conf = self.raw.conf_state().clone();
+            }
             if self.maybe_snapshot(out)? {
                 return Ok(()); // halted right after the snapshot
             }

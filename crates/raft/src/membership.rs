@@ -62,6 +62,7 @@ impl Raft {
             marks::mark!("raft.conf.joint_entered");
         }
         self.conf = conf;
+        self.conf_switches += 1;
         if self.role != Role::Leader {
             return;
         }
@@ -90,6 +91,28 @@ impl Raft {
         }
         self.maybe_commit();
         self.broadcast_append();
+    }
+
+    /// Whether the changes in the log not yet applied would leave this member without a
+    /// vote.
+    pub(crate) fn pending_changes_remove_self(&self) -> bool {
+        let (from, to) = (self.log.applied + 1, self.log.last_index());
+        if from > to {
+            return false;
+        }
+        let mut conf = self.conf.clone();
+        for e in self.log.slice(from, to + 1, usize::MAX) {
+            if e.kind != EntryKind::ConfChange {
+                continue;
+            }
+            let next = ConfChange::decode(&e.data)
+                .ok()
+                .and_then(|cc| crate::confchange::apply(&conf, &cc).ok());
+            if let Some(next) = next {
+                conf = next;
+            }
+        }
+        !conf.is_voter(self.id)
     }
 
     /// Leader: once the joint configuration it is in is applied, leave it (etcd's

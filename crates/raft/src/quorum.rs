@@ -31,17 +31,16 @@ pub struct Counting {
 }
 
 impl Counting {
-    fn halves<'a>(self, conf: &'a ConfState, union: &'a mut Vec<NodeId>) -> Vec<&'a [NodeId]> {
-        if !conf.is_joint() {
-            return vec![&conf.voters];
-        }
-        if self.joint_as_single_majority {
+    /// The halves a quorum needs a majority of (the second empty unless joint). No
+    /// allocation on the usual path: this runs at every append and heartbeat answer.
+    fn halves<'a>(self, conf: &'a ConfState, union: &'a mut Vec<NodeId>) -> [&'a [NodeId]; 2] {
+        if conf.is_joint() && self.joint_as_single_majority {
             *union = conf.voters.iter().chain(&conf.outgoing).copied().collect();
             union.sort_unstable();
             union.dedup();
-            return vec![union.as_slice()];
+            return [union.as_slice(), &[]];
         }
-        vec![&conf.voters, &conf.outgoing]
+        [&conf.voters, &conf.outgoing]
     }
 
     fn needed(self, voters: usize) -> usize {
@@ -55,22 +54,30 @@ impl Counting {
 
     /// The largest index a quorum of `conf` has matched: a majority of the voters, and
     /// while joint also a majority of the outgoing voters (Raft dissertation §4.3).
+    // The `let` is needed: the iterator borrows `union`, a local, and a tail expression's
+    // temporaries outlive the locals.
+    #[allow(clippy::let_and_return)]
     pub fn committed(self, conf: &ConfState, matched: impl Fn(NodeId) -> Index) -> Index {
         let mut union = Vec::new();
-        self.halves(conf, &mut union)
+        let halves = self.halves(conf, &mut union);
+        let index = halves
             .into_iter()
             .filter(|h| !h.is_empty())
             .map(|h| matched_by(h, self.needed(h.len()), &matched))
             .min()
-            .unwrap_or(0)
+            .unwrap_or(0);
+        index
     }
 
     /// Whether the members for which `yes` holds form a quorum of `conf`.
+    #[allow(clippy::let_and_return)] // as in `committed`
     pub fn has_quorum(self, conf: &ConfState, yes: impl Fn(NodeId) -> bool) -> bool {
         let mut union = Vec::new();
-        self.halves(conf, &mut union)
+        let halves = self.halves(conf, &mut union);
+        let ok = halves
             .into_iter()
-            .all(|h| h.is_empty() || h.iter().filter(|v| yes(**v)).count() >= self.needed(h.len()))
+            .all(|h| h.is_empty() || h.iter().filter(|v| yes(**v)).count() >= self.needed(h.len()));
+        ok
     }
 
     /// Tallies votes in `conf`: won when won in every half, lost when lost in any.

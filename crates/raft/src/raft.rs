@@ -101,6 +101,8 @@ pub struct Raft {
     /// Leader only: it has proposed a change that removes it (see
     /// [`ProposeError::Leaving`]).
     pub(crate) leaving: bool,
+    /// How many times `conf` changed (see [`crate::RawNode::conf_changes`]).
+    pub(crate) conf_switches: u64,
     /// Leader only: each member's replication state (this member's included).
     pub(crate) progress: BTreeMap<NodeId, Progress>,
     /// (Pre)candidate only: votes received in this round.
@@ -160,6 +162,7 @@ impl Raft {
             conf,
             pending_conf_index: 0,
             leaving: false,
+            conf_switches: 0,
             progress: BTreeMap::new(),
             votes: BTreeMap::new(),
             election_elapsed: 0,
@@ -258,6 +261,9 @@ impl Raft {
         } else {
             last + 1
         };
+        // A change still pending in the inherited log may remove this leader: then it
+        // appends nothing after its no-op (see `ProposeError::Leaving`).
+        self.leaving = self.pending_changes_remove_self();
         self.broadcast_pending = true;
     }
 

@@ -137,6 +137,12 @@ impl RawNode {
         self.raft.conf_state()
     }
 
+    /// How many times the configuration changed since this core started (a cheap way
+    /// to notice a change).
+    pub fn conf_changes(&self) -> u64 {
+        self.raft.conf_switches
+    }
+
     /// Asks for a linearizable read point for the application's `context`; the answer
     /// arrives as a [`ReadState`] in a later Ready.
     pub fn read_index(&mut self, context: u64) -> Result<(), ReadIndexError> {

@@ -71,13 +71,18 @@ impl Raft {
             return;
         }
         let counting = self.counting();
+        // A quorum needs at least a majority of the (incoming) voters' acks: counting is
+        // skipped until then (this runs for every pending read at every answer).
+        let at_least = crate::quorum::majority(self.conf.voters.len());
         let mut confirmed = None;
         for (i, read) in self.read_only.pending.iter_mut().enumerate() {
             if read.sequence > sequence {
                 break;
             }
             read.acks.insert(from);
-            if counting.has_quorum(&self.conf, |v| read.acks.contains(&v)) {
+            if read.acks.len() >= at_least
+                && counting.has_quorum(&self.conf, |v| read.acks.contains(&v))
+            {
                 confirmed = Some(i);
             }
         }

@@ -366,3 +366,37 @@ fn a_leader_leaving_the_cluster_accepts_no_more_proposals() {
         Err(ProposeError::Leaving)
     );
 }
+
+/// A leader elected with a change in its log that removes it (inherited from an earlier
+/// leader, not yet applied) appends nothing after its no-op either (found by the property
+/// test: it kept accepting proposals, and once the change applied its longer log made
+/// it refuse every candidate that still needed its vote).
+#[test]
+fn a_leader_whose_inherited_log_removes_it_accepts_no_more_proposals() {
+    let mut c = Cluster::new(3);
+    c.campaign(1);
+    // 1 proposes removing 2; only 2 gets the entry, then 1 goes away.
+    c.cut.insert((1, 3));
+    c.node(1)
+        .propose_conf_change(&add(ChangeKind::Remove, 2))
+        .unwrap();
+    c.drop_kinds.insert(MessageType::AppendResp);
+    c.stabilize();
+    c.drop_kinds.clear();
+    c.down.insert(1);
+    c.cut.clear();
+    c.tick(3, 10);
+    // Nothing commits while 2 leads here: it must refuse proposals from the start.
+    c.drop_kinds.insert(MessageType::AppendResp);
+    c.campaign(2);
+    assert_eq!(
+        c.status(2).role,
+        Role::Leader,
+        "2 holds the longer log\n{}",
+        c.transcript[c.transcript.len().saturating_sub(30)..].join("\n")
+    );
+    assert_eq!(
+        c.node(2).propose(b"late".to_vec()),
+        Err(ProposeError::Leaving)
+    );
+}
