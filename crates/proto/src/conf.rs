@@ -165,6 +165,17 @@ impl ConfChange {
         }
     }
 
+    /// Several changes in one entry (joint when they move more than one voter).
+    pub fn of(changes: &[(ChangeKind, NodeId)]) -> ConfChange {
+        ConfChange {
+            changes: changes
+                .iter()
+                .map(|&(kind, node)| ConfChangeSingle { kind, node })
+                .collect(),
+            joint: false,
+        }
+    }
+
     /// The change that leaves a joint configuration.
     pub fn leave_joint() -> ConfChange {
         ConfChange::default()

@@ -100,19 +100,9 @@ pub fn apply(cs: &ConfState, cc: &ConfChange) -> Result<ConfState, ConfChangeErr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proto::conf::ConfChangeSingle;
 
     fn change(changes: &[(ChangeKind, NodeId)]) -> ConfChange {
-        ConfChange {
-            changes: changes
-                .iter()
-                .map(|(kind, node)| ConfChangeSingle {
-                    kind: *kind,
-                    node: *node,
-                })
-                .collect(),
-            joint: false,
-        }
+        ConfChange::of(changes)
     }
 
     /// etcd confchange: a learner is added, promoted by AddVoter, removed by Remove.

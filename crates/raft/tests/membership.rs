@@ -4,7 +4,7 @@
 mod common;
 
 use common::Cluster;
-use proto::conf::{ChangeKind, ConfChange, ConfChangeSingle, ConfState};
+use proto::conf::{ChangeKind, ConfChange, ConfState};
 use proto::raft::{EntryKind, MessageType};
 use proto::trace::Role;
 use raft::ProposeError;
@@ -14,16 +14,7 @@ fn add(kind: ChangeKind, node: u64) -> ConfChange {
 }
 
 fn many(changes: &[(ChangeKind, u64)]) -> ConfChange {
-    ConfChange {
-        changes: changes
-            .iter()
-            .map(|(kind, node)| ConfChangeSingle {
-                kind: *kind,
-                node: *node,
-            })
-            .collect(),
-        joint: false,
-    }
+    ConfChange::of(changes)
 }
 
 fn conf(c: &Cluster, id: u64) -> ConfState {
