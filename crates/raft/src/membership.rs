@@ -5,7 +5,7 @@
 use crate::progress::Progress;
 use crate::raft::{ProposeError, Raft};
 use proto::conf::{ConfChange, ConfState};
-use proto::raft::{Entry, EntryKind};
+use proto::raft::{Entry, EntryKind, Message, MessageType};
 use proto::trace::Role;
 use proto::{Index, Term, NO_NODE};
 
@@ -67,9 +67,19 @@ impl Raft {
             return;
         }
         if !self.conf.is_voter(self.id) {
-            // Removed (or never a voter of the new configuration): no longer lead. Its
-            // last act was committing the change; the others elect a leader among them.
+            // Removed: no longer lead. Its last act was committing the change; it hands
+            // leadership to a voter of the new configuration that holds its whole log, if
+            // one does (etcd leaves this as a TODO), so the others need not wait out an
+            // election timeout.
+            let last = self.log.last_index();
+            let heir =
+                self.conf.voters.iter().copied().find(|v| {
+                    *v != self.id && self.progress.get(v).is_some_and(|p| p.matched == last)
+                });
             let term = self.term;
+            if let Some(to) = heir {
+                self.send(Message::new(MessageType::TimeoutNow, self.id, to, term));
+            }
             self.become_follower(term, NO_NODE);
             return;
         }
