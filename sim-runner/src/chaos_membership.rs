@@ -64,9 +64,37 @@ pub fn units(seed: u64, percent: u32, plan: &Plan) -> Vec<Vec<Step>> {
             choice = 4; // a replacement instead
         }
         out.push(unit(k, choice, t, &mut rng, plan));
+        if matches!(choice, 0 | 1) && rng.gen_bool(0.4) {
+            out.push(fault_new_member(k, choice, t, &mut rng));
+        }
         t += rng.gen_range(800..3_000u64);
     }
     out
+}
+
+/// The member added by unit `k` loses power (mid-catch-up, often) and comes back: the
+/// other fault kinds aim at the founding members only.
+fn fault_new_member(k: u32, choice: u32, t: u64, rng: &mut ChaCha8Rng) -> Vec<Step> {
+    let name = if choice == 0 {
+        format!("learner{k}")
+    } else {
+        format!("voter{k}")
+    };
+    let node = NodeRef::Saved(name);
+    let down = t + rng.gen_range(5..800u64);
+    let up = down + rng.gen_range(100..1_500u64);
+    vec![
+        optional(
+            "chaos: power loss of the new member".into(),
+            down,
+            Action::PowerLoss { node: node.clone() },
+        ),
+        optional(
+            "chaos: the new member back".into(),
+            up,
+            Action::Recover { node },
+        ),
+    ]
 }
 
 fn member(rng: &mut ChaCha8Rng, plan: &Plan) -> NodeRef {
@@ -96,11 +124,15 @@ fn unit(k: u32, choice: u32, t: u64, rng: &mut ChaCha8Rng, plan: &Plan) -> Vec<S
                 optional("chaos: promote the learner".into(), later, promote),
             ]
         }
-        1 => vec![optional(
-            "chaos: add a voter".into(),
-            t,
-            Action::AddVoter { node: None },
-        )],
+        1 => {
+            let mut add = optional(
+                "chaos: add a voter".into(),
+                t,
+                Action::AddVoter { node: None },
+            );
+            add.save = Some(format!("voter{k}"));
+            vec![add]
+        }
         2 => vec![optional(
             "chaos: add two voters (joint)".into(),
             t,

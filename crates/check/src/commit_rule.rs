@@ -19,7 +19,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Finds commit advances that break the rule.
 pub fn check(events: &[Event]) -> Vec<Violation> {
-    let mut configs = Configs::new(events);
+    check_with(events, Configs::new(events))
+}
+
+/// [`check`] with the configuration model already read from the trace (by
+/// [`Configs::new`]; it is then followed event by event here).
+pub fn check_with(events: &[Event], mut configs: Configs) -> Vec<Violation> {
     let mut logs = Logs::default();
     let mut leading: BTreeMap<NodeId, Option<Term>> = BTreeMap::new();
     let mut known_commit: BTreeMap<NodeId, Index> = BTreeMap::new();

@@ -98,7 +98,7 @@ impl std::fmt::Display for Conf {
 }
 
 /// Each member's applied configuration, followed event by event.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Configs {
     founding: Conf,
     /// What each configuration entry does, from the leaders' proposals.
@@ -213,7 +213,11 @@ struct Member {
 
 /// Finds breaches of the membership rules.
 pub fn check(events: &[Event]) -> Vec<Violation> {
-    let mut configs = Configs::new(events);
+    check_with(events, Configs::new(events))
+}
+
+/// [`check`] with the configuration model already read from the trace.
+pub fn check_with(events: &[Event], mut configs: Configs) -> Vec<Violation> {
     let mut members: BTreeMap<NodeId, Member> = BTreeMap::new();
     let mut out = Vec::new();
     for e in events {

@@ -179,6 +179,8 @@ pub type Verdicts = Vec<(Property, Verdict)>;
 /// Runs every checker.
 pub fn check_all(obs: &Observation) -> Verdicts {
     let judged = Verdict::from_violations;
+    // What each configuration entry does, read once for the two checkers that need it.
+    let configs = configuration::Configs::new(obs.events);
     vec![
         (
             Property::ElectionSafety,
@@ -192,10 +194,13 @@ pub fn check_all(obs: &Observation) -> Verdicts {
             Property::LeaderCompleteness,
             judged(leader_completeness::check(obs.events)),
         ),
-        (Property::CommitRule, judged(commit_rule::check(obs.events))),
+        (
+            Property::CommitRule,
+            judged(commit_rule::check_with(obs.events, configs.clone())),
+        ),
         (
             Property::ConfigurationSafety,
-            judged(configuration::check(obs.events)),
+            judged(configuration::check_with(obs.events, configs)),
         ),
         (
             Property::StateMachineSafety,
