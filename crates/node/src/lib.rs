@@ -17,6 +17,7 @@
 mod failpoint;
 mod member;
 mod metrics;
+mod types;
 
 pub use failpoint::{FailAction, Failpoint, Failpoints};
 pub use member::{entry_id, Halt, Node, NodeCanaries, NodeConfig, NodeError, Outgoing, Output};
