@@ -43,6 +43,10 @@ pub fn chrome_trace(run: &RunResult, about: Value) -> Value {
             EventKind::Partition { groups } => (format!("partition {groups:?}"), 0, "g"),
             EventKind::CutLink { from, to } => (format!("cut {from} -> {to}"), 0, "g"),
             EventKind::Heal => ("heal".to_string(), 0, "g"),
+            EventKind::ConfChangeProposed { node, change, .. } => {
+                (format!("membership change proposed: {change}"), *node, "p")
+            }
+            EventKind::MemberRemoved { node } => ("removed from the cluster".into(), *node, "p"),
             _ => continue,
         };
         out.push(instant(&name, e.time_ns, pid, scope));
