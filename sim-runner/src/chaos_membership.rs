@@ -63,23 +63,21 @@ pub fn units(seed: u64, percent: u32, plan: &Plan) -> Vec<Vec<Step>> {
         if !destructive_allowed(choice, plan, &mut destroyed) {
             choice = 4; // a replacement instead
         }
-        out.push(unit(k, choice, t, &mut rng, plan));
-        if matches!(choice, 0 | 1) && rng.gen_bool(0.4) {
-            out.push(fault_new_member(k, choice, t, &mut rng));
+        let (steps, new_member) = unit(k, choice, t, &mut rng, plan);
+        out.push(steps);
+        if let Some(name) = new_member {
+            if rng.gen_bool(0.4) {
+                out.push(fault_new_member(name, t, &mut rng));
+            }
         }
         t += rng.gen_range(800..3_000u64);
     }
     out
 }
 
-/// The member added by unit `k` loses power (mid-catch-up, often) and comes back: the
+/// The member saved as `name` loses power (mid-catch-up, often) and comes back: the
 /// other fault kinds aim at the founding members only.
-fn fault_new_member(k: u32, choice: u32, t: u64, rng: &mut ChaCha8Rng) -> Vec<Step> {
-    let name = if choice == 0 {
-        format!("learner{k}")
-    } else {
-        format!("voter{k}")
-    };
+fn fault_new_member(name: String, t: u64, rng: &mut ChaCha8Rng) -> Vec<Step> {
     let node = NodeRef::Saved(name);
     let down = t + rng.gen_range(5..800u64);
     let up = down + rng.gen_range(100..1_500u64);
@@ -105,117 +103,141 @@ fn member(rng: &mut ChaCha8Rng, plan: &Plan) -> NodeRef {
     }
 }
 
-fn unit(k: u32, choice: u32, t: u64, rng: &mut ChaCha8Rng, plan: &Plan) -> Vec<Step> {
+/// The steps of one draw, and the name saved for the member it adds, if any.
+fn unit(
+    k: u32,
+    choice: u32,
+    t: u64,
+    rng: &mut ChaCha8Rng,
+    plan: &Plan,
+) -> (Vec<Step>, Option<String>) {
+    let one = |label: String, action| vec![optional(label, t, action)];
     match choice {
-        0 => {
-            let name = format!("learner{k}");
-            let mut add = optional(
-                "chaos: add a learner".into(),
-                t,
-                Action::AddLearner { node: None },
-            );
-            add.save = Some(name.clone());
-            let later = t + rng.gen_range(100..2_000u64);
-            let promote = Action::Promote {
-                node: NodeRef::Saved(name),
-            };
-            vec![
-                add,
-                optional("chaos: promote the learner".into(), later, promote),
-            ]
-        }
+        0 => learner_then_promotion(format!("learner{k}"), t, rng),
         1 => {
-            let mut add = optional(
-                "chaos: add a voter".into(),
-                t,
-                Action::AddVoter { node: None },
-            );
-            add.save = Some(format!("voter{k}"));
-            vec![add]
+            let name = format!("voter{k}");
+            let add = Action::AddVoter { node: None };
+            (
+                vec![saved("chaos: add a voter".into(), t, add, &name)],
+                Some(name),
+            )
         }
-        2 => vec![optional(
-            "chaos: add two voters (joint)".into(),
-            t,
-            Action::AddVoters { count: 2 },
-        )],
+        2 => (
+            one(
+                "chaos: add two voters (joint)".into(),
+                Action::AddVoters { count: 2 },
+            ),
+            None,
+        ),
         3 => {
             let node = member(rng, plan);
-            vec![optional(
-                format!("chaos: remove {node}"),
-                t,
-                Action::Remove { node },
-            )]
+            (
+                one(format!("chaos: remove {node}"), Action::Remove { node }),
+                None,
+            )
         }
         4 => {
             let node = member(rng, plan);
-            vec![optional(
-                format!("chaos: replace {node}"),
-                t,
-                Action::Replace { node },
-            )]
+            (
+                one(format!("chaos: replace {node}"), Action::Replace { node }),
+                None,
+            )
         }
-        5 => {
-            // A member is replaced under a new id, then loses power and its disk: once
-            // the replacement is asked for, and only then (the saved name is bound only
-            // if the replace step ran), so a wipe never leaves a voter lost for good.
-            let node = NodeRef::Id(rng.gen_range(1..=plan.nodes));
-            let name = format!("replaced{k}");
-            let gone = NodeRef::Saved(name.clone());
-            let mut replace = optional(
-                format!("chaos: replace {node}"),
-                t,
-                Action::Replace { node: node.clone() },
-            );
-            replace.save = Some(name);
-            vec![
-                replace,
-                optional(
-                    format!("chaos: power loss {node}"),
-                    t + 1,
-                    Action::PowerLoss { node: gone.clone() },
-                ),
-                optional(
-                    format!("chaos: wipe {node}'s disk"),
-                    t + 2,
-                    Action::WipeDisk { node: gone },
-                ),
-            ]
-        }
-        6 => {
-            // Two changes in quick succession: the second must wait for the first.
-            let gap = rng.gen_range(0..30u64);
-            vec![
-                optional(
-                    "chaos: add a learner".into(),
-                    t,
-                    Action::AddLearner { node: None },
-                ),
-                optional(
-                    "chaos: add a voter at once".into(),
-                    t + gap,
-                    Action::AddVoter { node: None },
-                ),
-            ]
-        }
-        _ => {
-            // A change right after a new leader takes over.
-            let to = NodeRef::Id(rng.gen_range(1..=plan.nodes));
-            let gap = rng.gen_range(1..40u64);
-            vec![
-                optional(
-                    format!("chaos: transfer leadership to {to}"),
-                    t,
-                    Action::Transfer {
-                        node: NodeRef::Leader,
-                        to,
-                    },
-                ),
-                optional(
-                    "chaos: change right after the transfer".into(),
-                    t + gap,
-                    Action::AddLearner { node: None },
-                ),
-            ]
-        }
+        5 => (
+            replace_then_wipe(format!("replaced{k}"), t, rng, plan),
+            None,
+        ),
+        6 => (two_at_once(t, rng), None),
+        _ => (change_after_transfer(t, rng, plan), None),
     }
+}
+
+/// `optional(label, at, action)` that saves its member under `name`.
+fn saved(label: String, at: u64, action: Action, name: &str) -> Step {
+    let mut step = optional(label, at, action);
+    step.save = Some(name.to_string());
+    step
+}
+
+/// A learner is added, then promoted.
+fn learner_then_promotion(
+    name: String,
+    t: u64,
+    rng: &mut ChaCha8Rng,
+) -> (Vec<Step>, Option<String>) {
+    let add = saved(
+        "chaos: add a learner".into(),
+        t,
+        Action::AddLearner { node: None },
+        &name,
+    );
+    let later = t + rng.gen_range(100..2_000u64);
+    let promote = Action::Promote {
+        node: NodeRef::Saved(name.clone()),
+    };
+    let steps = vec![
+        add,
+        optional("chaos: promote the learner".into(), later, promote),
+    ];
+    (steps, Some(name))
+}
+
+/// A member is replaced under a new id, then loses power and its disk: once the
+/// replacement is asked for, and only then (`name` is bound only if the replace step
+/// ran), so a wipe never leaves a voter lost for good.
+fn replace_then_wipe(name: String, t: u64, rng: &mut ChaCha8Rng, plan: &Plan) -> Vec<Step> {
+    let node = NodeRef::Id(rng.gen_range(1..=plan.nodes));
+    let gone = NodeRef::Saved(name.clone());
+    let replace = Action::Replace { node: node.clone() };
+    vec![
+        saved(format!("chaos: replace {node}"), t, replace, &name),
+        optional(
+            format!("chaos: power loss {node}"),
+            t + 1,
+            Action::PowerLoss { node: gone.clone() },
+        ),
+        optional(
+            format!("chaos: wipe {node}'s disk"),
+            t + 2,
+            Action::WipeDisk { node: gone },
+        ),
+    ]
+}
+
+/// Two changes in quick succession: the second must wait for the first.
+fn two_at_once(t: u64, rng: &mut ChaCha8Rng) -> Vec<Step> {
+    let gap = rng.gen_range(0..30u64);
+    vec![
+        optional(
+            "chaos: add a learner".into(),
+            t,
+            Action::AddLearner { node: None },
+        ),
+        optional(
+            "chaos: add a voter at once".into(),
+            t + gap,
+            Action::AddVoter { node: None },
+        ),
+    ]
+}
+
+/// A change right after a new leader takes over (it must first commit in its term).
+fn change_after_transfer(t: u64, rng: &mut ChaCha8Rng, plan: &Plan) -> Vec<Step> {
+    let to = NodeRef::Id(rng.gen_range(1..=plan.nodes));
+    let gap = rng.gen_range(1..40u64);
+    vec![
+        optional(
+            format!("chaos: transfer leadership to {to}"),
+            t,
+            Action::Transfer {
+                node: NodeRef::Leader,
+                to,
+            },
+        ),
+        optional(
+            "chaos: change right after the transfer".into(),
+            t + gap,
+            Action::AddLearner { node: None },
+        ),
+    ]
 }

@@ -1,7 +1,7 @@
 //! Every checker rejects hand-built bad inputs and accepts valid ones.
 
 use check::{FinalState, LivenessBounds, Property};
-use proto::conf::{ChangeKind, ConfChange, ConfChangeSingle};
+use proto::conf::{ChangeKind, ConfChange};
 use proto::history::{HistoryOp, Outcome};
 use proto::kv::{Op, OpResult};
 use proto::trace::{EntryId, Event, EventKind, Role};
@@ -685,14 +685,19 @@ fn membership_run() -> Vec<Event> {
     events
 }
 
+/// `node` made `entries` durable at `time`.
+fn persisted_at(time: u64, node: u64, entries: Vec<EntryId>) -> Event {
+    ev(time, EventKind::LogPersisted { node, entries })
+}
+
+/// `node` made the configuration entry at (index, term) durable.
 fn persisted_conf(time: u64, node: u64, index: u64, term: u64) -> Event {
-    ev(
-        time,
-        EventKind::LogPersisted {
-            node,
-            entries: vec![id(index, term, 100 + index)],
-        },
-    )
+    persisted_at(time, node, vec![id(index, term, 100 + index)])
+}
+
+/// `node` advanced its commit index to (index, term) at `time`.
+fn committed_at(time: u64, node: u64, index: u64, term: u64) -> Event {
+    ev(time, EventKind::Committed { node, index, term })
 }
 
 /// Configuration safety: a change before the leader's own-term commit, and a second
@@ -709,14 +714,7 @@ fn configuration_safety_judges_the_membership_rules() {
     assert!(v[0].message.contains("own term"), "{}", v[0].message);
     // After it: fine; then a second while the first is uncommitted: two in flight.
     let mut two = membership_run();
-    two.push(ev(
-        24,
-        EventKind::Committed {
-            node: 1,
-            index: 2,
-            term: 2,
-        },
-    ));
+    two.push(committed_at(24, 1, 2, 2));
     two.push(persisted_conf(25, 1, 3, 2));
     two.push(conf_proposed(25, 1, 3, 2, add(4)));
     assert!(check::configuration::check(&two).is_empty());
@@ -748,27 +746,9 @@ fn configuration_safety_judges_the_membership_rules() {
 #[test]
 fn commit_rule_needs_both_majorities_while_joint() {
     let mut events = membership_run();
-    events.push(ev(
-        24,
-        EventKind::Committed {
-            node: 1,
-            index: 2,
-            term: 2,
-        },
-    ));
-    let grow = ConfChange {
-        changes: vec![
-            ConfChangeSingle {
-                kind: ChangeKind::AddVoter,
-                node: 4,
-            },
-            ConfChangeSingle {
-                kind: ChangeKind::AddVoter,
-                node: 5,
-            },
-        ],
-        joint: true,
-    };
+    events.push(committed_at(24, 1, 2, 2));
+    let mut grow = ConfChange::of(&[(ChangeKind::AddVoter, 4), (ChangeKind::AddVoter, 5)]);
+    grow.joint = true;
     events.push(persisted_conf(25, 1, 3, 2));
     events.push(conf_proposed(25, 1, 3, 2, grow));
     // The leader applies the joint entry: now {1,..,5} & {1,2,3}.
@@ -784,40 +764,14 @@ fn commit_rule_needs_both_majorities_while_joint() {
     ));
     // Entry 4 is held by 1, 4 and 5: a majority of the five, not of the old three.
     for node in [1, 4, 5] {
-        events.push(ev(
-            27,
-            EventKind::LogPersisted {
-                node,
-                entries: vec![id(4, 2, 44)],
-            },
-        ));
+        events.push(persisted_at(27, node, vec![id(4, 2, 44)]));
     }
     let mut bad = events.clone();
-    bad.push(ev(
-        28,
-        EventKind::Committed {
-            node: 1,
-            index: 4,
-            term: 2,
-        },
-    ));
+    bad.push(committed_at(28, 1, 4, 2));
     let v = check::commit_rule::check(&bad);
     assert_eq!(v.len(), 1, "{v:?}");
     assert!(v[0].message.contains("outgoing"), "{}", v[0].message);
-    events.push(ev(
-        27,
-        EventKind::LogPersisted {
-            node: 2,
-            entries: vec![id(3, 2, 103), id(4, 2, 44)],
-        },
-    ));
-    events.push(ev(
-        28,
-        EventKind::Committed {
-            node: 1,
-            index: 4,
-            term: 2,
-        },
-    ));
+    events.push(persisted_at(27, 2, vec![id(3, 2, 103), id(4, 2, 44)]));
+    events.push(committed_at(28, 1, 4, 2));
     assert!(check::commit_rule::check(&events).is_empty());
 }

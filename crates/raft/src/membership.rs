@@ -14,7 +14,7 @@ impl Raft {
     /// is pending (proposed and not yet applied, or, for a new leader, before its own
     /// term's no-op is applied) and when the change does not apply to the configuration.
     pub fn propose_conf_change(&mut self, cc: &ConfChange) -> Result<(Index, Term), ProposeError> {
-        self.admit_conf_change(cc).inspect_err(|_| {
+        let next = self.admit_conf_change(cc).inspect_err(|_| {
             marks::mark!("raft.conf.refused");
         })?;
         let index = self.log.last_index() + 1;
@@ -27,22 +27,21 @@ impl Raft {
         self.pending_conf_index = index;
         self.broadcast_pending = true;
         marks::mark!("raft.conf.proposed");
-        let after = crate::confchange::apply(&self.conf, cc);
-        if after.is_ok_and(|next| !next.is_voter(self.id)) {
+        if !next.is_voter(self.id) {
             self.leaving = true;
         }
         Ok((index, self.term))
     }
 
-    fn admit_conf_change(&self, cc: &ConfChange) -> Result<(), ProposeError> {
+    /// Whether `cc` may be proposed now; if so, the configuration it would make.
+    fn admit_conf_change(&self, cc: &ConfChange) -> Result<ConfState, ProposeError> {
         self.admit_proposal()?;
         if self.pending_conf_index > self.log.applied
             && !self.cfg.canaries.two_conf_changes_in_flight
         {
             return Err(ProposeError::ConfChangePending);
         }
-        crate::confchange::apply(&self.conf, cc)?;
-        Ok(())
+        Ok(crate::confchange::apply(&self.conf, cc)?)
     }
 
     /// Applies a committed change (the application has applied its entry). A change that

@@ -83,19 +83,18 @@ impl Counting {
     /// Tallies votes in `conf`: won when won in every half, lost when lost in any.
     pub fn tally(self, conf: &ConfState, votes: &BTreeMap<NodeId, bool>) -> VoteResult {
         let mut union = Vec::new();
-        let results: Vec<VoteResult> = self
-            .halves(conf, &mut union)
-            .into_iter()
-            .filter(|h| !h.is_empty())
-            .map(|h| tally(h, votes))
-            .collect();
-        if results.contains(&VoteResult::Lost) {
-            VoteResult::Lost
-        } else if results.iter().all(|r| *r == VoteResult::Won) {
-            VoteResult::Won
-        } else {
-            VoteResult::Pending
+        let mut result = VoteResult::Won;
+        for half in self.halves(conf, &mut union) {
+            if half.is_empty() {
+                continue; // not joint: no outgoing half
+            }
+            match tally(half, votes) {
+                VoteResult::Lost => return VoteResult::Lost,
+                VoteResult::Pending => result = VoteResult::Pending,
+                VoteResult::Won => {}
+            }
         }
+        result
     }
 }
 

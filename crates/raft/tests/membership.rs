@@ -91,10 +91,7 @@ fn a_joint_change_needs_both_majorities_and_leaves_by_itself() {
         "committed while joint with the old majority alone"
     );
     c.cut.clear();
-    for _ in 0..3 {
-        c.tick(1, 1);
-        c.stabilize();
-    }
+    c.rounds(1, 3);
     for id in 1..=5 {
         assert_eq!(
             conf(&c, id),
@@ -137,20 +134,14 @@ fn while_joint_the_old_majority_is_needed_too() {
     c.down.insert(2);
     c.down.insert(3);
     c.propose(1, b"y");
-    for _ in 0..3 {
-        c.tick(1, 1);
-        c.stabilize();
-    }
+    c.rounds(1, 3);
     assert_eq!(
         c.status(1).committed,
         committed,
         "committed with the new majority {{1,4,5}} alone while joint"
     );
     c.restart(2);
-    for _ in 0..3 {
-        c.tick(1, 1);
-        c.stabilize();
-    }
+    c.rounds(1, 3);
     assert!(c.status(1).committed > committed);
     assert_eq!(conf(&c, 1), ConfState::with_voters(&[1, 4, 5]));
 }
@@ -174,10 +165,7 @@ fn a_second_change_waits_for_the_first() {
     assert_eq!(second, Err(ProposeError::ConfChangePending));
     c.cut.clear();
     c.stabilize();
-    for _ in 0..2 {
-        c.tick(1, 1);
-        c.stabilize();
-    }
+    c.rounds(1, 2);
     assert!(c.change(1, &add(ChangeKind::AddLearner, 5)).is_ok());
     assert_eq!(conf(&c, 1).learners, vec![4, 5]);
 }

@@ -7,7 +7,7 @@ use crate::endpoint::Endpoint;
 use crate::rng::stream;
 use disk::FaultMode;
 use madsim::time::TimeHandle;
-use node::{Failpoints, Halt, Node, NodeConfig, Outgoing, Output};
+use node::{Failpoints, Halt, Node, NodeConfig, NodeError, Outgoing, Output};
 use proto::trace::EventKind;
 use proto::{NodeId, NO_NODE};
 use rand::Rng;
@@ -82,23 +82,7 @@ pub(crate) async fn member_actor(
             futures_util::pin_mut!(recv);
             match futures_util::future::select(recv, &mut alarm).await {
                 futures_util::future::Either::Left(((from, wire), _)) => {
-                    let now = ep.now_ns();
-                    match wire {
-                        Wire::Raft(m) => node.step(now, m, &mut out),
-                        Wire::Request(r) => node.request(now, from, r, &mut out),
-                        Wire::Response(_) => Ok(()), // members never wait on responses
-                        Wire::Control(Control::Campaign) => node.campaign(now, &mut out),
-                        Wire::Control(Control::TransferLeader(to)) => {
-                            node.transfer_leader(now, to, &mut out)
-                        }
-                        Wire::Control(Control::ConfChange(cc)) => {
-                            node.conf_change(now, &cc, &mut out).map(|_| ())
-                        }
-                        Wire::Removed => {
-                            node.told_removed(&mut out);
-                            Ok(())
-                        }
-                    }
+                    deliver(&mut node, ep.now_ns(), from, wire, &mut out)
                 }
                 futures_util::future::Either::Right(_) => {
                     next_tick += tick;
@@ -162,6 +146,29 @@ pub(crate) async fn member_actor(
             mark_removed(&ep, &board, &addressable);
         }
         publish(&board, &node, false);
+    }
+}
+
+/// Hands one arrival (from member, client or operator) to the member.
+fn deliver<D: disk::Disk>(
+    node: &mut Node<D>,
+    now: u64,
+    from: NodeId,
+    wire: Wire,
+    out: &mut Output,
+) -> Result<(), NodeError> {
+    match wire {
+        Wire::Raft(m) => node.step(now, m, out),
+        Wire::Request(r) => node.request(now, from, r, out),
+        Wire::Response(_) => Ok(()), // members never wait on responses
+        Wire::Control(Control::Campaign) => node.campaign(now, out),
+        Wire::Control(Control::TransferLeader(to)) => node.transfer_leader(now, to, out),
+        // A refused change is noted in the trace by the member.
+        Wire::Control(Control::ConfChange(cc)) => node.conf_change(now, &cc, out).map(|_| ()),
+        Wire::Removed => {
+            node.told_removed(out);
+            Ok(())
+        }
     }
 }
 

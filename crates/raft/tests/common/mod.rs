@@ -283,6 +283,14 @@ impl Cluster {
         }
     }
 
+    /// `rounds` times: tick `id` once (a heartbeat from a leader) and deliver everything.
+    pub fn rounds(&mut self, id: NodeId, rounds: u64) {
+        for _ in 0..rounds {
+            self.tick(id, 1);
+            self.stabilize();
+        }
+    }
+
     pub fn campaign(&mut self, id: NodeId) {
         self.transcript.push(format!("> campaign {id}"));
         self.node(id).campaign();
