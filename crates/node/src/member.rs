@@ -107,7 +107,8 @@ pub struct Node<D: Disk> {
     /// Members this one saw removed by a change it applied: their messages are answered
     /// with [`Outgoing::Removed`].
     removed: std::collections::BTreeSet<NodeId>,
-    /// This member has been in a configuration it applied (so leaving it is a removal).
+    /// This member has been in a configuration it applied (so leaving it is a removal;
+    /// a member added later has not joined until it applies its addition).
     joined: bool,
     /// It applied its own removal: it serves no client, but its Raft core still answers
     /// (members that have not applied the removal yet may need its vote) until a member
@@ -198,9 +199,9 @@ impl<D: Disk> Node<D> {
             unsynced: false,
             metrics: Metrics::default(),
             removed,
-            joined: false,
+            joined: conf.contains(id),
             left: false,
-            applied_conf: conf.clone(),
+            applied_conf: conf,
             cfg,
         };
         Ok((node, events))
@@ -410,10 +411,8 @@ impl<D: Disk> Node<D> {
             }
             let switches = self.raw.conf_changes();
             self.raw.advance();
-            if self.raw.conf_changes() != switches || !(self.joined || self.left) {
-                let before = self.applied_conf.clone();
-                self.after_conf_change(&before, out);
-                self.applied_conf = self.raw.conf_state().clone();
+            if self.raw.conf_changes() != switches {
+                self.after_conf_change(out);
             }
             if self.maybe_snapshot(out)? {
                 return Ok(()); // halted right after the snapshot

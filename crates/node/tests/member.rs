@@ -4,8 +4,9 @@
 
 use disk::{DiskFaults, FaultMode, SimDisk};
 use node::{raft, Failpoints, Node, NodeCanaries, NodeConfig, Outgoing, Output, WalOptions};
+use proto::conf::{ChangeKind, ConfChange};
 use proto::kv::{ClientError, ClientRequest, ClientResponse, Command, Op, OpResult};
-use proto::trace::Role;
+use proto::trace::{EventKind, Role};
 use proto::NodeId;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -230,4 +231,40 @@ fn a_member_with_a_wiped_disk_does_not_rejoin_under_its_old_id() {
         }
         other => panic!("expected an identity error, got {:?}", other.map(|_| ())),
     }
+}
+
+/// A member restarted from its disk that re-applies its own removal knows it has left:
+/// it records the removal and serves no client (found in review: a member learned it had
+/// left only from a change applied after its first Ready, so a restart missed it).
+#[test]
+fn a_removed_member_restarted_from_its_disk_knows_it_has_left() {
+    let mut c = Cluster::new(3, NodeCanaries::default());
+    c.campaign(1);
+    let mut out = Output::default();
+    let (now, remove) = (c.now_ns, ConfChange::single(ChangeKind::Remove, 3));
+    c.node(1)
+        .conf_change(now, &remove, &mut out)
+        .unwrap()
+        .unwrap();
+    c.deliver(out);
+    c.tick(3);
+    assert!(c.node(3).has_left(), "3 applied its own removal");
+    c.power_loss_and_restart(3);
+    let mut out = Output::default();
+    c.now_ns += 10_000_000;
+    let now = c.now_ns;
+    c.node(3).tick(now, &mut out).unwrap();
+    let removed = out
+        .events
+        .iter()
+        .any(|e| matches!(e, EventKind::MemberRemoved { node: 3 }));
+    assert!(
+        removed,
+        "the re-applied removal is noticed: {:?}",
+        out.events
+    );
+    assert!(c.node(3).has_left());
+    c.put(3, 1, "k", "v", 1);
+    let answer = c.answers.pop().unwrap();
+    assert_eq!(answer.result, Err(ClientError::NotLeader { leader: 0 }));
 }

@@ -46,19 +46,18 @@ impl<D: Disk> Node<D> {
         self.raw.conf_state()
     }
 
-    /// After an apply: note who was removed; if this member was, it stops serving
-    /// clients (its core steps down if it led, reported at the next Ready).
-    pub(super) fn after_conf_change(&mut self, before: &proto::conf::ConfState, out: &mut Output) {
+    /// After the core took on a new configuration: note who was removed; if this member
+    /// was, it stops serving clients (its core steps down if it led, reported at the next
+    /// Ready).
+    pub(super) fn after_conf_change(&mut self, out: &mut Output) {
         let now = self.raw.conf_state();
-        if now == before && (self.joined || self.left) {
-            return;
-        }
-        for id in before.members() {
+        for id in self.applied_conf.members() {
             if !now.contains(id) {
                 self.removed.insert(id);
             }
         }
-        if now.contains(self.id) {
+        self.applied_conf = now.clone();
+        if self.applied_conf.contains(self.id) {
             self.joined = true;
             return;
         }
