@@ -78,9 +78,16 @@ pub enum Command {
     CheckHistory {
         /// The file.
         file: PathBuf,
-        /// Search steps allowed per key before the verdict is undecided.
+        /// Search steps allowed (per key for a history without revisions) before the
+        /// verdict is undecided.
         #[arg(long, default_value_t = check::linearizability::STEP_BUDGET)]
         budget: u64,
+        /// The history is complete: it records every write and the store started empty
+        /// at revision 0, so every revision up to the highest seen was made by a recorded
+        /// write. Same as the header line {"complete": true}, which the simulator's
+        /// exports carry.
+        #[arg(long)]
+        complete: bool,
     },
     /// Measure the testbed's speed and write reports/BENCHMARKS.md.
     Bench {

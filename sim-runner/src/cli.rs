@@ -10,7 +10,11 @@ use std::path::PathBuf;
 /// Runs the command and says how it ended.
 pub fn execute(args: Args) -> Result<Status, InputError> {
     match &args.command {
-        Some(Command::CheckHistory { file, budget }) => crate::tools::check_history(file, *budget),
+        Some(Command::CheckHistory {
+            file,
+            budget,
+            complete,
+        }) => crate::tools::check_history(file, *budget, *complete),
         Some(Command::Merge { files, report }) => crate::tools::merge(files, report.as_ref()),
         Some(Command::Schema) => {
             print!("{}", crate::reference::scenario_reference());

@@ -53,7 +53,7 @@ pub fn write_history(
     outcome: &Outcome,
 ) -> Result<(), InputError> {
     let run = ran(outcome, "history")?;
-    let text = check::history_file::write(&run.history);
+    let text = check::history_file::write(&run.history, true);
     { file }
         .write_all(text.as_bytes())
         .map_err(InputError::write(path))

@@ -49,8 +49,9 @@ impl Status {
     }
 }
 
-/// `check-history FILE`: judges a history file for linearizability.
-pub fn check_history(file: &Path, budget: u64) -> Result<Status, InputError> {
+/// `check-history FILE`: judges a history file for linearizability; `complete`: the
+/// history is complete even without its header line saying so.
+pub fn check_history(file: &Path, budget: u64, complete: bool) -> Result<Status, InputError> {
     let path = file.display().to_string();
     let text = std::fs::read_to_string(file).map_err(InputError::read(file))?;
     let file =
@@ -60,31 +61,46 @@ pub fn check_history(file: &Path, budget: u64) -> Result<Status, InputError> {
         budget,
         unit: check::linearizability::TimeUnit::AsGiven,
         revisions: file.revisions,
+        complete: complete || file.complete,
     };
     let report = check::linearizability::check_with(&history, &options);
+    if let Some(note) = &report.note {
+        println!("note: {note}");
+    }
+    if file.revisions && !options.complete {
+        println!("note: revision completeness not judged: the history does not say it records every write from an empty store (add the header line {{\"complete\": true}} or pass --complete), so revisions may have been made by writes outside it");
+    }
     for f in &report.failures {
         let what = if f.undecided {
             "undecided"
         } else {
             "violation"
         };
-        println!("key {} ({what}): {}", f.key, f.explanation);
+        let keys = if f.key.contains(", ") { "keys" } else { "key" };
+        println!("{keys} {} ({what}): {}", f.key, f.explanation);
     }
     let failed = report.failures.iter().filter(|f| !f.undecided).count();
     let undecided = report.failures.len() - failed;
     if failed > 0 {
-        println!("NOT linearizable ({failed} of {} keys fail)", report.keys);
+        if file.revisions {
+            println!(
+                "NOT linearizable (revisions order the whole store: {} key(s) judged as one)",
+                report.keys
+            );
+        } else {
+            println!("NOT linearizable ({failed} of {} keys fail)", report.keys);
+        }
         return Ok(Status::Failed);
     }
     if undecided > 0 {
         println!(
-            "UNDECIDED: the search budget ({budget} steps per key) ran out on {undecided} of {} keys; no violation was found, none is claimed (raise --budget)",
-            report.keys
+            "UNDECIDED: the search budget ({budget} steps{}) ran out; no violation was found, none is claimed (raise --budget)",
+            if file.revisions { "" } else { " per key" }
         );
         return Ok(Status::Undecided);
     }
     println!(
-        "linearizable: {} operations over {} keys ({} search steps)",
+        "linearizable: {} operations over {} key(s) ({} search steps)",
         history.len(),
         report.keys,
         report.steps

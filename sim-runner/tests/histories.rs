@@ -23,12 +23,13 @@ fn round_trip(scenario: &str, seed: u64, canaries: sim::Canaries) -> bool {
         .find(|(p, _)| *p == Property::Linearizability)
         .map(|(_, v)| v.clone())
         .unwrap();
-    let file = history_file::parse(&history_file::write(&run.history)).unwrap();
+    let file = history_file::parse(&history_file::write(&run.history, true)).unwrap();
     assert_eq!(file.ops.len(), run.history.len());
     assert!(file.revisions, "the simulator records revisions");
     let options = Options {
         unit: TimeUnit::AsGiven,
         revisions: file.revisions,
+        complete: file.complete,
         ..Options::default()
     };
     let again = check_with(&file.ops, &options).verdict();

@@ -25,6 +25,13 @@
 //! - `status`: `ok` (it happened, with `output`), `fail` (it certainly did not happen and
 //!   never will) or `unknown` (it may have happened at any time after `call`).
 //!
+//! - A header line, first and optional: `{"complete": true}` says the history is
+//!   complete: it records every write, and the store started empty at revision 0. Then
+//!   every revision up to the highest one seen must have been made by a recorded write
+//!   (a gap is a violation). Without it (a history of some keys of a shared store, say),
+//!   revisions may also have been made by writes outside the history, though never to its
+//!   keys, which start absent. The simulator's exports carry the header.
+//!
 //! Unknown fields are errors, so typos do not pass silently. Errors name the line.
 
 use proto::history::{HistoryOp, Outcome};
@@ -49,6 +56,22 @@ pub struct HistoryFile {
     pub ops: Vec<HistoryOp>,
     /// Whether the file records revisions (then every answered operation does).
     pub revisions: bool,
+    /// Whether the header line declares the history complete.
+    pub complete: bool,
+}
+
+/// The optional first line.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Header {
+    complete: bool,
+}
+
+/// Whether `raw` is a header line (an object whose first key is "complete").
+fn is_header(raw: &str) -> bool {
+    raw.trim_start()
+        .strip_prefix('{')
+        .is_some_and(|rest| rest.trim_start().starts_with("\"complete\""))
 }
 
 #[derive(Deserialize)]
@@ -87,12 +110,23 @@ pub fn parse(text: &str) -> Result<HistoryFile, HistoryFileError> {
     let mut ops = Vec::new();
     // (line, whether it is answered, whether it records its revision)
     let mut recorded: Vec<(usize, bool, bool)> = Vec::new();
+    let mut complete = false;
     for (i, raw) in text.lines().enumerate() {
         let line = i + 1;
         if raw.trim().is_empty() {
             continue;
         }
         let err = |message: String| HistoryFileError { line, message };
+        if is_header(raw) {
+            if !ops.is_empty() || complete {
+                return Err(err(
+                    "the header line {\"complete\": ...} must come first, once".into(),
+                ));
+            }
+            let header: Header = serde_json::from_str(raw).map_err(|e| err(e.to_string()))?;
+            complete = header.complete;
+            continue;
+        }
         let l: Line = serde_json::from_str(raw).map_err(|e| err(e.to_string()))?;
         let op = operation(&l).map_err(err)?;
         if let Some(r) = l.ret {
@@ -128,7 +162,11 @@ pub fn parse(text: &str) -> Result<HistoryFile, HistoryFileError> {
             });
         }
     }
-    Ok(HistoryFile { ops, revisions })
+    Ok(HistoryFile {
+        ops,
+        revisions,
+        complete,
+    })
 }
 
 fn operation(l: &Line) -> Result<Op, String> {
@@ -223,9 +261,13 @@ fn outcome(l: &Line, op: &Op) -> Result<Outcome, String> {
     Ok(Outcome::Ok(result))
 }
 
-/// Writes a history in this format, revisions included (one line per operation).
-pub fn write(ops: &[HistoryOp]) -> String {
+/// Writes a history in this format, revisions included (one line per operation), after
+/// the header line when it is `complete`.
+pub fn write(ops: &[HistoryOp], complete: bool) -> String {
     let mut out = String::new();
+    if complete {
+        out.push_str("{\"complete\": true}\n");
+    }
     for op in ops {
         out.push_str(&line(op).to_string());
         out.push('\n');
@@ -311,7 +353,15 @@ mod tests {
 {"client": 4, "op": "cas", "key": "y", "expected": null, "value": "c", "call": 41, "return": null, "status": "unknown"}"#;
         let file = parse(text).unwrap();
         assert!(file.revisions);
-        assert_eq!(parse(&write(&file.ops)).unwrap().ops, file.ops);
+        assert_eq!(parse(&write(&file.ops, false)).unwrap().ops, file.ops);
+        let declared = parse(&write(&file.ops, true)).unwrap();
+        assert!(declared.complete && !file.complete);
+        // Sequence numbers are line numbers, one further down after the header.
+        let shifted: Vec<u64> = file.ops.iter().map(|o| o.seq + 1).collect();
+        assert_eq!(
+            declared.ops.iter().map(|o| o.seq).collect::<Vec<_>>(),
+            shifted
+        );
         let missing = text.replace(r#", "mod_revision": 1"#, "");
         let err = parse(&missing).unwrap_err();
         assert_eq!(err.line, 2, "{}", err.message);
@@ -320,5 +370,28 @@ mod tests {
             r#""expected": "a", "expected_revision": 1"#,
         );
         assert!(parse(&both).unwrap_err().message.contains("not both"));
+    }
+
+    #[test]
+    fn the_header_comes_first_once_and_is_checked() {
+        let op = r#"{"client": 1, "op": "put", "key": "x", "value": "a", "call": 1, "return": 2, "status": "ok"}"#;
+        assert!(
+            parse(&format!("{{\"complete\": true}}\n{op}"))
+                .unwrap()
+                .complete
+        );
+        assert!(
+            !parse(&format!("{{\"complete\": false}}\n{op}"))
+                .unwrap()
+                .complete
+        );
+        let late = parse(&format!("{op}\n{{\"complete\": true}}")).unwrap_err();
+        assert_eq!(late.line, 2, "{}", late.message);
+        let twice = parse("{\"complete\": true}\n{\"complete\": true}").unwrap_err();
+        assert_eq!(twice.line, 2, "{}", twice.message);
+        let typo = parse("{\"complete\": true, \"x\": 1}").unwrap_err();
+        assert_eq!(typo.line, 1, "{}", typo.message);
+        let not_bool = parse("{\"complete\": \"yes\"}").unwrap_err();
+        assert_eq!(not_bool.line, 1, "{}", not_bool.message);
     }
 }

@@ -14,6 +14,7 @@ fn judge(text: &str, budget: u64) -> Report {
             budget,
             unit: TimeUnit::AsGiven,
             revisions: file.revisions,
+            complete: file.complete,
         },
     )
 }

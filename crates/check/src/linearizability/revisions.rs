@@ -6,14 +6,18 @@
 //! checked instead are consequences that hold in every legal execution, each decided
 //! exactly:
 //!
-//! 1. No two writes create the same revision.
+//! 1. No two writes create the same revision, and none creates revision 0.
 //! 2. Real time: an operation called after another returned reports a revision no lower
 //!    (strictly higher when it creates one).
 //! 3. A read's modification revision is the revision of the write whose value it read
-//!    (0 when it read nothing), and never one that another write created.
+//!    (0 when it read nothing), and never one that another write created, whether or not
+//!    the outcome of the write of the value it read is known.
 //! 4. A compare-and-swap on a modification revision is turned into the equivalent
 //!    compare on a value where the revision names the write (see [`decide_compares`]), so the
-//!    linearizability search judges it like any other.
+//!    per-key search judges it like any other (histories without recorded revisions).
+//!
+//! These rules give a plain account of the commonest faults; the search over the whole
+//! store (the `ordered` module) is the exact judge behind them.
 
 use super::{KeyFailure, TimeUnit};
 use proto::history::{HistoryOp, Outcome};
@@ -92,6 +96,9 @@ impl<'a> Lookup<'a> {
 /// Rules 1 to 3; the first violation of each rule.
 pub(super) fn check(history: &[HistoryOp], lookup: &Lookup, unit: TimeUnit) -> Vec<KeyFailure> {
     let mut out = Vec::new();
+    if let Some(f) = zero_revision(history, unit) {
+        out.push(f);
+    }
     if let Some(f) = duplicate_revision(history, &lookup.creators, unit) {
         out.push(f);
     }
@@ -102,6 +109,19 @@ pub(super) fn check(history: &[HistoryOp], lookup: &Lookup, unit: TimeUnit) -> V
         out.push(f);
     }
     out
+}
+
+fn zero_revision(history: &[HistoryOp], unit: TimeUnit) -> Option<KeyFailure> {
+    let op = history
+        .iter()
+        .find(|op| matches!(reported(op), Some((0, true))))?;
+    Some(failure(
+        &[op],
+        format!(
+            "{} changed the store but reports revision 0: every change makes a revision of at least 1",
+            name(op, unit)
+        ),
+    ))
 }
 
 fn duplicate_revision(
@@ -179,14 +199,14 @@ fn read_revisions(history: &[HistoryOp], lookup: &Lookup, unit: TimeUnit) -> Opt
         let key = op.op.key();
         let wrong = match value {
             None => (*mod_revision != 0).then(|| "nothing, so it must be 0".to_string()),
-            Some(v) => match writers.get(&(key, v.as_str())) {
-                Some(Some(w)) => match reported(w) {
-                    Some((rev, true)) if rev != *mod_revision => Some(format!(
-                        "the value {}, written at revision {rev}",
-                        name(w, unit)
-                    )),
-                    _ => None,
-                },
+            Some(v) => match writers
+                .get(&(key, v.as_str()))
+                .and_then(|w| w.map(|w| (w, reported(w))))
+            {
+                Some((w, Some((rev, true)))) => (rev != *mod_revision)
+                    .then(|| format!("the value {}, written at revision {rev}", name(w, unit))),
+                // The value's writer has no known revision: the revision it read must
+                // still not be one that another write made.
                 _ => creators
                     .get(mod_revision)
                     .filter(|c| c.op.key() != key || written(c) != Some(v.as_str()))
