@@ -113,3 +113,34 @@ fn class_5_a_gap_the_unknown_writes_cannot_fill() {
     let fillable = GAP.replace(r#""call":40"#, r#""call":5"#);
     assert!(judge(&format!("{COMPLETE}{fillable}")).linearizable());
 }
+
+#[test]
+fn past_the_whole_store_budget_the_verdict_is_undecided_never_a_pass() {
+    let text: String = (1..=6)
+        .map(|r| {
+            format!(
+                "{{\"client\":{r},\"op\":\"put\",\"key\":\"k{r}\",\"value\":\"v{r}\",\"revision\":{r},\"call\":{},\"return\":{},\"status\":\"ok\"}}\n",
+                r * 10,
+                r * 10 + 5
+            )
+        })
+        .collect();
+    let file = parse(&format!("{COMPLETE}{text}")).unwrap();
+    let judge = |budget| {
+        let options = Options {
+            budget,
+            unit: TimeUnit::AsGiven,
+            revisions: true,
+            complete: true,
+        };
+        check_with(&file.ops, &options)
+    };
+    assert_eq!(judge(1_000).verdict(), check::Verdict::Held);
+    // Three steps cannot place six writes: every key alone still holds, but that is not
+    // the whole judgement, so the verdict says undecided and why.
+    let short = judge(3);
+    assert!(short.note.is_some() && !short.violated(), "{short:?}");
+    assert!(
+        matches!(short.verdict(), check::Verdict::Undecided(why) if why.contains("not decided"))
+    );
+}

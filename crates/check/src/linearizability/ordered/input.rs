@@ -96,7 +96,20 @@ pub(super) struct Pool<'a> {
     pub pins: BTreeSet<u64>,
 }
 
-impl Pool<'_> {
+impl<'a> Pool<'a> {
+    /// The pool of `ops`, unknown writes with this effect on this key.
+    fn of(key: u32, effect: Effect, mut ops: Vec<&'a HistoryOp>) -> Pool<'a> {
+        ops.sort_by_key(|o| o.call_ns);
+        let calls = ops.iter().map(|o| o.call_ns).collect();
+        Pool {
+            key,
+            effect,
+            calls,
+            ops,
+            pins: BTreeSet::new(),
+        }
+    }
+
     /// Whether the pool's write may make `revision`.
     pub(super) fn may_make(&self, revision: u64) -> bool {
         self.calls.len() != 1 || self.pins.is_empty() || self.pins.contains(&revision)
@@ -224,17 +237,7 @@ impl<'a> Input<'a> {
         answered.sort_by_key(|a| (a.call, a.ret));
         let pools = pools
             .into_iter()
-            .map(|((key, effect), mut ops)| {
-                ops.sort_by_key(|o| o.call_ns);
-                let calls = ops.iter().map(|o| o.call_ns).collect();
-                Pool {
-                    key,
-                    effect,
-                    calls,
-                    ops,
-                    pins: BTreeSet::new(),
-                }
-            })
+            .map(|((key, effect), ops)| Pool::of(key, effect, ops))
             .collect();
         let mut input = Input {
             answered,

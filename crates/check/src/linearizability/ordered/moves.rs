@@ -1,18 +1,12 @@
 //! Which moves the search may make from a configuration, and what each one does.
 
 use super::input::{Answered, Cell, Effect, Reply};
-use super::{
-    attributed_key, member_key, mix, open_key, Attribution, Choice, Entry, Move, Placed, Search,
-};
+use super::{attributed_key, member_key, mix, open_key, Attribution, Choice, Move, Placed, Search};
 use std::collections::BTreeMap;
-
-/// How many writes the closing phase tries for one open revision (more would only
-/// matter for a history the eager search judges anyway).
-const CLOSING_TRIES: usize = 8;
 
 /// The key's value after a write that made `revision`, whatever it held before (a write's
 /// result never depends on it once its condition held).
-fn written(effect: Effect, revision: u64) -> Cell {
+pub(super) fn written(effect: Effect, revision: u64) -> Cell {
     match effect {
         Effect::Put(v) | Effect::Cas(_, v) => Some((v, revision)),
         Effect::Delete | Effect::Get => None,
@@ -52,53 +46,6 @@ impl<'a> Search<'_, 'a> {
         }
     }
 
-    /// Whether answered read `i` has a place: a read changes nothing, so it may come at
-    /// any point since it was called where its key held what it read. That is a window
-    /// from the write that left the value to the next write on the key, and the read
-    /// must have been called before that next write was placed (Wing & Gong's bound
-    /// then); only the latest window for a value can be the one.
-    fn read_fits(&self, i: usize) -> bool {
-        let a = self.answered(i);
-        let key = a.key;
-        if self.plausible(i, self.store[key as usize]) {
-            return true;
-        }
-        let log = &self.log[key as usize];
-        let start = match a.reply {
-            Reply::Read(Some(_), m) => {
-                let at = log.partition_point(|e| e.level < m);
-                let leaves = log
-                    .get(at)
-                    .is_some_and(|e| self.leaves(e).is_some_and(|c| self.plausible(i, c)));
-                if !leaves {
-                    return false;
-                }
-                at + 1
-            }
-            Reply::Read(None, _) => match log
-                .iter()
-                .rposition(|e| matches!(self.leaves(e), Some(None)))
-            {
-                Some(at) => at + 1,
-                None => 0,
-            },
-            _ => return false,
-        };
-        let next = log[start..].iter().find(|e| self.leaves(e).is_some());
-        next.is_none_or(|e| a.call <= e.bound)
-    }
-
-    /// What a log entry leaves its key holding, if it is a write.
-    fn leaves(&self, e: &Entry) -> Option<Cell> {
-        match e.what {
-            Placed::Answered(i) => match self.answered(i).reply {
-                Reply::Created(r) => Some(written(self.answered(i).effect, r)),
-                _ => None,
-            },
-            Placed::Unknown(p) => Some(written(self.input.pools[p].effect, e.level)),
-        }
-    }
-
     /// Whether answered operation `i` fits its key holding `cell`, revisions aside.
     pub(super) fn plausible(&self, i: usize, cell: Cell) -> bool {
         let a = self.answered(i);
@@ -111,7 +58,7 @@ impl<'a> Search<'_, 'a> {
     }
 
     /// The key state after the next write of pool `p` makes `revision` now, if it can.
-    fn pool_fits(&self, p: usize, revision: u64) -> Option<Cell> {
+    pub(super) fn pool_fits(&self, p: usize, revision: u64) -> Option<Cell> {
         let pool = &self.input.pools[p];
         let claimed = &self.input.claimed;
         let free = revision > self.revision
@@ -129,7 +76,7 @@ impl<'a> Search<'_, 'a> {
     /// answered operation the revisions place on the key after it, when every revision
     /// between is claimed by answers (no other write on the key can come between, so
     /// that operation sees the key as this write leaves it). In a complete history only.
-    fn future_allows(&self, key: u32, revision: u64, cell: Cell) -> bool {
+    pub(super) fn future_allows(&self, key: u32, revision: u64, cell: Cell) -> bool {
         if !self.complete {
             return true;
         }
@@ -143,7 +90,7 @@ impl<'a> Search<'_, 'a> {
 
     /// The key's value right before level `index` of its log: what the last write placed
     /// before it left (absent when none).
-    fn prior(&self, key: u32, index: usize) -> Cell {
+    pub(super) fn prior(&self, key: u32, index: usize) -> Cell {
         let log = &self.log[key as usize];
         log[..index]
             .iter()
@@ -228,56 +175,6 @@ impl<'a> Search<'_, 'a> {
     /// The key's state after attributing `g` to pool `p`, if it can be.
     pub(super) fn attributed_state(&self, p: usize, g: u64) -> Option<Cell> {
         self.attributable(p, g).map(|a| a.after)
-    }
-
-    /// Whether every key's log, replayed in order, has each write's condition and each
-    /// operation that changed nothing hold, and each read of an absent key a time the key
-    /// was absent (reads of values are checked as they are placed and as writes are
-    /// attributed before them).
-    pub(super) fn verified(&self) -> bool {
-        self.log.iter().all(|log| {
-            let mut cell: Cell = None;
-            log.iter().enumerate().all(|(at, e)| {
-                let ok = match e.what {
-                    Placed::Answered(i) => match self.answered(i).reply {
-                        Reply::Read(None, _) => self.absence_for(i, log),
-                        Reply::Read(..) => true,
-                        _ => self.plausible(i, cell),
-                    },
-                    Placed::Unknown(p) => {
-                        self.input.pools[p].effect.changes(cell, e.level).is_some()
-                    }
-                };
-                let _ = at;
-                if let Some(after) = self.leaves(e) {
-                    cell = after;
-                }
-                ok
-            })
-        })
-    }
-
-    /// Whether read `i` of an absent key has a time its key was absent: from the start
-    /// or a delete, opened before its deadline, and not closed by a write placed before
-    /// it was called.
-    fn absence_for(&self, i: usize, log: &[Entry]) -> bool {
-        let a = self.answered(i);
-        let (deadline, strict) = self.deadline[i].unwrap_or((u64::MAX, false));
-        let before_deadline = |level: u64| level < deadline || (!strict && level == deadline);
-        let mut open_since: Option<u64> = Some(0);
-        for e in log {
-            let Some(after) = self.leaves(e) else {
-                continue;
-            };
-            if let Some(start) = open_since {
-                // The window [start, this write) closes here.
-                if before_deadline(start) && a.call <= e.bound {
-                    return true;
-                }
-            }
-            open_since = after.is_none().then_some(e.level);
-        }
-        open_since.is_some_and(before_deadline)
     }
 
     /// Works out a move, or `None` when it cannot be made now.
@@ -373,7 +270,7 @@ impl<'a> Search<'_, 'a> {
 
     /// Whether answered operation `i` can only come once the store is past the next
     /// revision.
-    fn waits_ahead(&self, i: usize) -> bool {
+    pub(super) fn waits_ahead(&self, i: usize) -> bool {
         let next = self.revision + 1;
         match self.answered(i).reply {
             Reply::Created(r) => r > next,
@@ -386,7 +283,7 @@ impl<'a> Search<'_, 'a> {
     /// one pool alone can have made it there, that attribution is the only way the read
     /// can ever take its place, and making it now loses nothing (what is placed on the key
     /// later only narrows it).
-    fn pinned_attribution(&self, needy: &BTreeMap<u32, Vec<usize>>) -> Option<Choice> {
+    pub(super) fn pinned_attribution(&self, needy: &BTreeMap<u32, Vec<usize>>) -> Option<Choice> {
         for (&key, waiting) in needy {
             for &i in waiting {
                 let Reply::Read(Some(_), m) = self.answered(i).reply else {
@@ -415,7 +312,7 @@ impl<'a> Search<'_, 'a> {
     /// others may still be needed, since a compare-and-swap's condition may need another
     /// write before it. (Fewer than every possibility: a violation this search reports is
     /// confirmed by the eager one.)
-    fn attributions(&self, needy: &BTreeMap<u32, Vec<usize>>, out: &mut Vec<Choice>) {
+    pub(super) fn attributions(&self, needy: &BTreeMap<u32, Vec<usize>>, out: &mut Vec<Choice>) {
         if self.open.is_empty() {
             return;
         }
@@ -468,7 +365,7 @@ impl<'a> Search<'_, 'a> {
     /// Whether attributing open revision `g` to pool `p`, after which its key holds
     /// `current`, lets waiting operation `i` take its place: a read needs the window the
     /// write opens, anything else the key's state now.
-    fn helps(&self, i: usize, p: usize, g: u64, current: Cell) -> bool {
+    pub(super) fn helps(&self, i: usize, p: usize, g: u64, current: Cell) -> bool {
         let a = self.answered(i);
         if !matches!(a.reply, Reply::Read(..)) {
             return self.plausible(i, current);
@@ -485,7 +382,7 @@ impl<'a> Search<'_, 'a> {
     /// changing its key, so only keys that a waiting operation needs changed are tried.
     /// In a history that is not complete, any unknown write may take the next free
     /// revision, or one that an operation on its key names.
-    fn unknown_writes(
+    pub(super) fn unknown_writes(
         &self,
         needy: &BTreeMap<u32, Vec<usize>>,
         ahead: bool,
@@ -543,54 +440,5 @@ impl<'a> Search<'_, 'a> {
                 );
             }
         }
-    }
-
-    /// Every answered operation and revision has its place, but some read of an absent
-    /// key lost its time of absence to a write attributed before it: an unknown delete of
-    /// that key placed now gives it a later one.
-    fn repairs(&self, out: &mut Vec<Choice>) {
-        let next = self.revision + 1;
-        for (key, log) in self.log.iter().enumerate() {
-            let lost = log.iter().any(|e| match e.what {
-                Placed::Answered(i) => {
-                    matches!(self.answered(i).reply, Reply::Read(None, _))
-                        && !self.absence_for(i, log)
-                }
-                Placed::Unknown(_) => false,
-            });
-            if !lost {
-                continue;
-            }
-            for &p in &self.pools_of_key[key] {
-                let deletes = self.input.pools[p].effect == Effect::Delete;
-                if deletes
-                    && self.member(p, u64::MAX).is_some()
-                    && self.pool_fits(p, next).is_some()
-                {
-                    out.push(Choice::Pool(p, next));
-                }
-            }
-        }
-    }
-
-    /// Every answered operation has its place: the open revisions are attributed, lowest
-    /// first, to writes nothing contradicts; writes on keys nothing was placed on after
-    /// the revision are tried first, and only the first few (see [`CLOSING_TRIES`]).
-    fn closing_choices(&self, out: &mut Vec<Choice>) {
-        let Some((&g, _)) = self.open.iter().next() else {
-            self.repairs(out);
-            return;
-        };
-        let quiet = |p: &usize| {
-            let log = &self.log[self.input.pools[*p].key as usize];
-            log.last().is_none_or(|e| e.level < g)
-        };
-        let pools = 0..self.input.pools.len();
-        let (first, second): (Vec<usize>, Vec<usize>) = pools.partition(quiet);
-        let fits = first
-            .into_iter()
-            .chain(second)
-            .filter(|p| self.attributed_state(*p, g).is_some());
-        out.extend(fits.take(CLOSING_TRIES).map(|p| Choice::Attribute(p, g)));
     }
 }
