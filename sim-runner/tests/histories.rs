@@ -93,6 +93,12 @@ fn the_sample_histories_get_their_verdicts() {
         ("revisions.jsonl", 0, "linearizable:"),
         ("stale-read.jsonl", 1, "NOT linearizable"),
         ("revision-went-back.jsonl", 1, "revisions went back"),
+        // Complete (its header says so): revision 2 was made by no write that could.
+        (
+            "revision-gap.jsonl",
+            1,
+            "must have made revision 2, and none can",
+        ),
     ] {
         let out = runner()
             .arg("check-history")
