@@ -60,10 +60,15 @@ pub(super) struct Outcome {
     pub failure: Option<KeyFailure>,
 }
 
+/// A history this short that the lazy search could not decide goes to the eager search,
+/// with [`SHORT_STEPS`] steps.
+const SHORT: usize = 5_000;
+const SHORT_STEPS: u64 = 2_000_000;
+
 /// Steps the search may take on a history of `n` operations (each phase): enough for a
 /// history it judges in one pass, and far from the minutes a wide one could take.
 fn steps_for(n: usize, budget: u64) -> u64 {
-    budget.min(3 * n as u64 + 1_000)
+    budget.min((3 * n as u64 + 1_000).max(100_000))
 }
 
 /// Checks `history` with revisions as one order (`complete`: see the module docs); with
@@ -80,20 +85,29 @@ pub(super) fn check(
     let mut lazy = Search::new(&input, complete, budget, false);
     let mut steps = 0;
     let first = if run { lazy.run() } else { None };
+    // The lazy search's pruning is not proven complete (chains of unknown writes nobody
+    // observed can defeat it), so a violation it finds is confirmed by the eager search,
+    // which places unknown writes as it goes and is exact. The eager search also judges
+    // a short history the lazy one ran out of steps on.
+    let eager_budget = match first {
+        Some(false) => budget,
+        Some(true) if history.len() <= SHORT => options.budget.min(SHORT_STEPS),
+        _ => 0,
+    };
     let failure = match first {
         None => None,
-        Some(true) => Some(explain::failure(&lazy, true, options.unit)),
-        // The lazy search's pruning is not proven complete (chains of unknown writes
-        // nobody observed can defeat it), so a violation it finds is confirmed by the
-        // eager search, which places unknown writes as it goes and is exact.
-        Some(false) => {
-            let mut eager = Search::new(&input, complete, budget, true);
+        Some(_) if eager_budget == 0 => Some(explain::failure(&lazy, true, options.unit)),
+        Some(lazy_undecided) => {
+            let mut eager = Search::new(&input, complete, eager_budget, true);
             let confirmed = eager.run();
             steps = eager.steps;
             match confirmed {
                 None => None,
                 Some(true) => Some(explain::failure(&eager, true, options.unit)),
-                Some(false) => Some(explain::failure(&lazy, false, options.unit)),
+                Some(false) if !lazy_undecided => {
+                    Some(explain::failure(&lazy, false, options.unit))
+                }
+                Some(false) => Some(explain::failure(&eager, false, options.unit)),
             }
         }
     };
