@@ -157,18 +157,23 @@ fn answers_match(answer: &OpResult, model: &OpResult, after: &mut Store, complet
     }
 }
 
+/// The revision an answer reports or observes (a get's modification revision).
+fn revision_mut(result: &mut OpResult) -> &mut u64 {
+    match result {
+        OpResult::Put { revision }
+        | OpResult::Delete { revision, .. }
+        | OpResult::Cas { revision, .. }
+        | OpResult::Get {
+            mod_revision: revision,
+            ..
+        } => revision,
+    }
+}
+
 /// The revision an answered operation reports or observes.
 fn reported(op: &HistoryOp) -> Option<u64> {
     match &op.outcome {
-        Outcome::Ok(
-            OpResult::Put { revision }
-            | OpResult::Delete { revision, .. }
-            | OpResult::Cas { revision, .. }
-            | OpResult::Get {
-                mod_revision: revision,
-                ..
-            },
-        ) => Some(*revision),
+        Outcome::Ok(result) => Some(*revision_mut(&mut result.clone())),
         _ => None,
     }
 }
@@ -213,19 +218,7 @@ fn perturb(rng: &mut ChaCha8Rng, h: &mut [HistoryOp]) {
             op.outcome = Outcome::Unknown;
             op.return_ns = None;
         }
-        (
-            _,
-            _,
-            Outcome::Ok(
-                OpResult::Put { revision }
-                | OpResult::Delete { revision, .. }
-                | OpResult::Cas { revision, .. }
-                | OpResult::Get {
-                    mod_revision: revision,
-                    ..
-                },
-            ),
-        ) => nudge(rng, revision),
+        (_, _, Outcome::Ok(result)) => nudge(rng, revision_mut(result)),
         _ => {}
     }
 }
