@@ -236,7 +236,7 @@ fn check_per_key(history: &[HistoryOp], options: &Options) -> Report {
 fn check_ordered(history: &[HistoryOp], options: &Options) -> Report {
     let lookup = revisions::Lookup::new(history, true);
     let failures = revisions::check(history, &lookup, options.unit);
-    let outcome = ordered::check(history, options, options.complete, failures.is_empty());
+    let outcome = ordered::check(history, options, failures.is_empty());
     if outcome.failure.as_ref().is_some_and(|f| f.undecided) {
         let mut report = check_per_key(history, options);
         report.steps += outcome.steps;

@@ -71,15 +71,11 @@ fn steps_for(n: usize, budget: u64) -> u64 {
     budget.min((3 * n as u64 + 1_000).max(100_000))
 }
 
-/// Checks `history` with revisions as one order (`complete`: see the module docs); with
+/// Checks `history` with revisions as one order (`options.complete`: see the module docs); with
 /// `run` false, only counts what there is to judge. `failure` is `None` when a
 /// linearization was found; an undecided failure when the budget ran out.
-pub(super) fn check(
-    history: &[HistoryOp],
-    options: &Options,
-    complete: bool,
-    run: bool,
-) -> Outcome {
+pub(super) fn check(history: &[HistoryOp], options: &Options, run: bool) -> Outcome {
+    let complete = options.complete;
     let input = Input::new(history);
     let budget = steps_for(history.len(), options.budget);
     let mut lazy = Search::new(&input, complete, budget, false);
@@ -160,8 +156,6 @@ struct Move {
     hash: u64,
     /// The write of the pool used, for an unknown write.
     member: usize,
-    /// Whether an attribution put off a conflict.
-    deferred: bool,
 }
 
 /// What attributing an open revision does: which write of the pool made it, and the
@@ -169,8 +163,6 @@ struct Move {
 struct Attribution {
     member: usize,
     after: Cell,
-    /// Whether a conflict past another open revision was put off.
-    deferred: bool,
 }
 
 /// What undoing a move needs.
@@ -185,8 +177,6 @@ struct Frame {
     log_index: usize,
     /// For an unknown write: which write of its pool.
     member: usize,
-    /// Whether it put off a conflict.
-    deferred: bool,
     /// Reads of an absent key that this move gave a deadline (it was called after they
     /// returned, so they come before it).
     pinned: Vec<(u64, usize)>,
@@ -240,8 +230,6 @@ struct Search<'i, 'a> {
     /// Per read of an absent key, the first move placed after it that was called after it
     /// returned: its level, and whether it made that revision itself.
     deadline: Vec<Option<(u64, bool)>>,
-    /// How many moves on the path put off a conflict.
-    deferrals: usize,
 }
 
 /// splitmix64: a fixed pseudo-random key per input.
@@ -312,7 +300,6 @@ impl<'i, 'a> Search<'i, 'a> {
             best: Best::default(),
             min_ret: u64::MAX,
             floating: BTreeSet::new(),
-            deferrals: 0,
             deadline: vec![None; n],
         }
     }

@@ -20,9 +20,7 @@ impl Search<'_, '_> {
             log_index: 0,
             pinned: Vec::new(),
             member: step.member,
-            deferred: step.deferred,
         };
-        self.deferrals += usize::from(step.deferred);
         if let Some(k) = step.key {
             self.store[k as usize] = step.after;
         }
@@ -140,7 +138,6 @@ impl Search<'_, '_> {
             self.deadline[r.1] = None;
             self.floating.insert(*r);
         }
-        self.deferrals -= usize::from(frame.deferred);
         self.revision = frame.revision_before;
         true
     }

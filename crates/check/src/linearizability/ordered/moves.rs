@@ -120,15 +120,7 @@ impl<'a> Search<'_, 'a> {
         let index = log.partition_point(|e| e.level < g);
         let after = pool.effect.changes(self.prior(pool.key, index), g)?;
         let current = self.store[pool.key as usize];
-        let mut deferred = false;
         for e in &log[index..] {
-            let settled = |state, deferred| {
-                Some(Attribution {
-                    member,
-                    after: state,
-                    deferred,
-                })
-            };
             // A conflict past another open revision may be mended by the write that
             // revision gets; it is checked again once every revision has its write.
             let mendable = e.level > g && self.open.range(g + 1..=e.level).next().is_some();
@@ -149,16 +141,14 @@ impl<'a> Search<'_, 'a> {
             if !fits && !mendable {
                 return None;
             }
-            deferred |= !fits;
             if self.leaves(e).is_some() {
-                return settled(current, deferred);
+                return Some(Attribution {
+                    member,
+                    after: current,
+                });
             }
         }
-        Some(Attribution {
-            member,
-            after,
-            deferred,
-        })
+        Some(Attribution { member, after })
     }
 
     /// The write of pool `p` to use where it must have been called by `bound`: the
@@ -190,7 +180,6 @@ impl<'a> Search<'_, 'a> {
                     revision,
                     hash,
                     member: 0,
-                    deferred: false,
                 }
             }
             Choice::Pool(p, r) => {
@@ -201,7 +190,6 @@ impl<'a> Search<'_, 'a> {
                     revision: r,
                     hash: self.hash ^ member_key(p, member),
                     member,
-                    deferred: false,
                 }
             }
             Choice::Open => Move {
@@ -210,14 +198,9 @@ impl<'a> Search<'_, 'a> {
                 revision: self.revision + 1,
                 hash: self.hash ^ open_key(self.revision + 1),
                 member: 0,
-                deferred: false,
             },
             Choice::Attribute(p, g) => {
-                let Attribution {
-                    member,
-                    after,
-                    deferred,
-                } = self.attributable(p, g)?;
+                let Attribution { member, after } = self.attributable(p, g)?;
                 let hash = self.hash ^ member_key(p, member) ^ open_key(g) ^ attributed_key(p, g);
                 let key = Some(pools[p].key);
                 Move {
@@ -226,7 +209,6 @@ impl<'a> Search<'_, 'a> {
                     revision: self.revision,
                     hash,
                     member,
-                    deferred,
                 }
             }
         })

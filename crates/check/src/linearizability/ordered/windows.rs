@@ -65,7 +65,7 @@ impl Search<'_, '_> {
     pub(super) fn verified(&self) -> bool {
         self.log.iter().all(|log| {
             let mut cell: Cell = None;
-            log.iter().enumerate().all(|(at, e)| {
+            log.iter().all(|e| {
                 let ok = match e.what {
                     Placed::Answered(i) => match self.answered(i).reply {
                         Reply::Read(None, _) => self.absence_for(i, log),
@@ -76,7 +76,6 @@ impl Search<'_, '_> {
                         self.input.pools[p].effect.changes(cell, e.level).is_some()
                     }
                 };
-                let _ = at;
                 if let Some(after) = self.leaves(e) {
                     cell = after;
                 }
