@@ -119,6 +119,9 @@ impl<'a> Search<'_, 'a> {
         let log = &self.log[pool.key as usize];
         let index = log.partition_point(|e| e.level < g);
         let after = pool.effect.changes(self.prior(pool.key, index), g)?;
+        if written(pool.effect, g).is_some() && self.loses_absence(p, g, bound, index) {
+            return None;
+        }
         let current = self.store[pool.key as usize];
         for e in &log[index..] {
             // A conflict past another open revision may be mended by the write that

@@ -88,6 +88,12 @@ impl Search<'_, '_> {
     /// or a delete, opened before its deadline, and not closed by a write placed before
     /// it was called.
     pub(super) fn absence_for(&self, i: usize, log: &[Entry]) -> bool {
+        self.absence_among(i, log.iter())
+    }
+
+    /// [`Self::absence_for`] over any sequence of a key's entries (a log with one more
+    /// entry tried in it, say).
+    pub(super) fn absence_among<'e>(&self, i: usize, log: impl Iterator<Item = &'e Entry>) -> bool {
         let a = self.answered(i);
         let (deadline, strict) = self.deadline[i].unwrap_or((u64::MAX, false));
         let before_deadline = |level: u64| level < deadline || (!strict && level == deadline);
@@ -105,6 +111,37 @@ impl Search<'_, '_> {
             open_since = after.is_none().then_some(e.level);
         }
         open_since.is_some_and(before_deadline)
+    }
+
+    /// Whether writing with pool `p` at open revision `g` (bound `bound`), at `index` of
+    /// its key's log, takes for good the time of absence of a read of that key placed
+    /// after it and before the key's next write. For good: the read has a deadline and no
+    /// other open revision at or below it, so no write still to come can give it another
+    /// (writes still to come make later revisions, and a window opened after the deadline
+    /// does not count).
+    pub(super) fn loses_absence(&self, p: usize, g: u64, bound: u64, index: usize) -> bool {
+        let log = &self.log[self.input.pools[p].key as usize];
+        let tried = Entry {
+            level: g,
+            bound,
+            what: Placed::Unknown(p),
+        };
+        let with = || log[..index].iter().chain([&tried]).chain(&log[index..]);
+        let after = log[index..].iter().take_while(|e| self.leaves(e).is_none());
+        after
+            .filter_map(|e| match e.what {
+                Placed::Answered(i) if matches!(self.answered(i).reply, Reply::Read(None, _)) => {
+                    Some(i)
+                }
+                _ => None,
+            })
+            .any(|i| {
+                let Some((deadline, _)) = self.deadline[i] else {
+                    return false;
+                };
+                let other_open = self.open.range(..=deadline).any(|(r, _)| *r != g);
+                !other_open && !self.absence_among(i, with())
+            })
     }
 
     /// Every answered operation and revision has its place, but some read of an absent
