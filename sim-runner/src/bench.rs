@@ -168,17 +168,24 @@ type Median = (f64, f64, f64);
 /// A table row: the figure and its value.
 type Row = (&'static str, String);
 
-/// The standard chaos run, `runs` seeds: its rows and the medians of µs per message and
-/// simulated seconds per wall second.
-fn standard(options: &BenchOptions) -> Result<(Vec<Row>, Median, f64), InputError> {
-    let scenario = scenarios::parse(STANDARD_CHAOS, "bench-chaos.toml")?;
-    let loaded = Loaded {
+/// The standard chaos run's scenario.
+pub fn standard_scenario() -> Loaded {
+    let scenario = scenarios::parse(STANDARD_CHAOS, "bench-chaos.toml")
+        .expect("the standard chaos run is a valid scenario");
+    Loaded {
         source: "bench-chaos".into(),
         scenario,
         text: STANDARD_CHAOS.into(),
-    };
+    }
+}
+
+/// The standard chaos run, `runs` seeds: its rows and the medians of µs per message and
+/// simulated seconds per wall second.
+fn standard(options: &BenchOptions) -> Result<(Vec<Row>, Median, f64), InputError> {
+    let loaded = standard_scenario();
     let (mut sim_rate, mut ops_rate, mut msg_rate, mut us_per_msg) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut passed = 0;
     for seed in 0..options.runs as u64 {
         let (r, wall) = timed(|| judge::run(&loaded, seed, sim::Canaries::default()));
         eprintln!(
@@ -186,6 +193,7 @@ fn standard(options: &BenchOptions) -> Result<(Vec<Row>, Median, f64), InputErro
             wall,
             r.passed()
         );
+        passed += usize::from(r.passed());
         sim_rate.push(r.end_ns as f64 / 1e9 / wall);
         ops_rate.push(r.history.len() as f64 / wall);
         msg_rate.push(r.network.delivered as f64 / wall);
@@ -205,6 +213,10 @@ fn standard(options: &BenchOptions) -> Result<(Vec<Row>, Median, f64), InputErro
         (
             "peak resident memory of the process",
             format!("{peak_mib:.0} MiB"),
+        ),
+        (
+            "runs that passed every check (a failing or undecided run is timed too)",
+            format!("{passed} of {}", options.runs),
         ),
     ];
     Ok((rows, t, rate.0))

@@ -154,3 +154,20 @@ fn verdicts_of_a_short_run_say_what_was_not_judged() {
     assert!(run.passed(), "not judged is not a failure");
     assert!(run.unjudged()[0].starts_with("liveness: not judged"));
 }
+
+/// The standard benchmark's runs (16 clients, 60 simulated s, about 10,000 operations
+/// each) are judged whole: seeds 2 and 5 once ended undecided after 12 and 5 s, the
+/// whole-store search lost in orders it could have refused at once.
+#[test]
+fn the_standard_benchmark_runs_are_decided() {
+    let loaded = sim_runner::bench::standard_scenario();
+    for seed in [2, 5] {
+        let run = judge::run(&loaded, seed, sim::Canaries::default());
+        let verdict = run
+            .verdicts
+            .iter()
+            .find(|(p, _)| *p == Property::Linearizability)
+            .map(|(_, v)| v.clone());
+        assert_eq!(verdict, Some(Verdict::Held), "seed {seed}");
+    }
+}

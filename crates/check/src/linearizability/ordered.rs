@@ -156,6 +156,9 @@ struct Move {
     hash: u64,
     /// The write of the pool used, for an unknown write.
     member: usize,
+    /// For an attribution: the level of the first later operation on its key it does
+    /// not fit, left for a later open revision to mend.
+    mend: Option<u64>,
 }
 
 /// What attributing an open revision does: which write of the pool made it, and the
@@ -163,6 +166,17 @@ struct Move {
 struct Attribution {
     member: usize,
     after: Cell,
+    /// See [`Move::mend`].
+    mend: Option<u64>,
+}
+
+/// A conflict an attribution left on `key`: some open revision in `(after, by]` must be
+/// attributed to a write of that key, or no order works.
+#[derive(Clone, Copy, Debug)]
+struct Mend {
+    key: u32,
+    after: u64,
+    by: u64,
 }
 
 /// What undoing a move needs.
@@ -180,6 +194,8 @@ struct Frame {
     /// Reads of an absent key that this move gave a deadline (it was called after they
     /// returned, so they come before it).
     pinned: Vec<(u64, usize)>,
+    /// Whether this attribution left a conflict to mend (see [`Search::mends`]).
+    mended: bool,
 }
 
 /// The deepest configuration reached, for the explanation: how many answered
@@ -230,6 +246,8 @@ struct Search<'i, 'a> {
     /// Per read of an absent key, the first move placed after it that was called after it
     /// returned: its level, and whether it made that revision itself.
     deadline: Vec<Option<(u64, bool)>>,
+    /// The conflicts attributions left to mend, in the order they were made.
+    mends: Vec<Mend>,
 }
 
 /// splitmix64: a fixed pseudo-random key per input.
@@ -301,6 +319,7 @@ impl<'i, 'a> Search<'i, 'a> {
             min_ret: u64::MAX,
             floating: BTreeSet::new(),
             deadline: vec![None; n],
+            mends: Vec::new(),
         }
     }
 

@@ -3,7 +3,7 @@
 
 use super::input::Reply;
 use super::{
-    attributed_key, cell_hash, member_key, mix, open_key, Choice, Entry, Frame, Move, Placed,
+    attributed_key, cell_hash, member_key, mix, open_key, Choice, Entry, Frame, Mend, Move, Placed,
     Search,
 };
 
@@ -20,6 +20,7 @@ impl Search<'_, '_> {
             log_index: 0,
             pinned: Vec::new(),
             member: step.member,
+            mended: false,
         };
         if let Some(k) = step.key {
             self.store[k as usize] = step.after;
@@ -54,7 +55,14 @@ impl Search<'_, '_> {
             Choice::Open => {
                 self.open.insert(step.revision, self.min_ret);
             }
-            Choice::Attribute(p, g) => self.attribute(p, g, step.member, &mut frame),
+            Choice::Attribute(p, g) => {
+                self.attribute(p, g, step.member, &mut frame);
+                if let Some(by) = step.mend {
+                    let key = self.input.pools[p].key;
+                    self.mends.push(Mend { key, after: g, by });
+                    frame.mended = true;
+                }
+            }
         }
         (self.store_hash, self.hash, self.revision) = (store_hash, step.hash, step.revision);
         self.frames.push(frame);
@@ -148,5 +156,8 @@ impl Search<'_, '_> {
         self.hash ^= open_key(g) ^ attributed_key(p, g);
         self.open.insert(g, frame.bound);
         self.log[self.input.pools[p].key as usize].remove(frame.log_index);
+        if frame.mended {
+            self.mends.pop();
+        }
     }
 }

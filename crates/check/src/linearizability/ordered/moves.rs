@@ -122,7 +122,11 @@ impl<'a> Search<'_, 'a> {
         if written(pool.effect, g).is_some() && self.loses_absence(p, g, bound, index) {
             return None;
         }
+        if self.mend_lost(pool.key, g) {
+            return None;
+        }
         let current = self.store[pool.key as usize];
+        let mut mend = None;
         for e in &log[index..] {
             // A conflict past another open revision may be mended by the write that
             // revision gets; it is checked again once every revision has its write.
@@ -144,14 +148,33 @@ impl<'a> Search<'_, 'a> {
             if !fits && !mendable {
                 return None;
             }
+            if !fits {
+                mend = mend.or(Some(e.level));
+            }
             if self.leaves(e).is_some() {
                 return Some(Attribution {
                     member,
                     after: current,
+                    mend,
                 });
             }
         }
-        Some(Attribution { member, after })
+        Some(Attribution {
+            member,
+            after,
+            mend,
+        })
+    }
+
+    /// Whether attributing open revision `g` to a write of `key` takes away the last
+    /// revision that could mend a conflict an earlier attribution left on another key.
+    fn mend_lost(&self, key: u32, g: u64) -> bool {
+        self.mends.iter().any(|m| {
+            m.key != key
+                && m.after < g
+                && g <= m.by
+                && self.open.range(m.after + 1..=m.by).all(|(r, _)| *r == g)
+        })
     }
 
     /// The write of pool `p` to use where it must have been called by `bound`: the
@@ -183,6 +206,7 @@ impl<'a> Search<'_, 'a> {
                     revision,
                     hash,
                     member: 0,
+                    mend: None,
                 }
             }
             Choice::Pool(p, r) => {
@@ -193,6 +217,7 @@ impl<'a> Search<'_, 'a> {
                     revision: r,
                     hash: self.hash ^ member_key(p, member),
                     member,
+                    mend: None,
                 }
             }
             Choice::Open => Move {
@@ -201,9 +226,14 @@ impl<'a> Search<'_, 'a> {
                 revision: self.revision + 1,
                 hash: self.hash ^ open_key(self.revision + 1),
                 member: 0,
+                mend: None,
             },
             Choice::Attribute(p, g) => {
-                let Attribution { member, after } = self.attributable(p, g)?;
+                let Attribution {
+                    member,
+                    after,
+                    mend,
+                } = self.attributable(p, g)?;
                 let hash = self.hash ^ member_key(p, member) ^ open_key(g) ^ attributed_key(p, g);
                 let key = Some(pools[p].key);
                 Move {
@@ -212,6 +242,7 @@ impl<'a> Search<'_, 'a> {
                     revision: self.revision,
                     hash,
                     member,
+                    mend,
                 }
             }
         })
