@@ -123,6 +123,8 @@ fn machine() -> String {
 /// Runs the benchmarks (the parts `options` asks for), prints the report and writes it to
 /// `output` if given.
 pub fn run(options: &BenchOptions, output: Option<&Path>) -> Result<(), InputError> {
+    // As a sweep runs: without the message events that only a trace file needs.
+    sim::trace::keep_messages(false);
     let mut md = String::new();
     let _ = writeln!(md, "# Benchmarks\n");
     let _ = writeln!(

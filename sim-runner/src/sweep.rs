@@ -26,6 +26,8 @@ struct Plan {
 /// Runs the scenario `args` names and says how it ended.
 pub fn run_scenario(args: &Args) -> Result<Status, InputError> {
     let mut plan = prepare(args)?;
+    // Message events are kept only for a trace file: no checker or report reads them.
+    sim::trace::keep_messages(args.trace.is_some());
     let results = run_seeds(args, &plan);
     let sweep = SweepReport {
         format: FORMAT_VERSION,

@@ -2,6 +2,27 @@
 
 use proto::trace::{Event, EventKind};
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether traces keep message events (see [`keep_messages`]).
+static KEEP_MESSAGES: AtomicBool = AtomicBool::new(true);
+
+/// Sets whether the traces of runs started from now on keep their message events (sent,
+/// delivered, dropped): on by default. Every event is hashed either way, so trace hashes
+/// do not change. They are four events in five of a run and no checker reads them, only
+/// the exported trace (`--trace`): a sweep leaves them out, and its checkers walk a fifth
+/// of the events.
+pub fn keep_messages(keep: bool) {
+    KEEP_MESSAGES.store(keep, Ordering::Relaxed);
+}
+
+/// Whether `kind` is a message event.
+fn is_message(kind: &EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::Send { .. } | EventKind::Deliver { .. } | EventKind::Drop { .. }
+    )
+}
 
 /// The trace hash's starting value.
 const START: u64 = 0xcbf2_9ce4_8422_2325;
@@ -86,6 +107,8 @@ impl Hasher for WordHasher {
 pub struct Trace {
     events: Vec<Event>,
     hash: u64,
+    /// Whether message events are kept (they are hashed either way).
+    messages: bool,
 }
 
 impl Default for Trace {
@@ -93,6 +116,7 @@ impl Default for Trace {
         Trace {
             events: Vec::new(),
             hash: START,
+            messages: KEEP_MESSAGES.load(Ordering::Relaxed),
         }
     }
 }
@@ -104,7 +128,9 @@ impl Trace {
         let mut h = WordHasher(self.hash);
         event.hash(&mut h);
         self.hash = h.finish();
-        self.events.push(event);
+        if self.messages || !is_message(&event.kind) {
+            self.events.push(event);
+        }
     }
 
     /// The hash of every event so far, in order.
@@ -112,7 +138,7 @@ impl Trace {
         self.hash
     }
 
-    /// The events so far.
+    /// The events so far (without message events, unless kept: see [`keep_messages`]).
     pub fn events(&self) -> &[Event] {
         &self.events
     }
