@@ -25,7 +25,7 @@ pub struct Alarm {
 impl Alarm {
     /// An alarm at `deadline` (already due if the deadline has passed).
     pub fn at(deadline: Instant) -> Alarm {
-        let mut sleep = TimeHandle::current().sleep(Duration::ZERO);
+        let mut sleep = crate::clock::with(|time| time.sleep(Duration::ZERO));
         Pin::new(&mut sleep).reset(deadline);
         Alarm {
             sleep,
@@ -35,7 +35,7 @@ impl Alarm {
 
     /// An alarm `after` from now.
     pub fn after(after: Duration) -> Alarm {
-        Alarm::at(TimeHandle::current().now_instant() + after)
+        Alarm::at(crate::clock::with(TimeHandle::now_instant) + after)
     }
 
     /// Moves the deadline.

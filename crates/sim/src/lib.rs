@@ -20,6 +20,7 @@ compile_error!(
 mod actor;
 pub mod alarm;
 pub mod client;
+mod clock;
 pub mod cluster;
 mod endpoint;
 #[cfg(feature = "bench")]
@@ -50,7 +51,10 @@ where
     Fut: Future<Output = T>,
 {
     let runtime = madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
-    runtime.block_on(body())
+    runtime.block_on(async move {
+        let _kept = clock::Kept::new();
+        body().await
+    })
 }
 
 /// Runs `job(seed)` for every seed, on `jobs` threads (one madsim runtime per seed), and

@@ -22,7 +22,6 @@ use crate::router::{Flight, InFlight, Router};
 use crate::trace::Trace;
 use disk::{Damage, DiskFaults, FaultMode, SimDisk};
 use madsim::runtime::{Handle, NodeHandle};
-use madsim::time::TimeHandle;
 use proto::trace::{DropReason, Event, EventKind, MessageSummary};
 use proto::NodeId;
 use std::collections::BTreeMap;
@@ -136,9 +135,9 @@ impl<M: Payload> World<M> {
 
     /// Simulated nanoseconds since the run began.
     pub fn now_ns(&self) -> u64 {
-        // Looked up each time rather than kept: a kept handle would hold the runtime's
-        // timers (and through them this world) alive after the run.
-        TimeHandle::current().elapsed().as_nanos() as u64
+        // Not kept in the world: a kept handle would hold the runtime's timers (and
+        // through them this world) alive after the run. See `clock`.
+        crate::clock::with(|time| time.elapsed().as_nanos() as u64)
     }
 
     /// Records an event in the trace at the current simulated time.
