@@ -110,6 +110,11 @@ pub enum Command {
         /// Where to write the report [default: reports/BENCHMARKS.md when every part runs].
         #[arg(long)]
         output: Option<PathBuf>,
+        /// CI's speed guard: measure only the standard run and bare madsim (--runs times
+        /// each) and exit 1 if the median cost per message exceeds this many times bare
+        /// madsim's. Writes no report.
+        #[arg(long, value_name = "MAX_RATIO", conflicts_with_all = ["only", "output"])]
+        guard: Option<f64>,
     },
     /// Print the scenario file reference (every key, its type, default and meaning),
     /// generated from the scenario model; docs/scenario-reference.md is its output.

@@ -165,10 +165,10 @@ pub fn run(options: &BenchOptions, output: Option<&Path>) -> Result<(), InputErr
 
 /// The standard chaos run on one core and the bare madsim floor, measured in the same
 /// process so that their ratio is fair.
-type Median = (f64, f64, f64);
+pub(crate) type Median = (f64, f64, f64);
 
 /// A table row: the figure and its value.
-type Row = (&'static str, String);
+pub(crate) type Row = (&'static str, String);
 
 /// The standard chaos run's scenario.
 pub fn standard_scenario() -> Loaded {
@@ -183,7 +183,7 @@ pub fn standard_scenario() -> Loaded {
 
 /// The standard chaos run, `runs` seeds: its rows and the medians of µs per message and
 /// simulated seconds per wall second.
-fn standard(options: &BenchOptions) -> Result<(Vec<Row>, Median, f64), InputError> {
+pub(crate) fn standard(options: &BenchOptions) -> Result<(Vec<Row>, Median, f64), InputError> {
     let loaded = standard_scenario();
     let (mut sim_rate, mut ops_rate, mut msg_rate, mut us_per_msg) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -225,7 +225,7 @@ fn standard(options: &BenchOptions) -> Result<(Vec<Row>, Median, f64), InputErro
 }
 
 /// Bare madsim carrying messages between 5 nodes: its rows and median µs per message.
-fn floor(options: &BenchOptions) -> (Vec<Row>, Median) {
+pub(crate) fn floor(options: &BenchOptions) -> (Vec<Row>, Median) {
     let mut floor_us = Vec::new();
     let mut floor_rate = Vec::new();
     for seed in 0..options.runs as u64 {

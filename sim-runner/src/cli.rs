@@ -27,7 +27,11 @@ pub fn execute(args: Args) -> Result<Status, InputError> {
             quick,
             only,
             output,
+            guard,
         }) => {
+            if let Some(max) = guard {
+                return crate::speed_guard::run(*runs, *max);
+            }
             let options = crate::bench::BenchOptions {
                 runs: (*runs).max(1),
                 sweep_seeds: *sweep_seeds,

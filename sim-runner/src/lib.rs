@@ -19,6 +19,7 @@ pub mod reference;
 pub mod report;
 pub mod scenarios;
 pub mod shrink;
+pub mod speed_guard;
 pub mod story;
 pub mod svg;
 pub mod sweep;
