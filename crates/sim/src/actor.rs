@@ -1,16 +1,14 @@
 //! The process of one member in the simulated world: recover from its disk, then loop
 //! over ticks, messages and operator commands, publishing its status as it goes.
 
-use crate::client::MemberList;
-use crate::cluster::{Board, ClusterConfig, Control, Wire};
+use crate::board::{Board, MemberList};
+use crate::wire::{Control, Wire};
 use crate::endpoint::Endpoint;
-use crate::rng::stream;
 use disk::FaultMode;
 use madsim::time::TimeHandle;
 use node::{Failpoints, Halt, Node, NodeConfig, NodeError, Outgoing, Output};
 use proto::trace::EventKind;
 use proto::{NodeId, NO_NODE};
-use rand::Rng;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -204,17 +202,4 @@ fn stop_on_storage_error(ep: &Endpoint<Wire>, board: &Board, e: &node::NodeError
     entry.stopped = Some(text);
     entry.role = None;
     entry.leader = NO_NODE;
-}
-
-/// Member `id`'s tick: `tick_ms`, made up to `tick_skew_ppm` faster or slower by a skew
-/// drawn from the seed (the same for every incarnation: it is the machine's clock).
-pub(crate) fn skewed_tick(config: &ClusterConfig, seed: u64, id: NodeId) -> Duration {
-    let base_ns = config.tick_ms * 1_000_000;
-    let max = i64::from(config.tick_skew_ppm);
-    if max == 0 {
-        return Duration::from_nanos(base_ns);
-    }
-    let skew = stream(seed, "clock-skew", id).gen_range(-max..=max);
-    let ns = (i128::from(base_ns) * i128::from(1_000_000 + skew) / 1_000_000).max(1);
-    Duration::from_nanos(ns as u64)
 }

@@ -3,7 +3,8 @@
 //! discovery through redirects. Every operation is recorded in the history with its
 //! simulated call and return times; an operation whose fate is unknown has no return.
 
-use crate::cluster::Wire;
+use crate::board::MemberList;
+use crate::wire::Wire;
 use crate::endpoint::Endpoint;
 use crate::rng::stream;
 use proto::history::{HistoryOp, Outcome};
@@ -247,38 +248,6 @@ pub async fn client_actor(
     }
 }
 
-/// The members clients may address, shared: membership changes add new members and
-/// removed members leave it.
-#[derive(Clone, Debug, Default)]
-pub struct MemberList(std::sync::Arc<std::sync::Mutex<Vec<NodeId>>>);
-
-impl MemberList {
-    /// A list of `members`.
-    pub fn new(members: Vec<NodeId>) -> MemberList {
-        MemberList(std::sync::Arc::new(std::sync::Mutex::new(members)))
-    }
-
-    /// The members now.
-    pub fn get(&self) -> Vec<NodeId> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    /// Adds a member.
-    pub fn add(&self, id: NodeId) {
-        let mut list = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if !list.contains(&id) {
-            list.push(id);
-        }
-    }
-
-    /// Removes a member (never the last one: clients need somewhere to go).
-    pub fn remove(&self, id: NodeId) {
-        let mut list = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if list.len() > 1 {
-            list.retain(|m| *m != id);
-        }
-    }
-}
 
 /// How a client insists.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,93 +1,24 @@
 //! A cluster of real members (Raft + WAL + KV) in the simulated world, with the clients
 //! that load it and the history they record.
 
-use crate::actor::{member_actor, skewed_tick};
-use crate::client::{client_actor, scripted_actor, History, MemberList, ScriptedRequest, Workload};
+use crate::actor::member_actor;
+use crate::board::{Board, MemberList, MemberStatus};
+use crate::client::{client_actor, scripted_actor, History, ScriptedRequest, Workload};
 use crate::net::NetworkFaults;
 use crate::rng::stream;
-use crate::world::{Payload, RunRecord, World};
+use crate::wire::Wire;
+use crate::world::{RunRecord, World};
 use disk::DiskFaults;
-use node::{raft, Failpoints, Metrics, NodeCanaries, NodeConfig, WalOptions};
-use proto::conf::ConfChange;
+use node::{raft, Failpoints, NodeCanaries, NodeConfig, WalOptions};
 use proto::history::HistoryOp;
-use proto::kv::{ClientRequest, ClientResponse};
-use proto::raft::Message;
-use proto::trace::{EventKind, MessageSummary, Role};
-use proto::{Index, NodeId, Term};
+use proto::trace::{EventKind, Role};
+use proto::NodeId;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-
-/// What travels between members and clients.
-#[derive(Clone, Debug)]
-pub enum Wire {
-    /// Raft traffic between members.
-    Raft(Message),
-    /// A client's request.
-    Request(ClientRequest),
-    /// A member's answer.
-    Response(ClientResponse),
-    /// An operator's command to a member (scenarios use it; it bypasses the network).
-    Control(Control),
-    /// "You were removed from the cluster": a member's answer to a removed one.
-    Removed,
-}
-
-/// Operator commands a scenario can give a member.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Control {
-    /// Start an election now.
-    Campaign,
-    /// (Leader) hand leadership to this member.
-    TransferLeader(NodeId),
-    /// (Leader) change the membership.
-    ConfChange(ConfChange),
-}
-
-impl Payload for Wire {
-    fn may_duplicate(&self) -> bool {
-        !matches!(self, Wire::Request(_))
-    }
-
-    fn summary(&self) -> MessageSummary {
-        match self {
-            Wire::Raft(m) => MessageSummary {
-                kind: Some(m.kind),
-                term: m.term,
-                index: m.index,
-                entries: m.entries.len() as u32,
-                reject: m.reject,
-                last_entry_term: m.entries.last().map_or(0, |e| e.term),
-            },
-            Wire::Request(r) => MessageSummary {
-                kind: None,
-                term: 0,
-                index: r.command.seq,
-                entries: 0,
-                reject: false,
-                last_entry_term: 0,
-            },
-            Wire::Response(r) => MessageSummary {
-                kind: None,
-                term: 0,
-                index: r.seq,
-                entries: 0,
-                reject: r.result.is_err(),
-                last_entry_term: 0,
-            },
-            Wire::Control(_) | Wire::Removed => MessageSummary {
-                kind: None,
-                term: 0,
-                index: 0,
-                entries: 0,
-                reject: false,
-                last_entry_term: 0,
-            },
-        }
-    }
-}
+use std::time::Duration;
 
 /// How the cluster is built.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -233,36 +164,7 @@ pub struct Canaries {
     pub node: NodeCanaries,
 }
 
-/// What a member last published about itself.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct MemberStatus {
-    /// Role.
-    pub role: Option<Role>,
-    /// Term.
-    pub term: Term,
-    /// Known leader.
-    pub leader: NodeId,
-    /// Commit index.
-    pub committed: Index,
-    /// Applied index.
-    pub applied: Index,
-    /// Last log index.
-    pub last_index: Index,
-    /// Digest of the store (updated every tick).
-    pub store_digest: u64,
-    /// Store revision.
-    pub revision: u64,
-    /// Metrics.
-    pub metrics: Metrics,
-    /// Set when a storage error stopped the member.
-    pub stopped: Option<String>,
-    /// The applied index `store_digest` was computed at.
-    pub digest_applied: Option<Index>,
-    /// The member learned it was removed from the cluster and stopped.
-    pub removed: bool,
-}
 
-pub(crate) type Board = Arc<Mutex<BTreeMap<NodeId, MemberStatus>>>;
 
 /// A running cluster.
 pub struct Cluster {
@@ -456,4 +358,17 @@ impl Cluster {
             members,
         }
     }
+}
+
+/// Member `id`'s tick: `tick_ms`, made up to `tick_skew_ppm` faster or slower by a skew
+/// drawn from the seed (the same for every incarnation: it is the machine's clock).
+pub(crate) fn skewed_tick(config: &ClusterConfig, seed: u64, id: NodeId) -> Duration {
+    let base_ns = config.tick_ms * 1_000_000;
+    let max = i64::from(config.tick_skew_ppm);
+    if max == 0 {
+        return Duration::from_nanos(base_ns);
+    }
+    let skew = stream(seed, "clock-skew", id).gen_range(-max..=max);
+    let ns = (i128::from(base_ns) * i128::from(1_000_000 + skew) / 1_000_000).max(1);
+    Duration::from_nanos(ns as u64)
 }

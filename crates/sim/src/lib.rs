@@ -19,24 +19,30 @@ compile_error!(
 
 mod actor;
 pub mod alarm;
+mod board;
 pub mod client;
 mod clock;
 pub mod cluster;
 mod endpoint;
 #[cfg(feature = "bench")]
 pub mod floor;
+mod inflight;
 mod mailbox;
 pub mod net;
 #[cfg(feature = "bench")]
 pub mod ping;
 pub mod rng;
-mod router;
 pub mod trace;
+mod wire;
 pub mod world;
+mod world_faults;
+mod world_post;
 
 pub use alarm::Alarm;
 pub use client::{History, Mix, RetryPolicy, ScriptedRequest, Workload};
-pub use cluster::{Canaries, Cluster, ClusterConfig, ClusterRun, Control, MemberStatus, Wire};
+pub use board::{MemberList, MemberStatus};
+pub use cluster::{Canaries, Cluster, ClusterConfig, ClusterRun};
+pub use wire::{Control, Wire};
 pub use endpoint::Endpoint;
 pub use net::{Filter, NetworkFaults, NetworkStats};
 pub use world::{Payload, RunRecord, World};

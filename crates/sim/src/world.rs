@@ -16,16 +16,18 @@
 
 use crate::endpoint::Endpoint;
 use crate::mailbox::Mailbox;
-use crate::net::{Filter, NetState, NetworkFaults, NetworkStats, Verdict};
+use crate::net::{NetState, NetworkFaults, NetworkStats};
 use crate::rng::stream;
-use crate::router::{Flight, InFlight, Router};
+use crate::inflight::{Flight, InFlight};
 use crate::trace::Trace;
-use disk::{Damage, DiskFaults, FaultMode, SimDisk};
+use disk::{DiskFaults, SimDisk};
 use madsim::runtime::{Handle, NodeHandle};
-use proto::trace::{DropReason, Event, EventKind, MessageSummary};
+use proto::trace::{Event, EventKind, MessageSummary};
 use proto::NodeId;
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// A message the world can carry: it must summarize itself for the trace.
@@ -41,20 +43,20 @@ pub trait Payload: Clone + Send + Sync + 'static {
     }
 }
 
-struct Slot<M> {
-    handle: Option<NodeHandle>,
-    up: bool,
-    paused: bool,
-    mailbox: Option<Mailbox<M>>,
-    disk: SimDisk,
+pub(crate) struct Slot<M> {
+    pub(crate) handle: Option<NodeHandle>,
+    pub(crate) up: bool,
+    pub(crate) paused: bool,
+    pub(crate) mailbox: Option<Mailbox<M>>,
+    pub(crate) disk: SimDisk,
 }
 
 pub(crate) struct State<M> {
-    trace: Trace,
-    net: NetState,
-    nodes: BTreeMap<NodeId, Slot<M>>,
+    pub(crate) trace: Trace,
+    pub(crate) net: NetState,
+    pub(crate) nodes: BTreeMap<NodeId, Slot<M>>,
     /// Messages a hold filter kept back, in the order they were held.
-    held: Vec<Flight<M>>,
+    pub(crate) held: Vec<Flight<M>>,
     /// Messages in flight.
     pub(crate) in_flight: InFlight<M>,
     /// The node whose tasks carry messages in flight. Taken at shutdown: its handle holds
@@ -194,7 +196,7 @@ impl<M: Payload> World<M> {
     }
 
     /// Makes a new mailbox for `id`'s new incarnation.
-    fn attach(&self, id: NodeId) -> Endpoint<M> {
+    pub(crate) fn attach(&self, id: NodeId) -> Endpoint<M> {
         let mailbox = Mailbox::new();
         let mut state = self.lock();
         let slot = state
@@ -212,7 +214,7 @@ impl<M: Payload> World<M> {
         }
     }
 
-    fn with_slot<T>(&self, id: NodeId, f: impl FnOnce(&mut Slot<M>) -> T) -> T {
+    pub(crate) fn with_slot<T>(&self, id: NodeId, f: impl FnOnce(&mut Slot<M>) -> T) -> T {
         let mut state = self.lock();
         let slot = state
             .nodes
@@ -221,7 +223,7 @@ impl<M: Payload> World<M> {
         f(slot)
     }
 
-    fn madsim_handle(&self, id: NodeId) -> NodeHandle {
+    pub(crate) fn madsim_handle(&self, id: NodeId) -> NodeHandle {
         self.with_slot(id, |s| s.handle.clone().expect("node built"))
     }
 
@@ -233,258 +235,6 @@ impl<M: Payload> World<M> {
     /// Whether `id`'s process is paused.
     pub fn is_paused(&self, id: NodeId) -> bool {
         self.with_slot(id, |s| s.paused)
-    }
-
-    /// Replaces the latency and read-corruption settings of every node's disk.
-    pub fn set_disk_faults(&self, faults: DiskFaults) {
-        let disks: Vec<SimDisk> = self.lock().nodes.values().map(|s| s.disk.clone()).collect();
-        for d in disks {
-            d.set_faults(faults.clone());
-        }
-        self.record(EventKind::Note {
-            node: 0,
-            text: format!(
-                "disks: write {} us, sync {} us, slow sync {:.1}% (+{} us)",
-                faults.write_latency_us,
-                faults.sync_latency_us,
-                faults.slow_sync_ppm as f64 / 1e4,
-                faults.slow_sync_us
-            ),
-        });
-    }
-
-    /// The disk of node `id` (a shared handle).
-    pub fn disk(&self, id: NodeId) -> SimDisk {
-        self.with_slot(id, |s| s.disk.clone())
-    }
-
-    /// Kills `id`'s process. With `Some(mode)` the disk also loses power: its pending
-    /// writes are resolved by `mode`. With `None` it is a process crash: the operating
-    /// system still holds the pending writes, so they survive.
-    pub fn crash(&self, id: NodeId, mode: Option<FaultMode>) {
-        let handle = self.madsim_handle(id);
-        Handle::current().kill(handle.id());
-        let disk = self.with_slot(id, |s| {
-            s.up = false;
-            s.paused = false;
-            if let Some(mailbox) = s.mailbox.take() {
-                mailbox.close();
-            }
-            s.disk.clone()
-        });
-        self.record(EventKind::Crash { node: id });
-        if let Some(mode) = mode {
-            let report = disk.crash(mode);
-            self.record(EventKind::DiskCrash {
-                node: id,
-                kept: report.kept,
-                dropped: report.dropped,
-                torn: report.torn,
-            });
-            if mode == FaultMode::Independent {
-                // Out-of-order writeback may leave a bad record with good ones after it,
-                // which a strict log rightly takes for corruption.
-                self.record(EventKind::DiskDamaged {
-                    node: id,
-                    what: "unsynced writes persisted out of order".into(),
-                });
-            }
-        }
-    }
-
-    /// Damages synced data on the disk of `id`, whose process must be down, before each
-    /// file's last write (see [`SimDisk::damage`]); false (and nothing done) if it is up or
-    /// its disk has no such data.
-    pub fn damage(&self, id: NodeId, kind: Damage, pick: impl Fn(&str) -> bool) -> bool {
-        let (up, disk) = self.with_slot(id, |s| (s.up, s.disk.clone()));
-        if up {
-            return false;
-        }
-        match disk.damage(kind, pick) {
-            Some(what) => {
-                self.record(EventKind::DiskDamaged { node: id, what });
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Erases the disk of `id`, whose process must be down; false (and nothing done) if it
-    /// is up.
-    pub fn wipe(&self, id: NodeId) -> bool {
-        let (up, disk) = self.with_slot(id, |s| (s.up, s.disk.clone()));
-        if up {
-            return false;
-        }
-        let files = disk.wipe();
-        self.record(EventKind::DiskDamaged {
-            node: id,
-            what: format!("wiped: {files} files erased"),
-        });
-        true
-    }
-
-    /// Starts `id`'s process again (crashing it first if it is up): its init runs anew and
-    /// recovers from its disk.
-    pub fn restart(&self, id: NodeId) {
-        let handle = self.madsim_handle(id);
-        self.with_slot(id, |s| {
-            s.up = true;
-            s.paused = false;
-        });
-        self.record(EventKind::Restart { node: id });
-        Handle::current().restart(handle.id());
-    }
-
-    /// Freezes `id`'s process (it keeps its memory; messages queue up).
-    pub fn pause(&self, id: NodeId) {
-        let handle = self.madsim_handle(id);
-        self.with_slot(id, |s| s.paused = true);
-        self.record(EventKind::Pause { node: id });
-        Handle::current().pause(handle.id());
-    }
-
-    /// Lets a paused process run again.
-    pub fn resume(&self, id: NodeId) {
-        let handle = self.madsim_handle(id);
-        self.with_slot(id, |s| s.paused = false);
-        self.record(EventKind::Resume { node: id });
-        Handle::current().resume(handle.id());
-    }
-
-    /// Splits the listed nodes into groups that cannot reach each other.
-    pub fn partition(&self, groups: Vec<Vec<NodeId>>) {
-        self.lock().net.partition(&groups);
-        self.record(EventKind::Partition { groups });
-    }
-
-    /// Cuts the link from `from` to `to` (one way).
-    pub fn cut(&self, from: NodeId, to: NodeId) {
-        self.lock().net.cut(from, to);
-        self.record(EventKind::CutLink { from, to });
-    }
-
-    /// Removes every partition and cut.
-    pub fn heal(&self) {
-        self.lock().net.heal();
-        self.record(EventKind::Heal);
-    }
-
-    /// Replaces the network's random faults.
-    pub fn set_network(&self, faults: NetworkFaults) {
-        self.record(EventKind::NetworkConfig {
-            loss_ppm: faults.loss_ppm,
-            duplicate_ppm: faults.duplicate_ppm,
-            latency_min_us: faults.latency_min_us,
-            latency_max_us: faults.latency_max_us,
-        });
-        self.lock().net.set_faults(faults);
-    }
-
-    /// The network's random faults in force.
-    pub fn network(&self) -> NetworkFaults {
-        self.lock().net.faults().clone()
-    }
-
-    /// Adds a message filter.
-    pub fn add_filter(&self, filter: Filter) {
-        self.lock().net.add_filter(filter);
-    }
-
-    /// Removes every message filter.
-    pub fn clear_filters(&self) {
-        self.lock().net.clear_filters();
-    }
-
-    pub(crate) fn send(&self, from: NodeId, to: NodeId, msg: M) {
-        let summary = msg.summary();
-        let duplicable = msg.may_duplicate();
-        let now = self.now_ns();
-        let mut state = self.lock();
-        let state = &mut *state;
-        state.trace.record(
-            now,
-            EventKind::Send {
-                from,
-                to,
-                msg: summary,
-            },
-        );
-        let copies = match state.net.decide(from, to, &summary, duplicable) {
-            Verdict::Hold => {
-                state.trace.record(
-                    now,
-                    EventKind::Held {
-                        from,
-                        to,
-                        msg: summary,
-                    },
-                );
-                state.held.push(Flight {
-                    from,
-                    to,
-                    msg,
-                    summary,
-                });
-                return;
-            }
-            Verdict::Drop(reason) => {
-                state.trace.record(
-                    now,
-                    EventKind::Drop {
-                        from,
-                        to,
-                        msg: summary,
-                        reason,
-                    },
-                );
-                return;
-            }
-            Verdict::Deliver(copies) => copies,
-        };
-        if copies > 1 {
-            state.trace.record(
-                now,
-                EventKind::Duplicate {
-                    from,
-                    to,
-                    msg: summary,
-                },
-            );
-        }
-        let flight = Flight {
-            from,
-            to,
-            msg,
-            summary,
-        };
-        for _ in 1..copies {
-            state.schedule(now, flight.clone());
-        }
-        state.schedule(now, flight);
-    }
-
-    /// Sends every message a hold filter kept back, in the order they were held.
-    pub fn release(&self) {
-        let now = self.now_ns();
-        let mut guard = self.lock();
-        let state = &mut *guard;
-        let held = std::mem::take(&mut state.held);
-        state.trace.record(
-            now,
-            EventKind::Released {
-                count: held.len() as u32,
-            },
-        );
-        for flight in held {
-            state.schedule(now, flight);
-        }
-    }
-
-    /// Puts `msg` straight into `to`'s mailbox, as from `from`, bypassing the network (an
-    /// operator's command, not traffic). Returns false if `to` is down.
-    pub fn inject(&self, from: NodeId, to: NodeId, msg: M) -> bool {
-        self.lock().put(from, to, msg)
     }
 
     /// Kills every node and returns the run's record. Call it at the end of every run:
@@ -529,52 +279,24 @@ impl<M: Payload> World<M> {
     }
 }
 
-impl<M: Payload> State<M> {
-    /// Puts `flight` in flight, due after a latency drawn from the network stream, and
-    /// makes sure the router wakes up by then.
-    fn schedule(&mut self, now: u64, flight: Flight<M>) {
-        if self.router.is_none() {
-            return; // the world is shut down
-        }
-        let due = now + self.net.latency_us() * 1_000;
-        self.in_flight.push(now, due, flight);
-    }
+/// The task that carries every message in flight.
+struct Router<M> {
+    world: World<M>,
+}
 
-    /// Puts `msg` into `to`'s mailbox, as from `from`; false if `to` is down.
-    fn put(&self, from: NodeId, to: NodeId, msg: M) -> bool {
-        match self.nodes.get(&to).and_then(|s| s.mailbox.as_ref()) {
-            Some(mailbox) => mailbox.put(from, msg),
-            None => false,
-        }
-    }
+impl<M: Payload> Future for Router<M> {
+    type Output = ();
 
-    /// Delivers every flight due by `now`, in order.
-    pub(crate) fn deliver_due(&mut self, now: u64) {
-        while let Some(flight) = self.in_flight.pop_due(now) {
-            let Flight {
-                from,
-                to,
-                msg,
-                summary,
-            } = flight;
-            if self.put(from, to, msg) {
-                self.net.stats.delivered += 1;
-                let kind = EventKind::Deliver {
-                    from,
-                    to,
-                    msg: summary,
-                };
-                self.trace.record(now, kind);
-            } else {
-                self.net.stats.dropped += 1;
-                let kind = EventKind::Drop {
-                    from,
-                    to,
-                    msg: summary,
-                    reason: DropReason::Down,
-                };
-                self.trace.record(now, kind);
-            }
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let now = self.world.now_ns();
+        let mut guard = self.world.lock();
+        let state = &mut *guard;
+        if state.router.is_none() {
+            return Poll::Ready(()); // shut down
         }
+        state.in_flight.woken(now, cx.waker());
+        state.deliver_due(now);
+        state.in_flight.rearm(now);
+        Poll::Pending
     }
 }

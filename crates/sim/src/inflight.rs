@@ -1,15 +1,11 @@
-//! Messages in flight and the one task that carries them all (see the `world` module's
-//! docs): flights in reusable slots, a due-time queue, and exact wake-ups from madsim's
-//! timer.
+//! Messages in flight (see the `world` module's docs): flights in reusable slots, a
+//! due-time queue, and exact wake-ups of the task that carries them from madsim's timer.
 
-use crate::world::{Payload, World};
 use proto::trace::MessageSummary;
 use proto::NodeId;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::Waker;
 use std::time::Duration;
 
 /// A message on its way.
@@ -100,46 +96,34 @@ impl<M> InFlight<M> {
         self.wakeups.push(Reverse(due));
     }
 
+    /// The router task woke at `now` with `waker`: keeps the waker, and forgets the
+    /// wake-ups that have passed.
+    pub(crate) fn woken(&mut self, now: u64, waker: &Waker) {
+        if !self
+            .router_waker
+            .as_ref()
+            .is_some_and(|w| w.will_wake(waker))
+        {
+            self.router_waker = Some(waker.clone());
+        }
+        while self.wakeups.peek().is_some_and(|t| t.0 <= now) {
+            self.wakeups.pop();
+        }
+    }
+
+    /// After a delivery round at `now`: makes sure the router wakes when the earliest
+    /// flight still in flight falls due.
+    pub(crate) fn rearm(&mut self, now: u64) {
+        if let Some(&Reverse((due, _, _))) = self.due.peek() {
+            self.wake_router_by(now, due);
+        }
+    }
+
     /// Drops every flight (at shutdown), so nothing keeps the killed nodes' memory alive.
     pub(crate) fn clear(&mut self) {
         self.flights.clear();
         self.free_slots.clear();
         self.due.clear();
         self.router_waker = None;
-    }
-}
-
-/// The task that carries every message in flight.
-pub(crate) struct Router<M> {
-    pub(crate) world: World<M>,
-}
-
-impl<M: Payload> Future for Router<M> {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let now = self.world.now_ns();
-        let mut guard = self.world.lock();
-        let state = &mut *guard;
-        if state.router.is_none() {
-            return Poll::Ready(()); // shut down
-        }
-        let flights = &mut state.in_flight;
-        if !flights
-            .router_waker
-            .as_ref()
-            .is_some_and(|w| w.will_wake(cx.waker()))
-        {
-            flights.router_waker = Some(cx.waker().clone());
-        }
-        while flights.wakeups.peek().is_some_and(|t| t.0 <= now) {
-            flights.wakeups.pop();
-        }
-        state.deliver_due(now);
-        let flights = &mut state.in_flight;
-        if let Some(&Reverse((due, _, _))) = flights.due.peek() {
-            flights.wake_router_by(now, due);
-        }
-        Poll::Pending
     }
 }
