@@ -2,6 +2,31 @@
 
 use proto::NodeId;
 
+/// Why a [`Config`] cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The member's own id is 0.
+    #[error("id must not be 0")]
+    ZeroId,
+    /// No founding voters.
+    #[error("the founding voters must not be empty")]
+    NoVoters,
+    /// A voter named twice, or a voter 0.
+    #[error("voters {0:?} must be distinct and non-zero")]
+    Voters(Vec<NodeId>),
+    /// The heartbeat must be shorter than the election timeout, and not zero.
+    #[error("need 0 < heartbeat_ticks ({heartbeat_ticks}) < election_ticks ({election_ticks})")]
+    Timing {
+        /// The heartbeat interval in ticks.
+        heartbeat_ticks: u64,
+        /// The election timeout in ticks.
+        election_ticks: u64,
+    },
+    /// No append may be in flight.
+    #[error("max_inflight_msgs must be at least 1")]
+    NoInflight,
+}
+
 /// Planted bugs, for testing the testbed itself (the "canaries"). Each one changes a
 /// single decision in one place. All are off unless a test or `--canary` turns one on;
 /// never turn one on in a real deployment.
@@ -96,30 +121,27 @@ impl Config {
     }
 
     /// Checks the configuration; the message says what is wrong.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if self.id == 0 {
-            return Err("id must not be 0".into());
+            return Err(ConfigError::ZeroId);
         }
         if self.voters.is_empty() {
-            return Err("the founding voters must not be empty".into());
+            return Err(ConfigError::NoVoters);
         }
         let mut sorted = self.voters.clone();
         sorted.sort_unstable();
         sorted.dedup();
         if sorted.len() != self.voters.len() || sorted.contains(&0) {
-            return Err(format!(
-                "voters {:?} must be distinct and non-zero",
-                self.voters
-            ));
+            return Err(ConfigError::Voters(self.voters.clone()));
         }
         if self.heartbeat_ticks == 0 || self.election_ticks <= self.heartbeat_ticks {
-            return Err(format!(
-                "need 0 < heartbeat_ticks ({}) < election_ticks ({})",
-                self.heartbeat_ticks, self.election_ticks
-            ));
+            return Err(ConfigError::Timing {
+                heartbeat_ticks: self.heartbeat_ticks,
+                election_ticks: self.election_ticks,
+            });
         }
         if self.max_inflight_msgs == 0 {
-            return Err("max_inflight_msgs must be at least 1".into());
+            return Err(ConfigError::NoInflight);
         }
         Ok(())
     }

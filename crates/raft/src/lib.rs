@@ -52,7 +52,7 @@ mod rawnode;
 mod read;
 mod replication;
 
-pub use config::{Canaries, Config};
+pub use config::{Canaries, Config, ConfigError};
 pub use log::RaftLog;
 pub use raft::{ProposeError, ReadIndexError, ReadState, Truncation};
 pub use rawnode::{RawNode, Ready, SoftState, Status};

@@ -1,7 +1,7 @@
 //! Bounds and consistency rules for a scenario's sections, checked before any run so that
 //! a bad value is an error with its line, never a hang, a panic inside the run or a
 //! silent surprise. The cluster's own rules are the simulator's
-//! ([`sim::ClusterConfig::validate`], which runs the Raft core's validation).
+//! ([`config::ClusterConfig::validate`], which runs the Raft core's validation).
 
 use crate::schema::*;
 

@@ -7,8 +7,8 @@ use crate::expectation::Expectation;
 use crate::step::Step;
 use serde::{Deserialize, Serialize};
 
+pub use config::{ClusterConfig, Mix, NetworkFaults, Workload};
 pub use disk::DiskFaults;
-pub use sim::{ClusterConfig, Mix, NetworkFaults, Workload};
 
 /// A whole scenario file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -2,8 +2,8 @@
 //! over ticks, messages and operator commands, publishing its status as it goes.
 
 use crate::board::{Board, MemberList};
-use crate::wire::{Control, Wire};
 use crate::endpoint::Endpoint;
+use crate::wire::{Control, Wire};
 use disk::FaultMode;
 use madsim::time::TimeHandle;
 use node::{Failpoints, Halt, Node, NodeConfig, NodeError, Outgoing, Output};

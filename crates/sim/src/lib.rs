@@ -39,12 +39,13 @@ mod world_faults;
 mod world_post;
 
 pub use alarm::Alarm;
-pub use client::{History, Mix, RetryPolicy, ScriptedRequest, Workload};
 pub use board::{MemberList, MemberStatus};
-pub use cluster::{Canaries, Cluster, ClusterConfig, ClusterRun};
-pub use wire::{Control, Wire};
+pub use client::{History, RetryPolicy, ScriptedRequest};
+pub use cluster::{Cluster, ClusterRun};
+pub use config::{Canaries, ClusterConfig, Mix, NetworkFaults, Workload};
 pub use endpoint::Endpoint;
-pub use net::{Filter, NetworkFaults, NetworkStats};
+pub use net::{Filter, NetworkStats};
+pub use wire::{Control, Wire};
 pub use world::{Payload, RunRecord, World};
 
 use std::future::Future;

@@ -4,9 +4,9 @@
 //! network fault changes drawn from the seed. It tests the simulator, nothing else.
 
 use crate::endpoint::Endpoint;
-use crate::net::NetworkFaults;
 use crate::rng::stream;
 use crate::world::{Payload, RunRecord, World};
+use config::NetworkFaults;
 use disk::{Disk, DiskFaults, FaultMode};
 use proto::trace::{EventKind, MessageSummary};
 use proto::NodeId;

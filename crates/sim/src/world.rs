@@ -15,11 +15,12 @@
 //! round anything under 1 ms up to 1 ms.
 
 use crate::endpoint::Endpoint;
-use crate::mailbox::Mailbox;
-use crate::net::{NetState, NetworkFaults, NetworkStats};
-use crate::rng::stream;
 use crate::inflight::{Flight, InFlight};
+use crate::mailbox::Mailbox;
+use crate::net::{NetState, NetworkStats};
+use crate::rng::stream;
 use crate::trace::Trace;
+use config::NetworkFaults;
 use disk::{DiskFaults, SimDisk};
 use madsim::runtime::{Handle, NodeHandle};
 use proto::trace::{Event, EventKind, MessageSummary};
@@ -27,8 +28,8 @@ use proto::NodeId;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
 
 /// A message the world can carry: it must summarize itself for the trace.
 pub trait Payload: Clone + Send + Sync + 'static {

@@ -2,8 +2,9 @@
 //! restart, pause), into disks and into the network (partitions, cuts, random faults,
 //! filters).
 
-use crate::net::{Filter, NetworkFaults};
+use crate::net::Filter;
 use crate::world::{Payload, World};
+use config::NetworkFaults;
 use disk::{Damage, DiskFaults, FaultMode, SimDisk};
 use madsim::runtime::Handle;
 use proto::trace::EventKind;
