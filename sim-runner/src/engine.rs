@@ -54,16 +54,20 @@ pub struct Recording {
     pub finals: Vec<check::FinalState>,
 }
 
-/// The steps a seed plays: the scenario's own, or the chaos schedule drawn from the seed
-/// (which also draws the cluster's knobs into `loaded`'s cluster settings, returned).
-fn plan(scenario: &Scenario, seed: u64) -> (sim::ClusterConfig, Vec<Step>) {
-    let mut config = scenario.cluster.clone();
+/// What a seed plays: the scenario's cluster, steps and workload, or, for a `[chaos]`
+/// scenario, the plan drawn from the seed (cluster knobs, fault schedule, operation mix).
+fn plan(scenario: &Scenario, seed: u64) -> (sim::ClusterConfig, Vec<Step>, Option<sim::Workload>) {
+    let mut workload = scenario.resolved_workload();
     match &scenario.chaos {
         Some(chaos) => {
-            let steps = crate::chaos::plan(seed, chaos, &mut config, &scenario.network);
-            (config, steps)
+            let plan = crate::chaos::plan(seed, chaos, &scenario.cluster, &scenario.network);
+            // Swarm testing draws the operation mix too.
+            if let Some(w) = workload.as_mut() {
+                w.mix = plan.mix.clone();
+            }
+            (plan.config.clone(), plan.steps(), workload)
         }
-        None => (config, scenario.steps.clone()),
+        None => (scenario.cluster.clone(), scenario.steps.clone(), workload),
     }
 }
 
@@ -71,14 +75,7 @@ fn plan(scenario: &Scenario, seed: u64) -> (sim::ClusterConfig, Vec<Step>) {
 pub fn simulate(loaded: &Loaded, seed: u64, canaries: Canaries) -> Recording {
     let scenario = &loaded.scenario;
     sim::run(seed, || async move {
-        let (config, steps) = plan(scenario, seed);
-        let mut workload = scenario.resolved_workload();
-        if scenario.chaos.is_some() {
-            // Swarm testing draws the operation mix too.
-            if let Some(w) = workload.as_mut() {
-                w.mix = crate::chaos::draw_mix(seed);
-            }
-        }
+        let (config, steps, workload) = plan(scenario, seed);
         let network = scenario.network.clone();
         let mut cluster = Cluster::start(seed, config, network, scenario.disk.clone(), canaries);
         if let Some(w) = workload.as_ref().filter(|w| w.clients > 0) {

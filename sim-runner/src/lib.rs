@@ -7,7 +7,6 @@ pub mod bench;
 pub mod canary;
 pub mod canary_bench;
 pub mod chaos;
-pub mod chaos_membership;
 pub mod cli;
 pub mod engine;
 pub mod error;

@@ -109,9 +109,15 @@ pub fn shrink(loaded: &Loaded, run: &RunResult, canaries: Canaries) -> Result<St
     };
     let target = failure_kind(run).ok_or("the run did not fail")?;
     let seed = run.seed;
-    let mut config = loaded.scenario.cluster.clone();
-    let network = &loaded.scenario.network;
-    let (mut units, finale) = chaos::plan_units(seed, chaos, &mut config, network);
+    let plan = chaos::plan(
+        seed,
+        chaos,
+        &loaded.scenario.cluster,
+        &loaded.scenario.network,
+    );
+    let config = plan.config;
+    let finale = plan.finale;
+    let mut units: Vec<Vec<Step>> = plan.units.into_iter().map(|u| u.steps).collect();
     let original = units.len();
     let mut runs = 0;
     let mut still_fails = |units: &[Vec<Step>]| -> bool {

@@ -42,9 +42,9 @@ fn chaos_schedules_written_as_steps_survive_a_write_and_a_reparse() {
     let chaos = loaded.scenario.chaos.clone().unwrap();
     for seed in 0..200 {
         let mut s = loaded.scenario.clone();
-        let mut cluster = s.cluster.clone();
-        s.steps = sim_runner::chaos::plan(seed, &chaos, &mut cluster, &s.network);
-        s.cluster = cluster;
+        let plan = sim_runner::chaos::plan(seed, &chaos, &s.cluster, &s.network);
+        s.steps = plan.steps();
+        s.cluster = plan.config;
         s.chaos = None;
         // Labels must be unique once written; the shrinker numbers repeats the same way.
         let mut seen = std::collections::BTreeMap::<String, usize>::new();

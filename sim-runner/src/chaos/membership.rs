@@ -5,10 +5,46 @@
 //! changes in quick succession (one must wait for the other), and a change right after a
 //! leadership transfer (the new leader must first commit an entry of its own term).
 
+use super::{Unit, UnitKind};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use scenario::{Action, NodeRef, Step};
 use sim::rng::stream;
+
+/// A membership change the schedule draws.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MembershipDraw {
+    /// A learner added, then promoted.
+    LearnerThenPromotion,
+    /// A voter added.
+    AddVoter,
+    /// Two voters added through a joint configuration.
+    AddTwoVoters,
+    /// A member removed (the leader, sometimes).
+    Remove,
+    /// A member replaced under a new id.
+    Replace,
+    /// A member replaced, then its old disk lost and wiped.
+    ReplaceThenWipe,
+    /// Two changes in quick succession.
+    TwoAtOnce,
+    /// A change right after a leadership transfer.
+    ChangeAfterTransfer,
+}
+
+impl MembershipDraw {
+    /// Every draw, in the order the stream picks from.
+    pub const ALL: [MembershipDraw; 8] = [
+        MembershipDraw::LearnerThenPromotion,
+        MembershipDraw::AddVoter,
+        MembershipDraw::AddTwoVoters,
+        MembershipDraw::Remove,
+        MembershipDraw::Replace,
+        MembershipDraw::ReplaceThenWipe,
+        MembershipDraw::TwoAtOnce,
+        MembershipDraw::ChangeAfterTransfer,
+    ];
+}
 
 fn optional(label: String, at: u64, action: Action) -> Step {
     let mut s = Step::at(at, label, action);
@@ -31,11 +67,16 @@ pub struct Plan {
 /// replacement), and only where the cluster keeps a quorum of healthy voters: a removal
 /// in a cluster of five, a wipe when no disk is damaged. Otherwise an operator would have
 /// lost the quorum, which no protocol can survive.
-fn destructive_allowed(choice: u32, plan: &Plan, used: &mut bool) -> bool {
+fn destructive_allowed(choice: MembershipDraw, plan: &Plan, used: &mut bool) -> bool {
     let allowed = match choice {
-        3 => plan.nodes >= 5 && !plan.damaged,
-        5 => !plan.damaged,
-        _ => return true,
+        MembershipDraw::Remove => plan.nodes >= 5 && !plan.damaged,
+        MembershipDraw::ReplaceThenWipe => !plan.damaged,
+        MembershipDraw::LearnerThenPromotion
+        | MembershipDraw::AddVoter
+        | MembershipDraw::AddTwoVoters
+        | MembershipDraw::Replace
+        | MembershipDraw::TwoAtOnce
+        | MembershipDraw::ChangeAfterTransfer => return true,
     };
     if !allowed || *used {
         return false;
@@ -46,7 +87,7 @@ fn destructive_allowed(choice: u32, plan: &Plan, used: &mut bool) -> bool {
 
 /// The membership units for `seed` (empty for the seeds that draw none), each a list of
 /// steps; `percent` of the seeds draw some.
-pub fn units(seed: u64, percent: u32, plan: &Plan) -> Vec<Vec<Step>> {
+pub fn units(seed: u64, percent: u32, plan: &Plan) -> Vec<Unit> {
     let mut rng = stream(seed, "chaos-membership", 0);
     if rng.gen_range(0..100) >= percent {
         return Vec::new();
@@ -59,15 +100,22 @@ pub fn units(seed: u64, percent: u32, plan: &Plan) -> Vec<Vec<Step>> {
         if t + 50 >= plan.until {
             break;
         }
-        let mut choice = rng.gen_range(0..8);
+        let all = MembershipDraw::ALL;
+        let mut choice = all[rng.gen_range(0..all.len() as u32) as usize];
         if !destructive_allowed(choice, plan, &mut destroyed) {
-            choice = 4; // a replacement instead
+            choice = MembershipDraw::Replace; // a replacement instead
         }
         let (steps, new_member) = unit(k, choice, t, &mut rng, plan);
-        out.push(steps);
+        out.push(Unit {
+            kind: UnitKind::Membership(choice),
+            steps,
+        });
         if let Some(name) = new_member {
             if rng.gen_bool(0.4) {
-                out.push(fault_new_member(name, t, &mut rng));
+                out.push(Unit {
+                    kind: UnitKind::NewMemberFault,
+                    steps: fault_new_member(name, t, &mut rng),
+                });
             }
         }
         t += rng.gen_range(800..3_000u64);
@@ -106,15 +154,17 @@ fn member(rng: &mut ChaCha8Rng, plan: &Plan) -> NodeRef {
 /// The steps of one draw, and the name saved for the member it adds, if any.
 fn unit(
     k: u32,
-    choice: u32,
+    choice: MembershipDraw,
     t: u64,
     rng: &mut ChaCha8Rng,
     plan: &Plan,
 ) -> (Vec<Step>, Option<String>) {
     let one = |label: String, action| vec![optional(label, t, action)];
     match choice {
-        0 => learner_then_promotion(format!("learner{k}"), t, rng),
-        1 => {
+        MembershipDraw::LearnerThenPromotion => {
+            learner_then_promotion(format!("learner{k}"), t, rng)
+        }
+        MembershipDraw::AddVoter => {
             let name = format!("voter{k}");
             let add = Action::AddVoter { node: None };
             (
@@ -122,33 +172,33 @@ fn unit(
                 Some(name),
             )
         }
-        2 => (
+        MembershipDraw::AddTwoVoters => (
             one(
                 "chaos: add two voters (joint)".into(),
                 Action::AddVoters { count: 2 },
             ),
             None,
         ),
-        3 => {
+        MembershipDraw::Remove => {
             let node = member(rng, plan);
             (
                 one(format!("chaos: remove {node}"), Action::Remove { node }),
                 None,
             )
         }
-        4 => {
+        MembershipDraw::Replace => {
             let node = member(rng, plan);
             (
                 one(format!("chaos: replace {node}"), Action::Replace { node }),
                 None,
             )
         }
-        5 => (
+        MembershipDraw::ReplaceThenWipe => (
             replace_then_wipe(format!("replaced{k}"), t, rng, plan),
             None,
         ),
-        6 => (two_at_once(t, rng), None),
-        _ => (change_after_transfer(t, rng, plan), None),
+        MembershipDraw::TwoAtOnce => (two_at_once(t, rng), None),
+        MembershipDraw::ChangeAfterTransfer => (change_after_transfer(t, rng, plan), None),
     }
 }
 

@@ -1,0 +1,215 @@
+//! The `chaos` scenario's fault schedule, drawn from the seed, with swarm testing: each
+//! seed first draws its cluster knobs (storage, Raft options, clock skew) and which fault
+//! kinds are on, then a timeline of faults, each undone within the fault window, which
+//! ends with everything healed.
+//!
+//! Fault kinds reach the rare windows that uniform noise misses: holds keep one kind of
+//! message back for one to three election timeouts and then deliver it late; failpoints
+//! crash, cut power to or pause a member at a protocol point (so mostly the leader, for
+//! the points only a leader reaches); flapping cuts links one by one; delays sometimes
+//! have a long tail.
+
+mod damage;
+mod kinds;
+pub mod membership;
+mod swarm;
+
+pub use damage::DamageKind;
+pub use kinds::FaultKind;
+pub use membership::MembershipDraw;
+pub use swarm::{draw_knobs, draw_mix};
+
+use sim::{ClusterConfig, Mix, NetworkFaults};
+use rand::Rng;
+use scenario::{Action, ChaosSection, DiskChange, NetworkChange, NodeRef, Step};
+use sim::rng::stream;
+
+/// What one unit of the schedule is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnitKind {
+    /// A fault of a kind swarm testing turned on.
+    Fault(FaultKind),
+    /// Damage to a stopped member's disk.
+    Damage(DamageKind),
+    /// A membership change.
+    Membership(MembershipDraw),
+    /// A power loss of a member a membership change added.
+    NewMemberFault,
+}
+
+/// A fault (or change) and the steps that undo it: what shrinking removes or shortens.
+#[derive(Clone, Debug)]
+pub struct Unit {
+    /// What it is.
+    pub kind: UnitKind,
+    /// Its steps, the fault first.
+    pub steps: Vec<Step>,
+}
+
+/// Everything a seed of a `[chaos]` scenario draws: a pure function of the seed and the
+/// scenario ([`plan`]).
+#[derive(Clone, Debug)]
+pub struct ChaosPlan {
+    /// The cluster, with the size and knobs the swarm drew.
+    pub config: ClusterConfig,
+    /// The knobs drawn, as the story tells them.
+    pub knobs: Vec<String>,
+    /// The operation mix drawn.
+    pub mix: Mix,
+    /// The fault kinds turned on.
+    pub kinds: Vec<FaultKind>,
+    /// The faults and changes, each with its undo.
+    pub units: Vec<Unit>,
+    /// The note of what was drawn, and the steps that heal everything when faults stop.
+    pub finale: Vec<Step>,
+}
+
+impl ChaosPlan {
+    /// The schedule's steps in time order.
+    pub fn steps(&self) -> Vec<Step> {
+        let units: Vec<Vec<Step>> = self.units.iter().map(|u| u.steps.clone()).collect();
+        flatten(&units, &self.finale)
+    }
+}
+
+/// `s` skipped with a note when it cannot be carried out (no leader, member down).
+fn optional(mut s: Step) -> Step {
+    s.optional = true;
+    s
+}
+
+fn id(n: u64) -> NodeRef {
+    NodeRef::Id(n)
+}
+
+/// The schedule's steps in time order.
+pub fn flatten(units: &[Vec<Step>], finale: &[Step]) -> Vec<Step> {
+    let mut out: Vec<Step> = units.iter().flatten().cloned().collect();
+    out.extend(finale.iter().cloned());
+    // Stable sort keeps each fault before its undo when they share a time.
+    out.sort_by_key(|s| s.at_ms);
+    out
+}
+
+/// What a fault unit needs to know of the run.
+struct Ctx<'a> {
+    nodes: u64,
+    until: u64,
+    /// One election timeout, milliseconds.
+    election_ms: u64,
+    base: &'a NetworkFaults,
+    /// Per node: busy (crashed or paused) until this time.
+    busy_until: Vec<u64>,
+}
+
+/// Draws seed `seed` of a scenario with this `[chaos]` section, cluster and `[network]`
+/// (`base`: network faults are undone by restoring it).
+pub fn plan(
+    seed: u64,
+    chaos: &ChaosSection,
+    cluster: &ClusterConfig,
+    base: &NetworkFaults,
+) -> ChaosPlan {
+    let mut config = cluster.clone();
+    let mut rng = stream(seed, "chaos", 0);
+    if chaos.random_cluster_size {
+        config.nodes = if rng.gen_bool(0.5) { 3 } else { 5 };
+    }
+    let knobs = draw_knobs(seed, &mut config);
+    let kinds: Vec<FaultKind> = FaultKind::ALL
+        .into_iter()
+        .filter(|_| rng.gen_bool(0.5))
+        .collect();
+    let mut ctx = Ctx {
+        nodes: config.nodes,
+        until: chaos.faults_until_ms,
+        election_ms: config.election_ticks * config.tick_ms,
+        base,
+        busy_until: vec![0u64; config.nodes as usize + 1],
+    };
+    let gap = chaos.mean_gap_ms.unwrap_or(400).max(1);
+    let mut units: Vec<Unit> = Vec::new();
+    let mut t = rng.gen_range(200..1_000);
+    while t < ctx.until && !kinds.is_empty() {
+        let kind = kinds[rng.gen_range(0..kinds.len())];
+        let steps = kinds::fault_unit(kind, t, &mut rng, &mut ctx);
+        if !steps.is_empty() {
+            units.push(Unit {
+                kind: UnitKind::Fault(kind),
+                steps,
+            });
+        }
+        t += rng.gen_range(1..=2 * gap);
+    }
+    let damage = damage::units(seed, &ctx);
+    let membership = membership::units(
+        seed,
+        chaos.membership_percent.unwrap_or(0),
+        &membership::Plan {
+            nodes: ctx.nodes,
+            until: ctx.until,
+            damaged: !damage.is_empty(),
+        },
+    );
+    let mut named: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
+    if !damage.is_empty() {
+        named.push("storage damage");
+    }
+    if !membership.is_empty() {
+        named.push("membership");
+    }
+    let finale = finale(&ctx, &named, &knobs);
+    units.extend(damage);
+    units.extend(membership);
+    ChaosPlan {
+        config,
+        knobs,
+        mix: draw_mix(seed),
+        kinds,
+        units,
+        finale,
+    }
+}
+
+/// The steps at the start (what the swarm drew, as a note) and at the end of the fault
+/// window (heal everything so liveness can be judged).
+fn finale(ctx: &Ctx, kinds: &[&str], knobs: &[String]) -> Vec<Step> {
+    let until = ctx.until;
+    let drawn = format!(
+        "chaos swarm: faults [{}]; knobs [{}]",
+        kinds.join(", "),
+        knobs.join(", ")
+    );
+    let normal_disk = DiskChange {
+        slow_sync_ppm: Some(0),
+        ..DiskChange::default()
+    };
+    vec![
+        Step::at(0, drawn, Action::Note { node: None }),
+        Step::at(until, "chaos: faults stop, heal", Action::Heal {}),
+        Step::at(until, "chaos: holds lifted", Action::ClearDrops {}),
+        Step::at(until, "chaos: held messages delivered", Action::Release {}),
+        Step::at(until, "chaos: failpoints disarmed", Action::Disarm {}),
+        Step::at(until, "chaos: network restored", restore_network(ctx.base)),
+        Step::at(
+            until,
+            "chaos: disks back to normal",
+            Action::Disk(normal_disk),
+        ),
+        Step::at(
+            until,
+            "chaos: every member up",
+            Action::Recover { node: NodeRef::All },
+        ),
+    ]
+}
+
+/// A step's action that puts the network back to `base`.
+fn restore_network(base: &NetworkFaults) -> Action {
+    Action::Network(NetworkChange {
+        loss_ppm: Some(base.loss_ppm),
+        duplicate_ppm: Some(base.duplicate_ppm),
+        latency_min_us: Some(base.latency_min_us),
+        latency_max_us: Some(base.latency_max_us),
+    })
+}
