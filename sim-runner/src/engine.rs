@@ -52,6 +52,10 @@ pub struct Recording {
     pub down_at_end: Vec<NodeId>,
     /// The store of each member up at the end, at the applied index it was computed for.
     pub finals: Vec<check::FinalState>,
+    /// The cluster as it ran (a chaos seed draws its knobs).
+    pub config: sim::ClusterConfig,
+    /// The network's random faults at the end (liveness is judged over them).
+    pub final_network: sim::NetworkFaults,
 }
 
 /// What a seed plays: the scenario's cluster, steps and workload, or, for a `[chaos]`
@@ -187,6 +191,7 @@ fn finish(t: Timeline, seed: u64, steps: Vec<StepOutcome>, healed_ns: Option<u64
         })
         .collect();
     let (bindings, marks) = (t.bindings, t.marks);
+    let (config, final_network) = (t.cluster.config.clone(), t.cluster.world.network());
     let run = t.cluster.shutdown();
     Recording {
         seed,
@@ -202,6 +207,8 @@ fn finish(t: Timeline, seed: u64, steps: Vec<StepOutcome>, healed_ns: Option<u64
         healed_ns,
         down_at_end,
         finals,
+        config,
+        final_network,
     }
 }
 

@@ -102,6 +102,7 @@ pub fn judge(scenario: &Scenario, rec: Recording) -> RunResult {
         leader_within_ns: scenario.liveness.leader_within_ms * 1_000_000,
         op_within_ns: scenario.liveness.op_within_ms * 1_000_000,
         end_ns: rec.end_ns,
+        unjudgeable: config::liveness_unjudgeable(&rec.config, &rec.final_network),
     };
     let observation = check::Observation {
         events: &rec.events,

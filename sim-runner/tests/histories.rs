@@ -171,3 +171,39 @@ fn the_standard_benchmark_runs_are_decided() {
         assert_eq!(verdict, Some(Verdict::Held), "seed {seed}");
     }
 }
+
+/// Over links whose round trip is past the election timeout, Raft promises no leader, and
+/// liveness says so instead of failing correct code.
+#[test]
+fn liveness_is_not_judged_over_links_slower_than_the_election_timeout() {
+    let text = r#"
+name = "slower-than-elections"
+description = "round trips up to 1.2 s against a 1 s election timeout"
+duration_ms = 12000
+[cluster]
+tick_ms = 50
+election_ticks = 20
+heartbeat_ticks = 2
+[network]
+latency_min_us = 5000
+latency_max_us = 600000
+[workload]
+clients = 2
+"#;
+    let scenario = scenarios::parse(text, "slower.toml").unwrap();
+    let loaded = scenarios::Loaded {
+        source: "slower.toml".into(),
+        scenario,
+        text: text.into(),
+    };
+    let run = judge::run(&loaded, 1, sim::Canaries::default());
+    let verdict = run
+        .verdicts
+        .iter()
+        .find(|(p, _)| *p == Property::Liveness)
+        .map(|(_, v)| v.clone());
+    assert!(
+        matches!(&verdict, Some(Verdict::NotJudged(why)) if why.contains("timing requirement is broken")),
+        "{verdict:?}"
+    );
+}

@@ -5,6 +5,19 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+/// The text of a module: its file, or every file of its directory.
+fn module_text(path: &std::path::Path) -> String {
+    if !path.is_dir() {
+        return std::fs::read_to_string(path).unwrap();
+    }
+    let mut files: Vec<_> = std::fs::read_dir(path)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files.iter().map(|f| module_text(f)).collect()
+}
+
 /// module -> the modules of the crate in `dir` it names (`crate::x`).
 fn uses(dir: &std::path::Path) -> BTreeMap<String, BTreeSet<String>> {
     let mut graph = BTreeMap::new();
@@ -14,7 +27,7 @@ fn uses(dir: &std::path::Path) -> BTreeMap<String, BTreeSet<String>> {
         if module == "lib" || module == "main" {
             continue;
         }
-        let text = std::fs::read_to_string(&path).unwrap();
+        let text = module_text(&path);
         let mut used = BTreeSet::new();
         for (i, _) in text.match_indices("crate::") {
             let rest = &text[i + "crate::".len()..];

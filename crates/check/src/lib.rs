@@ -148,7 +148,7 @@ pub struct FinalState {
 }
 
 /// Liveness bounds, set per scenario.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LivenessBounds {
     /// When the last fault was healed (nanoseconds); `None` skips the liveness check.
     pub healed_ns: Option<u64>,
@@ -158,10 +158,13 @@ pub struct LivenessBounds {
     pub op_within_ns: u64,
     /// The run's end; operations called after `end_ns - op_within_ns` are not judged.
     pub end_ns: u64,
+    /// Why liveness cannot be judged at all in this run (Raft's timing requirement does
+    /// not hold), if so.
+    pub unjudgeable: Option<String>,
 }
 
 /// Everything a run observed.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Observation<'a> {
     /// The trace.
     pub events: &'a [Event],

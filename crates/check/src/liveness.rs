@@ -13,6 +13,9 @@ pub fn check(events: &[Event], history: &[HistoryOp], bounds: &LivenessBounds) -
     let Some(healed) = bounds.healed_ns else {
         return Verdict::NotJudged("no point after which faults stop".into());
     };
+    if let Some(why) = &bounds.unjudgeable {
+        return Verdict::NotJudged(why.clone());
+    }
     let deadline = healed.saturating_add(bounds.leader_within_ns);
     if deadline > bounds.end_ns {
         return Verdict::NotJudged(format!(

@@ -351,6 +351,7 @@ fn liveness_rejects_no_leader_long_after_healing() {
         leader_within_ns: 500,
         op_within_ns: 500,
         end_ns: 10_000,
+        unjudgeable: None,
     };
     let leaderless = vec![ev(
         900,
@@ -392,6 +393,7 @@ fn liveness_is_not_judged_when_the_run_ends_before_a_leader_is_due() {
         leader_within_ns: 5_000,
         op_within_ns: 500,
         end_ns: 3_000,
+        unjudgeable: None,
     };
     // No leader at all, but the run is too short to say that is wrong.
     let verdict = check::liveness::check(&[], &[], &bounds);
@@ -399,6 +401,20 @@ fn liveness_is_not_judged_when_the_run_ends_before_a_leader_is_due() {
         matches!(&verdict, check::Verdict::NotJudged(why) if why.contains("before a leader is due")),
         "{verdict:?}"
     );
+}
+
+#[test]
+fn liveness_is_not_judged_where_the_timing_requirement_does_not_hold() {
+    let bounds = LivenessBounds {
+        healed_ns: Some(1_000),
+        leader_within_ns: 500,
+        op_within_ns: 500,
+        end_ns: 10_000,
+        unjudgeable: Some("slow links".into()),
+    };
+    // No leader long after healing: a violation elsewhere, a reason here.
+    let verdict = check::liveness::check(&[], &[], &bounds);
+    assert_eq!(verdict, check::Verdict::NotJudged("slow links".into()));
 }
 
 #[test]

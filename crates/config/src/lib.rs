@@ -4,8 +4,10 @@
 
 mod cluster;
 mod network;
+mod timing;
 mod workload;
 
 pub use cluster::{Canaries, ClusterConfig};
 pub use network::NetworkFaults;
+pub use timing::{liveness_unjudgeable, WELL_BELOW};
 pub use workload::{Mix, Workload};

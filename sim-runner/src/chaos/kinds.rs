@@ -2,7 +2,7 @@
 //! the steps that undo it.
 
 use super::{id, optional, restore_network, Ctx};
-use sim::NetworkFaults;
+use config::NetworkFaults;
 use node::Failpoint;
 use proto::raft::MessageType;
 use rand::Rng;
@@ -72,6 +72,27 @@ impl FaultKind {
         FaultKind::Transfer,
     ];
 
+    /// The index of the kind's random stream: fixed for each kind, whatever kinds are
+    /// added later (never reuse one).
+    pub fn stream(self) -> u64 {
+        match self {
+            FaultKind::SlowFsync => 1,
+            FaultKind::Partition => 2,
+            FaultKind::OneWayCut => 3,
+            FaultKind::Loss => 4,
+            FaultKind::Delay => 5,
+            FaultKind::Duplication => 6,
+            FaultKind::Crash => 7,
+            FaultKind::PowerLoss => 8,
+            FaultKind::TornWrite => 9,
+            FaultKind::Pause => 10,
+            FaultKind::Hold => 11,
+            FaultKind::Failpoint => 12,
+            FaultKind::Flapping => 13,
+            FaultKind::Transfer => 14,
+        }
+    }
+
     /// The kind's name, as the run's story tells it.
     pub fn name(self) -> &'static str {
         match self {
@@ -93,18 +114,22 @@ impl FaultKind {
     }
 }
 
+/// A unit as drawn, before overlapping faults on one member are dropped.
+pub(super) struct Drawn {
+    /// The fault and the steps that undo it (none when the draw made no fault).
+    pub steps: Vec<Step>,
+    /// The member the fault takes down or arms, and until when: two such faults on one
+    /// member must not overlap.
+    pub occupies: Option<(u64, u64)>,
+}
+
 /// One fault of `kind` at time `t` and the steps that undo it.
-pub(super) fn fault_unit(
-    kind: FaultKind,
-    t: u64,
-    rng: &mut ChaCha8Rng,
-    ctx: &mut Ctx,
-) -> Vec<Step> {
+pub(super) fn fault_unit(kind: FaultKind, t: u64, rng: &mut ChaCha8Rng, ctx: &Ctx) -> Drawn {
     let lasts = rng.gen_range(100..3_000u64);
     let end = (t + lasts).min(ctx.until);
     let node = rng.gen_range(1..=ctx.nodes);
     let heal = |label: &str| Step::at(end, label, Action::Heal {});
-    match kind {
+    let steps = match kind {
         FaultKind::Partition if rng.gen_bool(0.5) => {
             let groups = vec![vec![NodeRef::Leader], vec![NodeRef::Others]];
             let s = Step::at(t, "chaos: isolate the leader", Action::Partition { groups });
@@ -125,7 +150,10 @@ pub(super) fn fault_unit(
         FaultKind::OneWayCut => {
             let to = rng.gen_range(1..=ctx.nodes);
             if to == node {
-                return Vec::new();
+                return Drawn {
+                    steps: Vec::new(),
+                    occupies: None,
+                };
             }
             let action = Action::Cut {
                 from: id(node),
@@ -154,27 +182,36 @@ pub(super) fn fault_unit(
             ]
         }
         FaultKind::Hold => hold(t, rng, ctx),
-        FaultKind::Failpoint => failpoint(t, end, node, rng, ctx),
-        FaultKind::Crash => process(ProcessFault::Crash, t, end, node, rng, ctx),
-        FaultKind::PowerLoss => process(ProcessFault::PowerLoss, t, end, node, rng, ctx),
-        FaultKind::TornWrite => process(ProcessFault::TornWrite, t, end, node, rng, ctx),
-        FaultKind::Pause => process(ProcessFault::Pause, t, end, node, rng, ctx),
+        FaultKind::Failpoint => {
+            let steps = failpoint(t, end, node, rng);
+            return Drawn {
+                steps,
+                occupies: Some((node, end)),
+            };
+        }
+        FaultKind::Crash => return process(ProcessFault::Crash, t, end, node, rng),
+        FaultKind::PowerLoss => return process(ProcessFault::PowerLoss, t, end, node, rng),
+        FaultKind::TornWrite => return process(ProcessFault::TornWrite, t, end, node, rng),
+        FaultKind::Pause => return process(ProcessFault::Pause, t, end, node, rng),
+    };
+    Drawn {
+        steps,
+        occupies: None,
     }
 }
 
 /// A process fault: aimed at the leader of the moment three times in ten, else at `node`.
-fn process(
-    fault: ProcessFault,
-    t: u64,
-    end: u64,
-    node: u64,
-    rng: &mut ChaCha8Rng,
-    ctx: &mut Ctx,
-) -> Vec<Step> {
+fn process(fault: ProcessFault, t: u64, end: u64, node: u64, rng: &mut ChaCha8Rng) -> Drawn {
     if rng.gen_bool(0.3) {
-        leader_fault(fault, t, end)
+        Drawn {
+            steps: leader_fault(fault, t, end),
+            occupies: None,
+        }
     } else {
-        process_fault(fault, t, end, node, ctx)
+        Drawn {
+            steps: process_fault(fault, t, end, node),
+            occupies: Some((node, end)),
+        }
     }
 }
 
@@ -296,11 +333,7 @@ fn hold(t: u64, rng: &mut ChaCha8Rng, ctx: &Ctx) -> Vec<Step> {
 
 /// Arms a failpoint on a member: it crashes, loses power or pauses when it next reaches
 /// that protocol point (if it does); undone by disarming and bringing it back.
-fn failpoint(t: u64, end: u64, node: u64, rng: &mut ChaCha8Rng, ctx: &mut Ctx) -> Vec<Step> {
-    if ctx.busy_until[node as usize] >= t {
-        return Vec::new();
-    }
-    ctx.busy_until[node as usize] = end;
+fn failpoint(t: u64, end: u64, node: u64, rng: &mut ChaCha8Rng) -> Vec<Step> {
     use FailAction::{Crash, Pause, PowerLoss, TornCrash};
     // Nearly half of them lose power between a WAL write and its fsync, the one window where
     // unsynced bytes exist (mostly tearing them, so recovery cuts torn tails).
@@ -374,11 +407,7 @@ impl ProcessFault {
     }
 }
 
-fn process_fault(kind: ProcessFault, t: u64, end: u64, node: u64, ctx: &mut Ctx) -> Vec<Step> {
-    if ctx.busy_until[node as usize] >= t {
-        return Vec::new();
-    }
-    ctx.busy_until[node as usize] = end;
+fn process_fault(kind: ProcessFault, t: u64, end: u64, node: u64) -> Vec<Step> {
     let fault = process_action(kind, id(node));
     let undo = match fault {
         Action::Pause { .. } => Action::Resume { node: id(node) },

@@ -19,7 +19,7 @@ pub use kinds::FaultKind;
 pub use membership::MembershipDraw;
 pub use swarm::{draw_knobs, draw_mix};
 
-use sim::{ClusterConfig, Mix, NetworkFaults};
+use config::{ClusterConfig, Mix, NetworkFaults};
 use rand::Rng;
 use scenario::{Action, ChaosSection, DiskChange, NetworkChange, NodeRef, Step};
 use sim::rng::stream;
@@ -60,6 +60,8 @@ pub struct ChaosPlan {
     pub kinds: Vec<FaultKind>,
     /// The faults and changes, each with its undo.
     pub units: Vec<Unit>,
+    /// Faults drawn but not played: another fault held their member down (or armed) then.
+    pub dropped: Vec<Unit>,
     /// The note of what was drawn, and the steps that heal everything when faults stop.
     pub finale: Vec<Step>,
 }
@@ -98,9 +100,12 @@ struct Ctx<'a> {
     /// One election timeout, milliseconds.
     election_ms: u64,
     base: &'a NetworkFaults,
-    /// Per node: busy (crashed or paused) until this time.
-    busy_until: Vec<u64>,
 }
+
+/// Each fault kind draws its own timeline with a mean gap this many times the section's
+/// `mean_gap_ms`: about the number of kinds a seed turns on (half of the 14 there were
+/// when kinds got their own streams), so faults come about every `mean_gap_ms` overall.
+const KIND_SPREAD: u64 = 7;
 
 /// Draws seed `seed` of a scenario with this `[chaos]` section, cluster and `[network]`
 /// (`base`: network faults are undone by restoring it).
@@ -110,37 +115,42 @@ pub fn plan(
     cluster: &ClusterConfig,
     base: &NetworkFaults,
 ) -> ChaosPlan {
+    plan_with_kinds(seed, chaos, cluster, base, &FaultKind::ALL)
+}
+
+/// [`plan`] with only the fault kinds `available` (the others never turn on). Each kind
+/// draws whether it is on, and its faults, on its own stream, so a kind added or taken
+/// away shifts no other kind's draws; only two faults that would take down (or arm) the
+/// same member at once are settled between kinds, the later one dropped.
+pub fn plan_with_kinds(
+    seed: u64,
+    chaos: &ChaosSection,
+    cluster: &ClusterConfig,
+    base: &NetworkFaults,
+    available: &[FaultKind],
+) -> ChaosPlan {
     let mut config = cluster.clone();
-    let mut rng = stream(seed, "chaos", 0);
     if chaos.random_cluster_size {
-        config.nodes = if rng.gen_bool(0.5) { 3 } else { 5 };
+        config.nodes = if stream(seed, "chaos", 0).gen_bool(0.5) {
+            3
+        } else {
+            5
+        };
     }
     let knobs = draw_knobs(seed, &mut config);
-    let kinds: Vec<FaultKind> = FaultKind::ALL
-        .into_iter()
-        .filter(|_| rng.gen_bool(0.5))
-        .collect();
-    let mut ctx = Ctx {
+    let ctx = Ctx {
         nodes: config.nodes,
         until: chaos.faults_until_ms,
         election_ms: config.election_ticks * config.tick_ms,
         base,
-        busy_until: vec![0u64; config.nodes as usize + 1],
     };
-    let gap = chaos.mean_gap_ms.unwrap_or(400).max(1);
-    let mut units: Vec<Unit> = Vec::new();
-    let mut t = rng.gen_range(200..1_000);
-    while t < ctx.until && !kinds.is_empty() {
-        let kind = kinds[rng.gen_range(0..kinds.len())];
-        let steps = kinds::fault_unit(kind, t, &mut rng, &mut ctx);
-        if !steps.is_empty() {
-            units.push(Unit {
-                kind: UnitKind::Fault(kind),
-                steps,
-            });
-        }
-        t += rng.gen_range(1..=2 * gap);
-    }
+    let gap = chaos.mean_gap_ms.unwrap_or(400).max(1) * KIND_SPREAD;
+    let drawn: Vec<(FaultKind, Vec<(u64, kinds::Drawn)>)> = available
+        .iter()
+        .filter_map(|&kind| draw_kind(seed, kind, &ctx, gap).map(|d| (kind, d)))
+        .collect();
+    let kinds: Vec<FaultKind> = drawn.iter().map(|(k, _)| *k).collect();
+    let (mut units, dropped) = settle(drawn, config.nodes);
     let damage = damage::units(seed, &ctx);
     let membership = membership::units(
         seed,
@@ -167,8 +177,55 @@ pub fn plan(
         mix: draw_mix(seed),
         kinds,
         units,
+        dropped,
         finale,
     }
+}
+
+/// Kind `kind`'s faults for `seed`, on the kind's own stream, with mean gap `gap`: `None`
+/// when the swarm turns the kind off.
+fn draw_kind(seed: u64, kind: FaultKind, ctx: &Ctx, gap: u64) -> Option<Vec<(u64, kinds::Drawn)>> {
+    let mut rng = stream(seed, "chaos-kind", kind.stream());
+    if !rng.gen_bool(0.5) {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut t = 200 + rng.gen_range(0..2 * gap);
+    while t < ctx.until {
+        out.push((t, kinds::fault_unit(kind, t, &mut rng, ctx)));
+        t += rng.gen_range(1..=2 * gap);
+    }
+    Some(out)
+}
+
+/// Every kind's faults in time order (kinds in `FaultKind::ALL` order at the same time),
+/// without empty draws; and apart, the faults on a member another still holds down.
+fn settle(drawn: Vec<(FaultKind, Vec<(u64, kinds::Drawn)>)>, nodes: u64) -> (Vec<Unit>, Vec<Unit>) {
+    let mut all: Vec<(u64, FaultKind, kinds::Drawn)> = drawn
+        .into_iter()
+        .flat_map(|(kind, d)| d.into_iter().map(move |(t, u)| (t, kind, u)))
+        .collect();
+    all.sort_by_key(|(t, kind, _)| (*t, *kind));
+    let mut busy_until = vec![0u64; nodes as usize + 1];
+    let (mut units, mut dropped) = (Vec::new(), Vec::new());
+    for (t, kind, drawn) in all {
+        if drawn.steps.is_empty() {
+            continue;
+        }
+        let unit = Unit {
+            kind: UnitKind::Fault(kind),
+            steps: drawn.steps,
+        };
+        match drawn.occupies {
+            Some((node, _)) if busy_until[node as usize] >= t => dropped.push(unit),
+            Some((node, end)) => {
+                busy_until[node as usize] = end;
+                units.push(unit);
+            }
+            None => units.push(unit),
+        }
+    }
+    (units, dropped)
 }
 
 /// The steps at the start (what the swarm drew, as a note) and at the end of the fault

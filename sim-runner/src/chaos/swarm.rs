@@ -1,7 +1,7 @@
 //! Swarm testing's draws for a seed, each on its own stream: the cluster's knobs and the
 //! workload's operation mix.
 
-use sim::ClusterConfig;
+use config::ClusterConfig;
 use rand::Rng;
 use sim::rng::stream;
 
