@@ -9,8 +9,16 @@ use proto::NodeId;
 use scenario::{Expect, NodeRef, Scenario};
 use std::collections::BTreeSet;
 
-/// One expectation judged: its label, whether it held, and what was seen.
-pub type ExpectationVerdict = (String, bool, String);
+/// One expectation judged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExpectationVerdict {
+    /// The expectation, as the scenario names it.
+    pub label: String,
+    /// Whether it held.
+    pub held: bool,
+    /// What was seen.
+    pub detail: String,
+}
 
 /// Each expectation: its label, whether it held, and what was seen.
 pub fn evaluate(scenario: &Scenario, run: &Recording) -> Vec<ExpectationVerdict> {
@@ -18,8 +26,12 @@ pub fn evaluate(scenario: &Scenario, run: &Recording) -> Vec<ExpectationVerdict>
         .expectations
         .iter()
         .map(|e| {
-            let (ok, detail) = judge(&e.kind, run).unwrap_or_else(|why| (false, why));
-            (e.describe(), ok, detail)
+            let (held, detail) = judge(&e.kind, run).unwrap_or_else(|why| (false, why));
+            ExpectationVerdict {
+                label: e.describe(),
+                held,
+                detail,
+            }
         })
         .collect()
 }

@@ -40,7 +40,7 @@ impl RunResult {
     pub fn failed(&self) -> bool {
         self.steps.iter().any(|s| s.error.is_some())
             || self.verdicts.iter().any(|(_, v)| v.is_violated())
-            || self.expectations.iter().any(|(_, ok, _)| !ok)
+            || self.expectations.iter().any(|e| !e.held)
     }
 
     /// Whether some checker could not decide (and nothing failed outright).
@@ -86,10 +86,8 @@ impl RunResult {
                 out.push(format!("{}: {}", p.name(), first.message));
             }
         }
-        for (label, ok, detail) in &self.expectations {
-            if !ok {
-                out.push(format!("expectation {label:?}: {detail}"));
-            }
+        for e in self.expectations.iter().filter(|e| !e.held) {
+            out.push(format!("expectation {:?}: {}", e.label, e.detail));
         }
         out
     }
@@ -157,13 +155,20 @@ pub fn run_checked(loaded: &Loaded, seed: u64, canaries: Canaries, determinism: 
     };
     match (first, mismatch) {
         (Outcome::Ran(mut r), Some(m)) => {
-            r.expectations.push(("determinism".into(), false, m));
+            r.expectations.push(ExpectationVerdict {
+                label: "determinism".into(),
+                held: false,
+                detail: m,
+            });
             Outcome::Ran(r)
         }
         (Outcome::Ran(mut r), None) if determinism => {
             let same = format!("trace hash {:016x} both times", r.trace_hash);
-            r.expectations
-                .push(("determinism: the seed run twice".into(), true, same));
+            r.expectations.push(ExpectationVerdict {
+                label: "determinism: the seed run twice".into(),
+                held: true,
+                detail: same,
+            });
             Outcome::Ran(r)
         }
         (o, _) => o,

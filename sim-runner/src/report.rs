@@ -153,11 +153,11 @@ pub fn single(loaded: &Loaded, outcome: &Outcome, canaries: &str) {
             });
         }
     }
-    for (label, ok, detail) in &run.expectations {
+    for e in &run.expectations {
         verdicts.push(VerdictRow {
-            verdict: tick(*ok),
-            check: format!("expect: {label}"),
-            detail: detail.clone(),
+            verdict: tick(e.held),
+            check: format!("expect: {}", e.label),
+            detail: e.detail.clone(),
         });
     }
     for (property, verdict) in &run.verdicts {

@@ -20,8 +20,8 @@ fn failure_kind(run: &RunResult) -> Option<String> {
         .or_else(|| {
             run.expectations
                 .iter()
-                .find(|(_, ok, _)| !ok)
-                .map(|(l, _, _)| l.clone())
+                .find(|e| !e.held)
+                .map(|e| e.label.clone())
         })
         .or_else(|| {
             run.steps

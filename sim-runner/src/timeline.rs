@@ -442,18 +442,11 @@ impl Timeline {
         &self,
         node: Option<NodeId>,
         name: &str,
-        action: scenario::FailAction,
+        action: FailAction,
         count: Option<u64>,
     ) -> Result<(), String> {
         let point =
             Failpoint::from_name(name).ok_or_else(|| format!("unknown failpoint {name:?}"))?;
-        let action = match action {
-            scenario::FailAction::Crash => FailAction::Crash,
-            scenario::FailAction::PowerLoss => FailAction::PowerLoss,
-            scenario::FailAction::TornCrash => FailAction::TornCrash,
-            scenario::FailAction::Pause => FailAction::Pause,
-            scenario::FailAction::Drop => FailAction::Drop,
-        };
         let count = u32::try_from(count.unwrap_or(1)).unwrap_or(u32::MAX);
         self.cluster
             .failpoints

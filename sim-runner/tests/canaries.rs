@@ -46,7 +46,7 @@ fn caught_by(r: &RunResult, what: &str) -> bool {
         return r
             .expectations
             .iter()
-            .any(|(l, ok, _)| !ok && l.contains(part));
+            .any(|e| !e.held && e.label.contains(part));
     }
     r.verdicts
         .iter()

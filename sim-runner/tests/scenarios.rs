@@ -121,7 +121,7 @@ fn story_snapshots_at_seed_0() {
         let verdicts: Vec<String> = r
             .expectations
             .iter()
-            .map(|(label, ok, _)| format!("{} {label}", if *ok { "ok  " } else { "FAIL" }))
+            .map(|e| format!("{} {}", if e.held { "ok  " } else { "FAIL" }, e.label))
             .collect();
         insta::assert_snapshot!(
             name,
@@ -150,7 +150,7 @@ fn expectations_of(text: &str) -> Vec<(String, bool)> {
     run(&loaded(text), 0)
         .expectations
         .into_iter()
-        .map(|(label, ok, _)| (label, ok))
+        .map(|e| (e.label, e.held))
         .collect()
 }
 
@@ -289,9 +289,9 @@ fn planted_bugs_make_the_natural_scenarios_fail() {
     let served = r
         .expectations
         .iter()
-        .find(|(l, _, _)| l.contains("served no read"))
+        .find(|e| e.label.contains("served no read"))
         .unwrap();
-    assert!(!served.1, "the deposed leader's read must be caught");
+    assert!(!served.held, "the deposed leader's read must be caught");
     // Case 6 with retries applied twice.
     let loaded = scenarios::load("leader-crash-6-applied").unwrap();
     let mut c = Canaries::default();

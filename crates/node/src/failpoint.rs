@@ -79,8 +79,20 @@ impl Failpoint {
     }
 }
 
-/// What an armed failpoint does when reached.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// What an armed failpoint does when reached (scenario files name it in kebab-case).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum FailAction {
     /// The process crashes (the OS keeps unsynced writes).
@@ -93,6 +105,19 @@ pub enum FailAction {
     Pause,
     /// The messages (or replies, or request) at this point are dropped; the member goes on.
     Drop,
+}
+
+impl FailAction {
+    /// As written in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            FailAction::Crash => "crash",
+            FailAction::PowerLoss => "power-loss",
+            FailAction::TornCrash => "torn-crash",
+            FailAction::Pause => "pause",
+            FailAction::Drop => "drop",
+        }
+    }
 }
 
 #[derive(Clone, Debug)]

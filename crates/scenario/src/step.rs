@@ -365,34 +365,8 @@ impl From<MessageKind> for String {
     }
 }
 
-/// What a failpoint does when it fires.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum FailAction {
-    /// Kill the process.
-    Crash,
-    /// Cut the power: unsynced writes lost.
-    PowerLoss,
-    /// Cut the power mid-write: unsynced writes torn.
-    TornCrash,
-    /// Pause the member.
-    Pause,
-    /// Drop what the member was about to send.
-    Drop,
-}
-
-impl FailAction {
-    /// As written in the file.
-    pub fn name(self) -> &'static str {
-        match self {
-            FailAction::Crash => "crash",
-            FailAction::PowerLoss => "power-loss",
-            FailAction::TornCrash => "torn-crash",
-            FailAction::Pause => "pause",
-            FailAction::Drop => "drop",
-        }
-    }
-}
+/// What a failpoint does when it fires: the member's own type.
+pub use node::FailAction;
 
 /// `network`: the random network faults from now on; keys left out keep their value.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
