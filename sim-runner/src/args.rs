@@ -119,6 +119,9 @@ pub enum Command {
     /// Print the scenario file reference (every key, its type, default and meaning),
     /// generated from the scenario model; docs/scenario-reference.md is its output.
     Schema,
+    /// Print the seed sweeps CI runs, one a line: the built-in scenario, the seed range
+    /// and extra flags (`.ci/run` reads them, so the list is kept in one place).
+    CiSweeps,
     /// Join the report.json files of a sharded sweep and print the whole sweep's summary.
     /// Exit 0 if every seed passed, 1 if any failed.
     Merge {

@@ -90,33 +90,12 @@ impl Canary {
         }
     }
 
-    /// What it breaks.
-    pub fn about(self) -> &'static str {
-        match self {
-            Canary::CommitEarlierTerm => "the leader commits an earlier term's entry by counting replicas (Raft §5.4.2, Figure 8)",
-            Canary::AckBeforeFsync => "members acknowledge entries before the WAL fsync (synced only once per tick)",
-            Canary::VoteWithoutPersist => "the vote is not persisted: after a restart a member may vote twice in a term",
-            Canary::SkipUpToDateCheck => "votes are granted without the candidate-log-up-to-date check (Raft §5.4.1)",
-            Canary::LocalReads => "the leader serves reads from its own state without confirming leadership (ReadIndex)",
-            Canary::ApplyRetriesTwice => "a retried request (same client id and sequence) is applied again",
-            Canary::CasCreateRevision => "a compare-and-swap on a modification revision compares the key's create revision",
-            Canary::SegmentWithoutDirSync => "a new WAL segment is fsynced but its directory entry is not: a power loss can take the segment, with acknowledged entries",
-            Canary::SnapshotDropsSessions => "snapshots leave out the client sessions: a retry after a restart or a snapshot install is applied again",
-            Canary::SendBeforePersist => "votes and append acknowledgements are sent before the WAL write they promise is fsynced",
-            Canary::VotesAcrossTerms => "a candidate keeps votes from earlier terms when it campaigns again",
-            Canary::TornTailIsCorruption => "WAL recovery takes a torn record at the end for corruption and refuses to start",
-            Canary::SkipTruncation => "a follower overwrites a conflicting entry but keeps the stale entries after it",
-            Canary::QuorumOffByOne => "the leader counts a quorum one member short when it advances its commit index",
-            Canary::AcceptStaleTermAppend => "a follower appends entries from a leader of an older term",
-            Canary::DeleteKeepsRevision => "deleting a key does not advance the store's revision, so the next write reuses it",
-            Canary::CorruptionTakenForTornTail => "WAL recovery cuts the log at any bad record of the last segment, even with valid records after it (damage in the middle)",
-            Canary::VoteTwiceInTerm => "a member grants its vote to any candidate of its term, even after voting for another",
-            Canary::CreateIgnoresExisting => "a create-if-absent compare-and-swap succeeds whatever the key holds",
-            Canary::WalSkipsChecksum => "WAL recovery replays a record whose checksum does not match, as long as it decodes",
-            Canary::ConfChangeBeforeOwnCommit => "a new leader proposes a membership change before committing an entry of its own term",
-            Canary::TwoConfChangesInFlight => "a leader proposes a membership change while another is still pending",
-            Canary::JointAsSingleMajority => "while joint, a quorum is one majority of all voters together, not a majority of each half",
-        }
+    /// What it breaks: its doc comment, which is also its `--help` line (one text, kept
+    /// on the variant).
+    pub fn about(self) -> String {
+        self.to_possible_value()
+            .and_then(|v| v.get_help().map(|h| h.to_string()))
+            .unwrap_or_default()
     }
 
     /// Turns it on in `c`.
@@ -176,6 +155,7 @@ mod tests {
         for c in Canary::all() {
             let clap_name = c.to_possible_value().expect("not skipped");
             assert_eq!(clap_name.get_name(), c.name());
+            assert!(!c.about().is_empty(), "{} says what it breaks", c.name());
             let mut planted = Canaries::default();
             c.plant(&mut planted);
             assert_ne!(planted, Canaries::default(), "{}", c.name());

@@ -20,6 +20,10 @@ pub fn execute(args: Args) -> Result<Status, InputError> {
             print!("{}", crate::reference::scenario_reference());
             Ok(Status::Passed)
         }
+        Some(Command::CiSweeps) => {
+            print!("{}", crate::scenarios::ci_sweeps());
+            Ok(Status::Passed)
+        }
         Some(Command::Bench {
             runs,
             sweep_seeds,

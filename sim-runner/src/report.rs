@@ -58,9 +58,9 @@ struct NameRow {
 pub fn list() {
     let rows: Vec<NameRow> = scenarios::BUILT_IN
         .iter()
-        .map(|(name, text)| NameRow {
-            name: name.to_string(),
-            description: scenarios::parse(text, name)
+        .map(|b| NameRow {
+            name: b.name.to_string(),
+            description: scenarios::parse(b.text, b.name)
                 .map(|s| s.description)
                 .unwrap_or_else(|e| format!("(invalid: {e})")),
         })
@@ -71,7 +71,7 @@ pub fn list() {
         .iter()
         .map(|c| NameRow {
             name: c.name().to_string(),
-            description: c.about().to_string(),
+            description: c.about(),
         })
         .collect();
     println!("Canaries (--canary NAME plants the bug; the checkers should catch it):");

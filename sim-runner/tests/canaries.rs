@@ -2,43 +2,52 @@
 //! by the checker that should catch it, and the median canary within 20 seeds. (Each is
 //! also caught by its natural scenario: `tests/scenarios.rs`.)
 
-use sim_runner::canary;
+use sim_runner::canary::{self, Canary};
 use sim_runner::judge::{self, RunResult};
 use sim_runner::scenarios;
 
-/// (canary, scenario, what must catch it: a checker's name or "expect: <label part>")
-const CASES: [(&str, &str, &str); 23] = [
-    ("commit-earlier-term", "chaos", "commit rule"),
-    ("ack-before-fsync", "chaos", "recoverability"),
-    ("vote-without-persist", "chaos", "recoverability"),
-    ("skip-up-to-date-check", "chaos", "leader completeness"),
-    ("local-reads", "chaos", "linearizability"),
-    ("apply-retries-twice", "chaos", "exactly-once"),
-    ("skip-truncation", "chaos", "log matching"),
-    ("cas-create-revision", "chaos", "linearizability"),
-    ("segment-without-dir-sync", "chaos", "recoverability"),
-    ("snapshot-drops-sessions", "chaos", "exactly-once"),
-    ("votes-across-terms", "chaos", "election safety"),
-    ("torn-tail-is-corruption", "chaos", "recoverability"),
-    ("send-before-persist", "chaos", "commit rule"),
-    ("quorum-off-by-one", "chaos", "commit rule"),
-    ("accept-stale-term-append", "chaos", "state machine safety"),
-    ("vote-twice-in-term", "chaos", "election safety"),
-    ("delete-keeps-revision", "chaos", "linearizability"),
-    ("create-ignores-existing", "chaos", "linearizability"),
-    ("corruption-taken-for-torn-tail", "chaos", "recoverability"),
-    ("wal-skips-checksum", "chaos", "log matching"),
+/// (canary, scenario, what must catch it: a checker's name or "expect: <label part>"); every
+/// canary has a line (a test checks it), named by its variant, the one list of canaries.
+const CASES: [(Canary, &str, &str); 23] = [
+    (Canary::CommitEarlierTerm, "chaos", "commit rule"),
+    (Canary::AckBeforeFsync, "chaos", "recoverability"),
+    (Canary::VoteWithoutPersist, "chaos", "recoverability"),
+    (Canary::SkipUpToDateCheck, "chaos", "leader completeness"),
+    (Canary::LocalReads, "chaos", "linearizability"),
+    (Canary::ApplyRetriesTwice, "chaos", "exactly-once"),
+    (Canary::SkipTruncation, "chaos", "log matching"),
+    (Canary::CasCreateRevision, "chaos", "linearizability"),
+    (Canary::SegmentWithoutDirSync, "chaos", "recoverability"),
+    (Canary::SnapshotDropsSessions, "chaos", "exactly-once"),
+    (Canary::VotesAcrossTerms, "chaos", "election safety"),
+    (Canary::TornTailIsCorruption, "chaos", "recoverability"),
+    (Canary::SendBeforePersist, "chaos", "commit rule"),
+    (Canary::QuorumOffByOne, "chaos", "commit rule"),
     (
-        "conf-change-before-own-commit",
+        Canary::AcceptStaleTermAppend,
+        "chaos",
+        "state machine safety",
+    ),
+    (Canary::VoteTwiceInTerm, "chaos", "election safety"),
+    (Canary::DeleteKeepsRevision, "chaos", "linearizability"),
+    (Canary::CreateIgnoresExisting, "chaos", "linearizability"),
+    (
+        Canary::CorruptionTakenForTornTail,
+        "chaos",
+        "recoverability",
+    ),
+    (Canary::WalSkipsChecksum, "chaos", "log matching"),
+    (
+        Canary::ConfChangeBeforeOwnCommit,
         "chaos",
         "configuration safety",
     ),
     (
-        "two-conf-changes-in-flight",
+        Canary::TwoConfChangesInFlight,
         "chaos",
         "configuration safety",
     ),
-    ("joint-as-single-majority", "chaos", "commit rule"),
+    (Canary::JointAsSingleMajority, "chaos", "commit rule"),
 ];
 
 fn caught_by(r: &RunResult, what: &str) -> bool {
@@ -56,10 +65,16 @@ fn caught_by(r: &RunResult, what: &str) -> bool {
 #[test]
 fn every_canary_is_caught_within_200_seeds_by_the_right_checker() {
     let mut seeds_needed = Vec::new();
-    for (name, scenario, checker) in CASES {
+    let mut covered: Vec<Canary> = CASES.iter().map(|c| c.0).collect();
+    covered.sort_unstable();
+    let mut all = Canary::all().to_vec();
+    all.sort_unstable();
+    assert_eq!(covered, all, "one case per canary");
+    for (canary, scenario, checker) in CASES {
+        let name = canary.name();
         let loaded = scenarios::load(scenario).unwrap();
         let mut canaries = sim::Canaries::default();
-        canary::enable(&mut canaries, name).unwrap();
+        canary.plant(&mut canaries);
         let mut caught_at = None;
         // Two seeds at a time; stop at the first catch.
         'seeds: for batch in (0..200u64).collect::<Vec<_>>().chunks(2) {

@@ -11,9 +11,9 @@ fn chaos_and_the_named_scenarios_pass_a_quick_sweep() {
         ("chaos", (0..24).collect()),
         ("chaos-tiny-storage", (0..8).collect()),
     ];
-    for (name, _) in scenarios::BUILT_IN {
-        if !name.starts_with("chaos") {
-            runs.push((name, vec![0, 1]));
+    for b in scenarios::BUILT_IN {
+        if !b.name.starts_with("chaos") {
+            runs.push((b.name, vec![0, 1]));
         }
     }
     let mut failed = Vec::new();

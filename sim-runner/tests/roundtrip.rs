@@ -14,9 +14,9 @@ fn round_trip(name: &str, s: &Scenario) {
 
 #[test]
 fn every_built_in_scenario_survives_a_write_and_a_reparse() {
-    for (name, text) in BUILT_IN {
-        let s = scenarios::parse(text, name).unwrap();
-        round_trip(name, &s);
+    for b in BUILT_IN {
+        let s = scenarios::parse(b.text, b.name).unwrap();
+        round_trip(b.name, &s);
     }
 }
 

@@ -6,27 +6,16 @@ use sim::Canaries;
 use sim_runner::judge::{self, RunResult};
 use sim_runner::scenarios::{self, Loaded};
 
-const CANONICAL: [&str; 19] = [
-    "stale-read",
-    "double-vote",
-    "basic",
-    "crash-restart",
-    "leader-crash-1-received",
-    "leader-crash-2-in-wal",
-    "leader-crash-3-some-followers",
-    "leader-crash-4-all-followers",
-    "leader-crash-5-committed",
-    "leader-crash-6-applied",
-    "split-brain",
-    "figure-8",
-    "retry-after-snapshot-and-restart",
-    "remove-leader",
-    "replace-member",
-    "grow-3-to-5-under-partition",
-    "learner-catch-up",
-    "conf-change-new-leader",
-    "two-changes-in-flight",
-];
+/// The canonical scenarios: every built-in with a fixed timeline (no `[chaos]` section).
+fn canonical() -> Vec<&'static str> {
+    let names: Vec<&str> = scenarios::BUILT_IN
+        .iter()
+        .filter(|b| scenarios::parse(b.text, b.name).unwrap().chaos.is_none())
+        .map(|b| b.name)
+        .collect();
+    assert!(names.len() >= 19, "{names:?}");
+    names
+}
 
 fn run(loaded: &Loaded, seed: u64) -> RunResult {
     judge::run(loaded, seed, Canaries::default())
@@ -38,7 +27,7 @@ fn explain(r: &RunResult) -> String {
 
 #[test]
 fn every_canonical_scenario_passes_for_seeds_0_to_100_with_every_step_fired() {
-    for name in CANONICAL {
+    for name in canonical() {
         let loaded = scenarios::load(name).unwrap();
         let steps = loaded.scenario.steps.len();
         let seeds: Vec<u64> = (0..100).collect();
@@ -105,7 +94,7 @@ fn condition_steps_fire_at_the_intended_protocol_point() {
 
 #[test]
 fn story_snapshots_at_seed_0() {
-    for name in CANONICAL {
+    for name in canonical() {
         let loaded = scenarios::load(name).unwrap();
         let r = run(&loaded, 0);
         let rows = sim_runner::story::story(&r);
