@@ -5,67 +5,19 @@ use crate::metrics::Metrics;
 use disk::Disk;
 use kv::{Applied, Store};
 use proto::codec::{fnv1a, FNV_OFFSET};
-use proto::kv::{ClientError, ClientRequest, ClientResponse, Command, Op, OpResult};
+use proto::kv::{ClientError, ClientRequest, Command, Op, OpResult};
 use proto::raft::{Entry, EntryKind, HardState, Message, Snapshot, SnapshotMeta};
 use proto::trace::{EntryId, EventKind, Role};
 use proto::{Index, NodeId, Term, NO_NODE};
 use raft::{ProposeError, RawNode, ReadIndexError, Ready};
-use std::collections::BTreeMap;
 use wal::{Wal, WalError};
 
 pub use crate::types::{Halt, NodeCanaries, NodeConfig, NodeError, Outgoing, Output};
 
 mod membership;
+mod requests;
 
-/// Who asked, and which attempt: every answer echoes the attempt it answers, so a client
-/// never takes a late answer to an earlier attempt for the current one.
-#[derive(Clone, Copy, Debug)]
-struct Caller {
-    address: NodeId,
-    client_id: u64,
-    seq: u64,
-    attempt: u32,
-}
-
-impl Caller {
-    fn of(address: NodeId, request: &ClientRequest) -> Caller {
-        Caller {
-            address,
-            client_id: request.command.client_id,
-            seq: request.command.seq,
-            attempt: request.attempt,
-        }
-    }
-
-    fn reply(self, result: Result<OpResult, ClientError>) -> Outgoing {
-        Outgoing::Reply {
-            to: self.address,
-            response: ClientResponse {
-                client_id: self.client_id,
-                seq: self.seq,
-                attempt: self.attempt,
-                result,
-            },
-        }
-    }
-}
-
-#[derive(Clone, Debug)]
-struct PendingWrite {
-    term: Term,
-    caller: Caller,
-    proposed_ns: u64,
-}
-
-#[derive(Clone, Debug)]
-struct PendingRead {
-    caller: Caller,
-    key: String,
-}
-
-/// Upper bound of client requests waiting for a commit or a read confirmation; beyond it
-/// new ones are refused as unavailable.
-const MAX_PENDING_REQUESTS: usize = 8192;
+use requests::{Caller, PendingRead, PendingWrite, Requests};
 
 /// The digest of an entry, as the checkers identify it.
 pub fn entry_id(e: &Entry) -> EntryId {
@@ -93,11 +45,8 @@ pub struct Node<D: Disk> {
     /// The term of the last role event recorded.
     role_term: Term,
     leader: NodeId,
-    pending_writes: BTreeMap<Index, PendingWrite>,
-    pending_reads: BTreeMap<u64, PendingRead>,
-    /// Confirmed reads waiting for the store to apply up to their index.
-    waiting_reads: Vec<(Index, PendingRead)>,
-    next_read_context: u64,
+    /// The clients waiting for an answer.
+    requests: Requests,
     last_snapshot_index: Index,
     /// The last term and vote the core asked to persist: only a change is announced
     /// (VotePersisted) and can fire the after-vote failpoint.
@@ -190,10 +139,7 @@ impl<D: Disk> Node<D> {
             role: Role::Follower,
             role_term: hard_state.term,
             leader: NO_NODE,
-            pending_writes: BTreeMap::new(),
-            pending_reads: BTreeMap::new(),
-            waiting_reads: Vec::new(),
-            next_read_context: 0,
+            requests: Requests::default(),
             last_snapshot_index: snapshot_index,
             voted: (hard_state.term, hard_state.vote),
             unsynced: false,
@@ -287,22 +233,17 @@ impl<D: Disk> Node<D> {
             })));
             return Ok(());
         }
-        if self.pending_writes.len() + self.pending_reads.len() >= MAX_PENDING_REQUESTS {
+        if self.requests.full() {
             out.messages.push(reply(Err(ClientError::Unavailable)));
             return Ok(());
         }
         if let Op::Get { key } = &command.op {
-            self.next_read_context += 1;
-            let context = self.next_read_context;
+            let context = self.requests.next_context();
             match self.raw.read_index(context) {
                 Ok(()) => {
-                    self.pending_reads.insert(
-                        context,
-                        PendingRead {
-                            caller,
-                            key: key.clone(),
-                        },
-                    );
+                    let key = key.clone();
+                    self.requests
+                        .read_asked(context, PendingRead { caller, key });
                 }
                 Err(ReadIndexError::NotLeader { leader }) => {
                     out.messages
@@ -321,12 +262,13 @@ impl<D: Disk> Node<D> {
         match self.raw.propose(command.encode()) {
             Ok((index, term)) => {
                 self.metrics.add("proposals_pending", 1);
-                self.pending_writes.insert(
+                let proposed_ns = now_ns;
+                self.requests.write_proposed(
                     index,
                     PendingWrite {
                         term,
                         caller,
-                        proposed_ns: now_ns,
+                        proposed_ns,
                     },
                 );
             }
@@ -527,11 +469,7 @@ impl<D: Disk> Node<D> {
         for entry in &rd.committed_entries {
             self.apply(now_ns, entry, &mut replies, out);
         }
-        for read in &rd.read_states {
-            if let Some(pending) = self.pending_reads.remove(&read.context) {
-                self.waiting_reads.push((read.index, pending));
-            }
-        }
+        self.requests.confirmed(&rd.read_states);
         if !rd.read_states.is_empty() && self.halts_at(Failpoint::ReadConfirmed, out) {
             return Ok(true);
         }
@@ -573,26 +511,12 @@ impl<D: Disk> Node<D> {
         self.metrics
             .set("is_leader", u64::from(soft.role == Role::Leader));
         if was_leader && soft.role != Role::Leader {
-            // Leadership is gone: pending writes may or may not commit later under another
-            // leader (the client must retry to learn which); pending reads were not served.
-            if !self.pending_writes.is_empty() {
+            if self.requests.writes_pending() > 0 {
                 marks::mark!("node.write.leadership_lost");
             }
-            for (_, w) in std::mem::take(&mut self.pending_writes) {
-                self.metrics.add("proposals_failed_total", 1);
-                out.messages.push(unknown_reply(w));
-            }
-            let reads = std::mem::take(&mut self.pending_reads).into_values().chain(
-                std::mem::take(&mut self.waiting_reads)
-                    .into_iter()
-                    .map(|(_, r)| r),
-            );
-            for r in reads {
-                out.messages
-                    .push(r.caller.reply(Err(ClientError::NotLeader {
-                        leader: soft.leader,
-                    })));
-            }
+            let (failed, replies) = self.requests.leadership_lost(soft.leader);
+            self.metrics.add("proposals_failed_total", failed as u64);
+            out.messages.extend(replies);
             self.metrics.set("proposals_pending", 0);
         }
     }
@@ -607,16 +531,8 @@ impl<D: Disk> Node<D> {
         self.wal.save_snapshot(&snapshot, true)?;
         self.store = store;
         self.last_snapshot_index = index;
-        // Writes proposed at or below the snapshot can no longer be matched to an entry.
-        let covered: Vec<Index> = self
-            .pending_writes
-            .range(..=index)
-            .map(|(i, _)| *i)
-            .collect();
-        for i in covered {
-            let w = self.pending_writes.remove(&i).expect("listed above");
-            out.messages.push(unknown_reply(w));
-        }
+        out.messages
+            .extend(self.requests.covered_by_snapshot(index));
         out.events.push(EventKind::SnapshotInstalled {
             node: self.id,
             index,
@@ -658,9 +574,9 @@ impl<D: Disk> Node<D> {
             seq,
             fresh,
         });
-        if let Some(w) = self.pending_writes.remove(&entry.index) {
-            self.metrics
-                .set("proposals_pending", self.pending_writes.len() as u64);
+        if let Some(w) = self.requests.take_write(entry.index) {
+            let pending = self.requests.writes_pending() as u64;
+            self.metrics.set("proposals_pending", pending);
             let response = if w.term == entry.term {
                 self.metrics.add("proposals_committed_total", 1);
                 self.metrics.observe(
@@ -682,11 +598,7 @@ impl<D: Disk> Node<D> {
 
     fn serve_reads(&mut self, replies: &mut Vec<Outgoing>) {
         let applied = self.store.applied_index();
-        let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.waiting_reads)
-            .into_iter()
-            .partition(|(index, _)| *index <= applied);
-        self.waiting_reads = waiting;
-        for (_, r) in ready {
+        for r in self.requests.servable(applied) {
             let (value, mod_revision) = self.store.get(&r.key);
             replies.push(r.caller.reply(Ok(OpResult::Get {
                 value,
@@ -736,11 +648,6 @@ impl<D: Disk> Node<D> {
             commit: s.committed,
         }
     }
-}
-
-/// The answer to a write whose fate this member can no longer tell.
-fn unknown_reply(w: PendingWrite) -> Outgoing {
-    w.caller.reply(Err(ClientError::Unknown))
 }
 
 fn halt_of(action: FailAction) -> Halt {
