@@ -10,7 +10,7 @@ use proto::raft::{Entry, EntryKind, HardState, Message, Snapshot, SnapshotMeta};
 use proto::trace::{EntryId, EventKind, Role};
 use proto::{Index, NodeId, Term, NO_NODE};
 use raft::{ProposeError, RawNode, ReadIndexError, Ready};
-use wal::{Wal, WalError};
+use wal::{Recovered, Wal, WalError};
 
 pub use crate::types::{Halt, NodeCanaries, NodeConfig, NodeError, Outgoing, Output};
 
@@ -18,6 +18,55 @@ mod membership;
 mod requests;
 
 use requests::{Caller, PendingRead, PendingWrite, Requests};
+
+/// The store as the recovered snapshot holds it (empty without one).
+fn restore_store(recovered: &Recovered) -> Result<Store, NodeError> {
+    match &recovered.snapshot {
+        Some(s) => Store::restore(&s.data).map_err(|e| NodeError::Snapshot {
+            index: s.meta.index,
+            reason: e.to_string(),
+        }),
+        None => Ok(Store::new()),
+    }
+}
+
+/// The index and term the recovered snapshot covers (0, 0 without one).
+fn snapshot_point(recovered: &Recovered) -> (Index, Term) {
+    recovered
+        .snapshot
+        .as_ref()
+        .map_or((0, 0), |s| (s.meta.index, s.meta.term))
+}
+
+/// What a start tells the trace: a torn tail cut off, if any, and what was recovered.
+fn recovery_events(id: NodeId, recovered: &Recovered, hard_state: HardState) -> Vec<EventKind> {
+    let (snapshot_index, snapshot_term) = snapshot_point(recovered);
+    let mut events = Vec::new();
+    if let Some((segment, offset, bytes)) = &recovered.repaired {
+        events.push(EventKind::Note {
+            node: id,
+            text: format!("wal: cut a torn tail of {bytes} bytes at {segment}:{offset}"),
+        });
+    }
+    events.push(EventKind::Recovered {
+        node: id,
+        snapshot_index,
+        snapshot_term,
+        entries: recovered.entries.iter().map(entry_id).collect(),
+        term: hard_state.term,
+        vote: hard_state.vote,
+        commit: hard_state.commit,
+    });
+    events
+}
+
+/// How step 1 of a Ready ended.
+enum Persisted {
+    /// A failpoint halted the member.
+    Halted,
+    /// Saved and synced; the term and vote that changed, if any.
+    Done { new_vote: Option<HardState> },
+}
 
 /// The digest of an entry, as the checkers identify it.
 pub fn entry_id(e: &Entry) -> EntryId {
@@ -83,36 +132,12 @@ impl<D: Disk> Node<D> {
             return Err(NodeError::Identity { id });
         }
         let (wal, recovered) = Wal::open(disk, cfg.wal.clone())?;
-        let mut store = match &recovered.snapshot {
-            Some(s) => Store::restore(&s.data).map_err(|e| NodeError::Snapshot {
-                index: s.meta.index,
-                reason: e.to_string(),
-            })?,
-            None => Store::new(),
-        };
+        let mut store = restore_store(&recovered)?;
         store.set_canaries(cfg.canaries.store());
-        let (snapshot_index, snapshot_term) = recovered
-            .snapshot
-            .as_ref()
-            .map_or((0, 0), |s| (s.meta.index, s.meta.term));
+        let (snapshot_index, _) = snapshot_point(&recovered);
         let mut hard_state = recovered.hard_state;
         hard_state.commit = hard_state.commit.max(snapshot_index);
-        let mut events = Vec::new();
-        if let Some((segment, offset, bytes)) = &recovered.repaired {
-            events.push(EventKind::Note {
-                node: id,
-                text: format!("wal: cut a torn tail of {bytes} bytes at {segment}:{offset}"),
-            });
-        }
-        events.push(EventKind::Recovered {
-            node: id,
-            snapshot_index,
-            snapshot_term,
-            entries: recovered.entries.iter().map(entry_id).collect(),
-            term: hard_state.term,
-            vote: hard_state.vote,
-            commit: hard_state.commit,
-        });
+        let events = recovery_events(id, &recovered, hard_state);
         let raw = RawNode::new(
             cfg.raft.clone(),
             hard_state,
@@ -238,55 +263,57 @@ impl<D: Disk> Node<D> {
             return Ok(());
         }
         if let Op::Get { key } = &command.op {
-            let context = self.requests.next_context();
-            match self.raw.read_index(context) {
-                Ok(()) => {
-                    let key = key.clone();
-                    self.requests
-                        .read_asked(context, PendingRead { caller, key });
-                }
-                Err(ReadIndexError::NotLeader { leader }) => {
-                    out.messages
-                        .push(reply(Err(ClientError::NotLeader { leader })));
-                }
-                Err(ReadIndexError::NoCommitInTerm) => {
-                    out.messages.push(reply(Err(ClientError::Unavailable)));
-                }
+            self.read_request(caller, key, out);
+        } else {
+            let mut drop_request = false;
+            if self.failpoint(Failpoint::ProposalReceived, out, &mut drop_request) || drop_request {
+                return Ok(());
             }
-            return self.run_ready(now_ns, out);
+            self.write_request(now_ns, caller, &command, out);
         }
-        let mut drop_request = false;
-        if self.failpoint(Failpoint::ProposalReceived, out, &mut drop_request) || drop_request {
-            return Ok(());
-        }
-        match self.raw.propose(command.encode()) {
+        self.run_ready(now_ns, out)
+    }
+
+    /// A read of `key`: asked of the core, answered once confirmed and applied.
+    fn read_request(&mut self, caller: Caller, key: &str, out: &mut Output) {
+        let context = self.requests.next_context();
+        let refused = match self.raw.read_index(context) {
+            Ok(()) => {
+                let key = key.to_string();
+                self.requests
+                    .read_asked(context, PendingRead { caller, key });
+                return;
+            }
+            Err(ReadIndexError::NotLeader { leader }) => ClientError::NotLeader { leader },
+            Err(ReadIndexError::NoCommitInTerm) => ClientError::Unavailable,
+        };
+        out.messages.push(caller.reply(Err(refused)));
+    }
+
+    /// A write: proposed, answered once applied at its index.
+    fn write_request(&mut self, now_ns: u64, caller: Caller, command: &Command, out: &mut Output) {
+        let refused = match self.raw.propose(command.encode()) {
             Ok((index, term)) => {
                 self.metrics.add("proposals_pending", 1);
                 let proposed_ns = now_ns;
-                self.requests.write_proposed(
-                    index,
-                    PendingWrite {
-                        term,
-                        caller,
-                        proposed_ns,
-                    },
-                );
+                let write = PendingWrite {
+                    term,
+                    caller,
+                    proposed_ns,
+                };
+                self.requests.write_proposed(index, write);
+                return;
             }
-            Err(ProposeError::NotLeader { leader }) => {
-                out.messages
-                    .push(reply(Err(ClientError::NotLeader { leader })));
-            }
+            Err(ProposeError::NotLeader { leader }) => ClientError::NotLeader { leader },
             Err(
                 ProposeError::Busy
                 | ProposeError::Transferring
                 | ProposeError::ConfChangePending
                 | ProposeError::Leaving
                 | ProposeError::InvalidConfChange(_),
-            ) => {
-                out.messages.push(reply(Err(ClientError::Unavailable)));
-            }
-        }
-        self.run_ready(now_ns, out)
+            ) => ClientError::Unavailable,
+        };
+        out.messages.push(caller.reply(Err(refused)));
     }
 
     /// Starts an election now (an operator's command).
@@ -375,80 +402,13 @@ impl<D: Disk> Node<D> {
         }
         // 1. Persist, and fsync before anything that depends on it is sent.
         let mut drop_messages = false;
-        if self.cfg.canaries.send_before_persist {
-            out.messages
-                .extend(rd.persisted_messages.drain(..).map(Outgoing::Raft));
-        }
-        if let Some(snapshot) = rd.snapshot.take() {
-            self.install_snapshot(snapshot, out)?;
-            if self.failpoint(Failpoint::AfterSnapshotInstall, out, &mut drop_messages) {
-                return Ok(true);
-            }
-        }
-        // A term or vote the core asks to persist that differs from the last one.
-        let new_vote = rd.hard_state.filter(|h| (h.term, h.vote) != self.voted);
-        if let Some(h) = new_vote {
-            self.voted = (h.term, h.vote);
-        }
-        let persisted = !rd.entries.is_empty() || rd.hard_state.is_some();
-        if persisted {
-            let hard_state = rd.hard_state.map(|mut h| {
-                if self.cfg.canaries.vote_without_persist {
-                    h.vote = NO_NODE;
-                }
-                h
-            });
-            if let Some(first) = rd.entries.first() {
-                if first.index <= self.wal.last_index() {
-                    out.events.push(EventKind::LogTruncated {
-                        node: self.id,
-                        from: first.index,
-                        last: self.wal.last_index(),
-                    });
-                }
-            }
-            self.wal.save(hard_state.as_ref(), &rd.entries)?;
-            if self.failpoint(Failpoint::BeforeSync, out, &mut drop_messages) {
-                return Ok(true);
-            }
-            if self.cfg.canaries.ack_before_fsync {
-                self.unsynced = true;
-            } else {
-                self.wal.sync()?;
-                self.metrics.add("wal_fsyncs_total", 1);
-            }
-            if let Some(h) = new_vote {
-                // What the core asked to make durable (a planted bug may not have).
-                out.events.push(EventKind::VotePersisted {
-                    node: self.id,
-                    term: h.term,
-                    vote: h.vote,
-                });
-            }
-            if !rd.entries.is_empty() {
-                out.events.push(EventKind::LogPersisted {
-                    node: self.id,
-                    entries: rd.entries.iter().map(entry_id).collect(),
-                });
-                self.record_conf_proposals(&rd.entries, out);
-                if self.failpoint(Failpoint::AfterSave, out, &mut drop_messages) {
-                    return Ok(true);
-                }
-            }
-        }
+        let new_vote = match self.persist(&mut rd, out, &mut drop_messages)? {
+            Persisted::Halted => return Ok(true),
+            Persisted::Done { new_vote } => new_vote,
+        };
         let voted_for_another = new_vote.is_some_and(|h| h.vote != NO_NODE && h.vote != self.id);
-        if let Some(h) = rd.hard_state {
-            if h.commit > self.metrics.get("committed_index") {
-                self.metrics.set("committed_index", h.commit);
-                out.events.push(EventKind::Committed {
-                    node: self.id,
-                    index: h.commit,
-                    term: self.raw.term_at(h.commit).unwrap_or(0),
-                });
-                if self.failpoint(Failpoint::CommitAdvanced, out, &mut drop_messages) {
-                    return Ok(true);
-                }
-            }
+        if self.note_commit(&rd, out, &mut drop_messages) {
+            return Ok(true);
         }
         // 2. Send.
         if self.failpoint(Failpoint::BeforeSend, out, &mut drop_messages) {
@@ -465,13 +425,123 @@ impl<D: Disk> Node<D> {
             return Ok(true);
         }
         // 3. Apply, answer clients, serve confirmed reads.
+        Ok(self.apply_ready(now_ns, &rd, out))
+    }
+
+    /// Step 1 of a Ready: installs its snapshot, saves its entries and hard state, and
+    /// fsyncs them. Returns the term and vote that changed, if any.
+    fn persist(
+        &mut self,
+        rd: &mut Ready,
+        out: &mut Output,
+        drop_messages: &mut bool,
+    ) -> Result<Persisted, NodeError> {
+        if self.cfg.canaries.send_before_persist {
+            out.messages
+                .extend(rd.persisted_messages.drain(..).map(Outgoing::Raft));
+        }
+        if let Some(snapshot) = rd.snapshot.take() {
+            self.install_snapshot(snapshot, out)?;
+            if self.failpoint(Failpoint::AfterSnapshotInstall, out, drop_messages) {
+                return Ok(Persisted::Halted);
+            }
+        }
+        // A term or vote the core asks to persist that differs from the last one.
+        let new_vote = rd.hard_state.filter(|h| (h.term, h.vote) != self.voted);
+        if let Some(h) = new_vote {
+            self.voted = (h.term, h.vote);
+        }
+        if rd.entries.is_empty() && rd.hard_state.is_none() {
+            return Ok(Persisted::Done { new_vote });
+        }
+        if self.save(rd, out, drop_messages)? {
+            return Ok(Persisted::Halted);
+        }
+        if let Some(h) = new_vote {
+            // What the core asked to make durable (a planted bug may not have).
+            out.events.push(EventKind::VotePersisted {
+                node: self.id,
+                term: h.term,
+                vote: h.vote,
+            });
+        }
+        if !rd.entries.is_empty() {
+            out.events.push(EventKind::LogPersisted {
+                node: self.id,
+                entries: rd.entries.iter().map(entry_id).collect(),
+            });
+            self.record_conf_proposals(&rd.entries, out);
+            if self.failpoint(Failpoint::AfterSave, out, drop_messages) {
+                return Ok(Persisted::Halted);
+            }
+        }
+        Ok(Persisted::Done { new_vote })
+    }
+
+    /// Writes the Ready's hard state and entries to the WAL and fsyncs them; returns true
+    /// if a failpoint halted the member before the fsync.
+    fn save(
+        &mut self,
+        rd: &Ready,
+        out: &mut Output,
+        drop_messages: &mut bool,
+    ) -> Result<bool, NodeError> {
+        let hard_state = rd.hard_state.map(|mut h| {
+            if self.cfg.canaries.vote_without_persist {
+                h.vote = NO_NODE;
+            }
+            h
+        });
+        if let Some(first) = rd.entries.first() {
+            if first.index <= self.wal.last_index() {
+                out.events.push(EventKind::LogTruncated {
+                    node: self.id,
+                    from: first.index,
+                    last: self.wal.last_index(),
+                });
+            }
+        }
+        self.wal.save(hard_state.as_ref(), &rd.entries)?;
+        if self.failpoint(Failpoint::BeforeSync, out, drop_messages) {
+            return Ok(true);
+        }
+        if self.cfg.canaries.ack_before_fsync {
+            self.unsynced = true;
+        } else {
+            self.wal.sync()?;
+            self.metrics.add("wal_fsyncs_total", 1);
+        }
+        Ok(false)
+    }
+
+    /// Records a commit index the Ready advances; returns true if a failpoint halted the
+    /// member there.
+    fn note_commit(&mut self, rd: &Ready, out: &mut Output, drop_messages: &mut bool) -> bool {
+        let Some(h) = rd.hard_state else {
+            return false;
+        };
+        if h.commit <= self.metrics.get("committed_index") {
+            return false;
+        }
+        self.metrics.set("committed_index", h.commit);
+        out.events.push(EventKind::Committed {
+            node: self.id,
+            index: h.commit,
+            term: self.raw.term_at(h.commit).unwrap_or(0),
+        });
+        self.failpoint(Failpoint::CommitAdvanced, out, drop_messages)
+    }
+
+    /// Step 3 of a Ready: applies its committed entries, serves the reads it confirmed
+    /// and answers the clients; returns true if a failpoint halted the member.
+    fn apply_ready(&mut self, now_ns: u64, rd: &Ready, out: &mut Output) -> bool {
         let mut replies = Vec::new();
         for entry in &rd.committed_entries {
             self.apply(now_ns, entry, &mut replies, out);
         }
         self.requests.confirmed(&rd.read_states);
         if !rd.read_states.is_empty() && self.halts_at(Failpoint::ReadConfirmed, out) {
-            return Ok(true);
+            return true;
         }
         self.serve_reads(&mut replies);
         self.metrics
@@ -480,15 +550,12 @@ impl<D: Disk> Node<D> {
         if !rd.committed_entries.is_empty()
             && self.failpoint(Failpoint::AfterApply, out, &mut drop_replies)
         {
-            return Ok(true);
+            return true;
         }
         if !drop_replies {
             out.messages.extend(replies);
         }
-        if !rd.committed_entries.is_empty() && self.halts_at(Failpoint::AfterReply, out) {
-            return Ok(true);
-        }
-        Ok(false)
+        !rd.committed_entries.is_empty() && self.halts_at(Failpoint::AfterReply, out)
     }
 
     fn on_soft_state(&mut self, soft: raft::SoftState, out: &mut Output) {

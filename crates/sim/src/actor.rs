@@ -48,28 +48,26 @@ pub(crate) async fn member_actor(
     ep: Endpoint<Wire>,
     cfg: NodeConfig,
     failpoints: Failpoints,
-    (board, metrics_every_tick, addressable): Publish,
+    publish_to: Publish,
     tick: Duration,
 ) {
-    let (mut node, events) = match Node::open(cfg, ep.disk().clone(), failpoints) {
-        Ok(opened) => opened,
+    let board = &publish_to.0;
+    let mut node = match Node::open(cfg, ep.disk().clone(), failpoints) {
+        Ok((node, events)) => {
+            for e in events {
+                ep.record(e);
+            }
+            node
+        }
         Err(e) => {
-            stop_on_storage_error(&ep, &board, &e);
+            stop_on_storage_error(&ep, board, &e);
             return;
         }
     };
-    for e in events {
-        ep.record(e);
-    }
     ep.pay_disk_latency().await;
-    publish(&board, &node, true);
-    publish_metrics(&board, &node);
-    let time = TimeHandle::current();
-    let mut next_tick = time.now_instant() + tick;
-    // One alarm for the whole loop: it registers one timer per tick, however many
-    // messages wake the loop in between.
-    let mut alarm = crate::Alarm::at(next_tick);
-    let mut ticks = 0u64;
+    publish(board, &node, true);
+    publish_metrics(board, &node);
+    let mut ticker = Ticker::new(tick);
     let mut unlisted = false;
     // One output for the whole loop, emptied each round, so that its buffers are reused.
     let mut out = Output::default();
@@ -78,73 +76,117 @@ pub(crate) async fn member_actor(
         let result = {
             let recv = ep.recv();
             futures_util::pin_mut!(recv);
-            match futures_util::future::select(recv, &mut alarm).await {
+            match futures_util::future::select(recv, &mut ticker.alarm).await {
                 futures_util::future::Either::Left(((from, wire), _)) => {
                     deliver(&mut node, ep.now_ns(), from, wire, &mut out)
                 }
                 futures_util::future::Either::Right(_) => {
-                    next_tick += tick;
-                    // Ticks missed while the loop was busy (a slow disk) are dropped, as
-                    // Go's ticker does for etcd, rather than fired in a burst.
-                    let now = time.now_instant();
-                    if next_tick <= now {
-                        next_tick = now + tick;
-                    }
-                    alarm.reset(next_tick);
-                    ticks += 1;
+                    let count = ticker.fired();
                     let r = node.tick(ep.now_ns(), &mut out);
-                    publish(&board, &node, true);
-                    if ticks.is_multiple_of(METRICS_EVERY_TICKS)
-                        || metrics_every_tick.load(Ordering::Relaxed)
+                    publish(board, &node, true);
+                    if count.is_multiple_of(METRICS_EVERY_TICKS)
+                        || publish_to.1.load(Ordering::Relaxed)
                     {
-                        publish_metrics(&board, &node);
+                        publish_metrics(board, &node);
                     }
                     r
                 }
             }
         };
         if let Err(e) = result {
-            stop_on_storage_error(&ep, &board, &e);
+            stop_on_storage_error(&ep, board, &e);
             return;
         }
-        for e in out.events.drain(..) {
-            ep.record(e);
-        }
-        // The fsync cost passes before anything that depended on it is sent.
-        let owed_us = ep.pay_disk_latency().await;
-        node.observe_disk_latency(owed_us);
-        match out.halt {
-            Some(Halt::Pause) => {
-                ep.pause_self();
-                // Frozen here until resumed; the output becomes visible afterwards.
-                madsim::time::sleep(Duration::from_millis(1)).await;
-                send_all(&ep, &mut out.messages);
-            }
-            Some(halt @ (Halt::Crash | Halt::PowerLoss | Halt::TornCrash)) => {
-                send_all(&ep, &mut out.messages);
-                let mode = match halt {
-                    Halt::PowerLoss => Some(FaultMode::DropAll),
-                    Halt::TornCrash => Some(FaultMode::TornPrefix),
-                    _ => None,
-                };
-                ep.crash_self(mode);
-                std::future::pending::<()>().await;
-            }
-            Some(Halt::Removed) => {
-                send_all(&ep, &mut out.messages);
-                mark_removed(&ep, &board, &addressable);
-                return;
-            }
-            None => send_all(&ep, &mut out.messages),
+        if !finish_round(&ep, &mut node, &mut out, &publish_to).await {
+            return;
         }
         if node.has_left() && !unlisted {
             // Removed: no longer a member clients should address; its core keeps
             // answering until a member tells it it was removed.
             unlisted = true;
-            mark_removed(&ep, &board, &addressable);
+            mark_removed(&ep, board, &publish_to.2);
         }
-        publish(&board, &node, false);
+        publish(board, &node, false);
     }
+}
+
+/// A member's tick: one alarm for the whole loop, which registers one timer per tick
+/// however many messages wake the loop in between.
+struct Ticker {
+    time: TimeHandle,
+    tick: Duration,
+    next: madsim::time::Instant,
+    alarm: crate::Alarm,
+    count: u64,
+}
+
+impl Ticker {
+    fn new(tick: Duration) -> Ticker {
+        let time = TimeHandle::current();
+        let next = time.now_instant() + tick;
+        Ticker {
+            alarm: crate::Alarm::at(next),
+            time,
+            tick,
+            next,
+            count: 0,
+        }
+    }
+
+    /// The alarm fired: sets the next tick and returns how many ticks there have been.
+    fn fired(&mut self) -> u64 {
+        self.next += self.tick;
+        // Ticks missed while the loop was busy (a slow disk) are dropped, as Go's ticker
+        // does for etcd, rather than fired in a burst.
+        let now = self.time.now_instant();
+        if self.next <= now {
+            self.next = now + self.tick;
+        }
+        self.alarm.reset(self.next);
+        self.count += 1;
+        self.count
+    }
+}
+
+/// The end of a round: records the member's events, lets the disk's cost pass, then
+/// sends its output, or halts as a failpoint asked. False when the process is over.
+async fn finish_round<D: disk::Disk>(
+    ep: &Endpoint<Wire>,
+    node: &mut Node<D>,
+    out: &mut Output,
+    (board, _, addressable): &Publish,
+) -> bool {
+    for e in out.events.drain(..) {
+        ep.record(e);
+    }
+    // The fsync cost passes before anything that depended on it is sent.
+    let owed_us = ep.pay_disk_latency().await;
+    node.observe_disk_latency(owed_us);
+    match out.halt {
+        Some(Halt::Pause) => {
+            ep.pause_self();
+            // Frozen here until resumed; the output becomes visible afterwards.
+            madsim::time::sleep(Duration::from_millis(1)).await;
+            send_all(ep, &mut out.messages);
+        }
+        Some(halt @ (Halt::Crash | Halt::PowerLoss | Halt::TornCrash)) => {
+            send_all(ep, &mut out.messages);
+            let mode = match halt {
+                Halt::PowerLoss => Some(FaultMode::DropAll),
+                Halt::TornCrash => Some(FaultMode::TornPrefix),
+                _ => None,
+            };
+            ep.crash_self(mode);
+            std::future::pending::<()>().await;
+        }
+        Some(Halt::Removed) => {
+            send_all(ep, &mut out.messages);
+            mark_removed(ep, board, addressable);
+            return false;
+        }
+        None => send_all(ep, &mut out.messages),
+    }
+    true
 }
 
 /// Hands one arrival (from member, client or operator) to the member.

@@ -192,33 +192,39 @@ impl Replay {
     }
 }
 
+/// The segments on `disk` in order; a gap in their sequence is corruption.
+fn list_segments<D: Disk>(disk: &mut D) -> Result<Vec<Segment>, WalError> {
+    let mut segments: Vec<Segment> = disk
+        .list()?
+        .into_iter()
+        .filter_map(|name| {
+            parse_segment_name(&name).map(|(sequence, last_index_before)| Segment {
+                sequence,
+                last_index_before,
+                name,
+            })
+        })
+        .collect();
+    segments.sort_by_key(|s| s.sequence);
+    for pair in segments.windows(2) {
+        if pair[1].sequence != pair[0].sequence + 1 {
+            return Err(WalError::Corrupt {
+                segment: pair[1].name.clone(),
+                offset: 0,
+                reason: format!("segment {} is missing", pair[0].sequence + 1),
+            });
+        }
+    }
+    Ok(segments)
+}
+
 impl<D: Disk> Wal<D> {
     /// Opens the log on `disk`, creating it if the disk holds none, and recovers its
     /// content. A torn tail of the last segment is cut off (and reported in
     /// [`Recovered::repaired`]); a bad record anywhere else is [`WalError::Corrupt`].
     pub fn open(mut disk: D, options: WalOptions) -> Result<(Wal<D>, Recovered), WalError> {
         let (snapshot, rejected_snapshots) = snapshot::load_newest(&mut disk)?;
-        let mut segments: Vec<Segment> = disk
-            .list()?
-            .into_iter()
-            .filter_map(|name| {
-                parse_segment_name(&name).map(|(sequence, last_index_before)| Segment {
-                    sequence,
-                    last_index_before,
-                    name,
-                })
-            })
-            .collect();
-        segments.sort_by_key(|s| s.sequence);
-        for pair in segments.windows(2) {
-            if pair[1].sequence != pair[0].sequence + 1 {
-                return Err(WalError::Corrupt {
-                    segment: pair[1].name.clone(),
-                    offset: 0,
-                    reason: format!("segment {} is missing", pair[0].sequence + 1),
-                });
-            }
-        }
+        let segments = list_segments(&mut disk)?;
         let (base, base_term) = snapshot
             .as_ref()
             .map_or((0, 0), |s| (s.meta.index, s.meta.term));
@@ -235,14 +241,12 @@ impl<D: Disk> Wal<D> {
         };
         if segments.is_empty() {
             wal.start_segment(0, base)?;
-            return Ok((
-                wal,
-                Recovered {
-                    snapshot,
-                    rejected_snapshots,
-                    ..Recovered::default()
-                },
-            ));
+            let recovered = Recovered {
+                snapshot,
+                rejected_snapshots,
+                ..Recovered::default()
+            };
+            return Ok((wal, recovered));
         }
         let mut replay = Replay {
             snapshot_index: base,
@@ -251,42 +255,7 @@ impl<D: Disk> Wal<D> {
             entries: Vec::new(),
             hard_state: HardState::default(),
         };
-        let mut repaired = None;
-        let count = segments.len();
-        let how = How {
-            // Look past a bad record in the last segment for valid ones (damage, not a tear).
-            strict: !wal.options.corruption_taken_for_torn_tail,
-            skip_checksum: wal.options.skip_checksum,
-        };
-        for (i, segment) in segments.iter().enumerate() {
-            let bytes = wal.disk.read_all(&segment.name)?;
-            let is_last = i + 1 == count;
-            let (end, crc) = replay_segment(
-                &segment.name,
-                &bytes,
-                i > 0,
-                wal.crc,
-                is_last,
-                &mut replay,
-                how,
-            )?;
-            if end < bytes.len() as u64 && wal.options.torn_tail_is_corruption {
-                return Err(WalError::Corrupt {
-                    segment: segment.name.clone(),
-                    offset: end,
-                    reason: "torn record (planted bug: taken for corruption)".into(),
-                });
-            }
-            wal.crc = crc;
-            if end < bytes.len() as u64 {
-                // A torn tail after the last sync: cut it off so appends continue cleanly.
-                marks::mark!("wal.recover.torn_tail");
-                wal.disk.truncate(&segment.name, end)?;
-                wal.disk.sync(&segment.name)?;
-                repaired = Some((segment.name.clone(), end, bytes.len() as u64 - end));
-            }
-            wal.size = end;
-        }
+        let repaired = wal.replay_all(&segments, &mut replay)?;
         reconcile_with_snapshot(&mut replay, snapshot.as_ref());
         wal.segments = segments;
         wal.last_index = replay.last_index();
@@ -298,16 +267,53 @@ impl<D: Disk> Wal<D> {
             // wal.crc is where the previous segment's chain ended: the new header links to it.
             wal.start_segment(last.sequence, wal.last_index)?;
         }
-        Ok((
-            wal,
-            Recovered {
-                hard_state: replay.hard_state,
-                snapshot,
-                entries: replay.entries,
-                repaired,
-                rejected_snapshots,
-            },
-        ))
+        let recovered = Recovered {
+            hard_state: replay.hard_state,
+            snapshot,
+            entries: replay.entries,
+            repaired,
+            rejected_snapshots,
+        };
+        Ok((wal, recovered))
+    }
+
+    /// Replays every segment in order into `replay`, cutting off a torn tail of the last
+    /// one; returns what was cut (segment, offset, bytes), if anything.
+    fn replay_all(
+        &mut self,
+        segments: &[Segment],
+        replay: &mut Replay,
+    ) -> Result<Option<(String, u64, u64)>, WalError> {
+        let mut repaired = None;
+        let count = segments.len();
+        let how = How {
+            // Look past a bad record in the last segment for valid ones (damage, not a tear).
+            strict: !self.options.corruption_taken_for_torn_tail,
+            skip_checksum: self.options.skip_checksum,
+        };
+        for (i, segment) in segments.iter().enumerate() {
+            let bytes = self.disk.read_all(&segment.name)?;
+            let is_last = i + 1 == count;
+            let (end, crc) =
+                replay_segment(&segment.name, &bytes, i > 0, self.crc, is_last, replay, how)?;
+            if end < bytes.len() as u64 && self.options.torn_tail_is_corruption {
+                return Err(WalError::Corrupt {
+                    segment: segment.name.clone(),
+                    offset: end,
+                    reason: "torn record (planted bug: taken for corruption)".into(),
+                });
+            }
+            self.crc = crc;
+            if end < bytes.len() as u64 {
+                // A torn tail after the last sync: cut it off so appends continue cleanly.
+                marks::mark!("wal.recover.torn_tail");
+                self.disk.truncate(&segment.name, end)?;
+                self.disk.sync(&segment.name)?;
+                repaired = Some((segment.name.clone(), end, bytes.len() as u64 - end));
+            }
+            self.size = end;
+        }
+        Ok(repaired)
     }
 
     fn current(&self) -> &Segment {
