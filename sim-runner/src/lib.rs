@@ -4,6 +4,7 @@
 pub mod args;
 pub mod artifacts;
 pub mod bench;
+mod bench_checker;
 pub mod canary;
 pub mod canary_bench;
 pub mod chaos;
@@ -23,4 +24,5 @@ pub mod story;
 pub mod svg;
 pub mod sweep;
 pub mod timeline;
+mod timeline_faults;
 pub mod tools;

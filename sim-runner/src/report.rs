@@ -184,6 +184,7 @@ pub fn single(loaded: &Loaded, outcome: &Outcome, canaries: &str) {
 }
 
 fn summary(run: &RunResult) {
+    members_table(run);
     let mut leaders: BTreeMap<u64, u64> = BTreeMap::new();
     for e in &run.events {
         if let EventKind::Role {
@@ -195,24 +196,6 @@ fn summary(run: &RunResult) {
             leaders.insert(term, node);
         }
     }
-    let members: Vec<MemberRow> = run
-        .members
-        .iter()
-        .map(|(id, s)| MemberRow {
-            member: *id,
-            role: s
-                .stopped
-                .clone()
-                .unwrap_or_else(|| s.role.map_or("-".into(), |r| r.to_string())),
-            term: s.term,
-            last_index: s.last_index,
-            commit: s.committed,
-            applied: s.applied,
-            store: format!("{:016x}", s.store_digest),
-        })
-        .collect();
-    println!("\nMembers at the end:");
-    println!("{}", Table::new(members).with(Style::sharp()));
     let terms: Vec<String> = leaders.iter().map(|(t, n)| format!("{t}→{n}")).collect();
     println!(
         "Leaders by term: {}",
@@ -234,6 +217,39 @@ fn summary(run: &RunResult) {
     println!(
         "Client operations: {ok} ok, {failed} failed, {unknown} unknown (timed out) · highest commit index {commits}"
     );
+    metrics_line(run);
+    if let Some(healed) = run.healed_ns {
+        println!(
+            "Faults stopped at {:.3}s; liveness is judged from there.",
+            healed as f64 / 1e9
+        );
+    }
+}
+
+/// The members at the end: role (or why it stopped), term, log, store digest.
+fn members_table(run: &RunResult) {
+    let members: Vec<MemberRow> = run
+        .members
+        .iter()
+        .map(|(id, s)| MemberRow {
+            member: *id,
+            role: s
+                .stopped
+                .clone()
+                .unwrap_or_else(|| s.role.map_or("-".into(), |r| r.to_string())),
+            term: s.term,
+            last_index: s.last_index,
+            commit: s.committed,
+            applied: s.applied,
+            store: format!("{:016x}", s.store_digest),
+        })
+        .collect();
+    println!("\nMembers at the end:");
+    println!("{}", Table::new(members).with(Style::sharp()));
+}
+
+/// The members' metrics, summed.
+fn metrics_line(run: &RunResult) {
     let mut metrics = node::Metrics::default();
     for s in run.members.values() {
         metrics.merge(&s.metrics);
@@ -255,12 +271,6 @@ fn summary(run: &RunResult) {
         metrics.get("snapshots_total"),
         metrics.get("snapshots_installed_total"),
     );
-    if let Some(healed) = run.healed_ns {
-        println!(
-            "Faults stopped at {:.3}s; liveness is judged from there.",
-            healed as f64 / 1e9
-        );
-    }
 }
 
 #[derive(Tabled)]

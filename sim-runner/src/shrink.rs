@@ -101,6 +101,60 @@ fn run_units(
     .map_err(|_| "the shrunk run panicked".to_string())
 }
 
+/// Removes chunks of units that the failure does not need, halving the chunk size down
+/// to single units.
+fn remove_units(
+    mut units: Vec<Vec<Step>>,
+    still_fails: &mut impl FnMut(&[Vec<Step>]) -> bool,
+) -> Vec<Vec<Step>> {
+    let mut chunk = units.len().div_ceil(2).max(1);
+    loop {
+        let mut i = 0;
+        while i < units.len() {
+            let mut candidate = units.clone();
+            candidate.drain(i..(i + chunk).min(units.len()));
+            if still_fails(&candidate) {
+                units = candidate;
+            } else {
+                i += chunk;
+            }
+        }
+        if chunk == 1 {
+            return units;
+        }
+        chunk = chunk.div_ceil(2);
+    }
+}
+
+/// Shortens each remaining fault: moves its undo step halfway towards it, while the
+/// failure stays.
+fn shorten_units(
+    mut units: Vec<Vec<Step>>,
+    still_fails: &mut impl FnMut(&[Vec<Step>]) -> bool,
+) -> Vec<Vec<Step>> {
+    for u in 0..units.len() {
+        for _ in 0..4 {
+            if units[u].len() != 2 {
+                break;
+            }
+            let (start, end) = (
+                units[u][0].at_ms.unwrap_or(0),
+                units[u][1].at_ms.unwrap_or(0),
+            );
+            if end <= start + 20 {
+                break;
+            }
+            let mut candidate = units.clone();
+            candidate[u][1].at_ms = Some(start + (end - start) / 2);
+            if !still_fails(&candidate) {
+                break;
+            }
+            units = candidate;
+        }
+    }
+    units
+}
+
 /// Shrinks the failing `run` of a chaos scenario; returns the path of the scenario file
 /// written under `reports/`.
 pub fn shrink(loaded: &Loaded, run: &RunResult, canaries: Canaries) -> Result<String, String> {
@@ -129,46 +183,8 @@ pub fn shrink(loaded: &Loaded, run: &RunResult, canaries: Canaries) -> Result<St
     if !still_fails(&units) {
         return Err("the failure does not reproduce from the explicit schedule".into());
     }
-    // Remove chunks of units, halving the chunk size down to single units.
-    let mut chunk = units.len().div_ceil(2).max(1);
-    loop {
-        let mut i = 0;
-        while i < units.len() {
-            let mut candidate = units.clone();
-            candidate.drain(i..(i + chunk).min(units.len()));
-            if still_fails(&candidate) {
-                units = candidate;
-            } else {
-                i += chunk;
-            }
-        }
-        if chunk == 1 {
-            break;
-        }
-        chunk = chunk.div_ceil(2);
-    }
-    // Shorten each remaining fault: move its undo step halfway towards it.
-    for u in 0..units.len() {
-        for _ in 0..4 {
-            if units[u].len() != 2 {
-                break;
-            }
-            let (start, end) = (
-                units[u][0].at_ms.unwrap_or(0),
-                units[u][1].at_ms.unwrap_or(0),
-            );
-            if end <= start + 20 {
-                break;
-            }
-            let mut candidate = units.clone();
-            candidate[u][1].at_ms = Some(start + (end - start) / 2);
-            if still_fails(&candidate) {
-                units = candidate;
-            } else {
-                break;
-            }
-        }
-    }
+    units = remove_units(units, &mut still_fails);
+    units = shorten_units(units, &mut still_fails);
     let text = scenario_text(loaded, &config, &units, &finale, seed)?;
     std::fs::create_dir_all("reports").map_err(|e| e.to_string())?;
     let path = format!("reports/shrunk-{}-seed-{seed}.toml", loaded.scenario.name);

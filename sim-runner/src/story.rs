@@ -55,13 +55,52 @@ pub fn story(run: &RunResult) -> Vec<Row> {
     teller.out
 }
 
+/// A line of the story: what happened, the member it happened to, and its term.
+type Line = (String, Option<NodeId>, Option<u64>);
+
 /// A line for the events told the same whatever came before.
-fn plain_line(kind: &EventKind) -> Option<(String, Option<NodeId>, Option<u64>)> {
+fn plain_line(kind: &EventKind) -> Option<Line> {
     let line = match kind {
         EventKind::Step { label } => (format!("▶ {label}"), None, None),
         EventKind::Restart { node } => ("restarted".into(), Some(*node), None),
         EventKind::Pause { node } => ("paused".into(), Some(*node), None),
         EventKind::Resume { node } => ("resumed".into(), Some(*node), None),
+        EventKind::SnapshotInstalled { node, index, term } => (
+            format!("installed a snapshot at {index}"),
+            Some(*node),
+            Some(*term),
+        ),
+        EventKind::Note { node, text } if *node != 0 => (text.clone(), Some(*node), None),
+        EventKind::ClusterFormed { voters } => {
+            (format!("cluster formed: voters {voters:?}"), None, None)
+        }
+        EventKind::ConfChangeProposed {
+            node,
+            entry,
+            change,
+        } => (
+            format!("proposed a membership change at {}: {change}", entry.index),
+            Some(*node),
+            Some(entry.term),
+        ),
+        EventKind::MemberRemoved { node } => (
+            "removed from the cluster: stops serving".into(),
+            Some(*node),
+            None,
+        ),
+        EventKind::Stopped { node, reason, .. } => (
+            format!("storage error, the member stops: {reason}"),
+            Some(*node),
+            None,
+        ),
+        _ => return fault_line(kind),
+    };
+    Some(line)
+}
+
+/// A line for an injected fault: to the network, a disk, or a failpoint.
+fn fault_line(kind: &EventKind) -> Option<Line> {
+    let line = match kind {
         EventKind::Partition { groups } => (format!("network partitioned: {groups:?}"), None, None),
         EventKind::CutLink { from, to } => (format!("link {from} -> {to} cut"), None, None),
         EventKind::Heal => ("network healed".into(), None, None),
@@ -95,37 +134,9 @@ fn plain_line(kind: &EventKind) -> Option<(String, Option<NodeId>, Option<u64>)>
         EventKind::Failpoint { node, name, action } => {
             (format!("failpoint {name}: {action}"), Some(*node), None)
         }
-        EventKind::SnapshotInstalled { node, index, term } => (
-            format!("installed a snapshot at {index}"),
-            Some(*node),
-            Some(*term),
-        ),
-        EventKind::Note { node, text } if *node != 0 => (text.clone(), Some(*node), None),
         EventKind::DiskDamaged { node, what } => {
             (format!("disk damaged: {what}"), Some(*node), None)
         }
-        EventKind::ClusterFormed { voters } => {
-            (format!("cluster formed: voters {voters:?}"), None, None)
-        }
-        EventKind::ConfChangeProposed {
-            node,
-            entry,
-            change,
-        } => (
-            format!("proposed a membership change at {}: {change}", entry.index),
-            Some(*node),
-            Some(entry.term),
-        ),
-        EventKind::MemberRemoved { node } => (
-            "removed from the cluster: stops serving".into(),
-            Some(*node),
-            None,
-        ),
-        EventKind::Stopped { node, reason, .. } => (
-            format!("storage error, the member stops: {reason}"),
-            Some(*node),
-            None,
-        ),
         _ => return None,
     };
     Some(line)

@@ -143,10 +143,8 @@ fn expectations_of(text: &str) -> Vec<(String, bool)> {
         .collect()
 }
 
-/// A run where every expectation kind is set up to fail: each must be judged false.
-#[test]
-fn every_expectation_kind_can_fail() {
-    let text = r#"
+/// Every expectation kind, each set up to be false.
+const INVERTED: &str = r#"
 name = "inverted"
 description = "every expectation here is false"
 duration_ms = 5000
@@ -222,13 +220,9 @@ voters = [1, 2]
 kind = "removed"
 node = "$old"
 "#;
-    let results = expectations_of(text);
-    assert_eq!(results.len(), 12);
-    for (label, ok) in &results {
-        assert!(!ok, "expectation {label:?} held but must not");
-    }
-    // And "acknowledged" / "applied-once" fail when the write cannot succeed.
-    let text = r#"
+
+/// A write to a crashed member, never retried: "acknowledged" and "applied-once" fail.
+const UNREACHABLE: &str = r#"
 name = "unreachable"
 description = "a write to a crashed member, no retry"
 duration_ms = 3000
@@ -250,7 +244,17 @@ mark = "w"
 kind = "applied-once"
 mark = "w"
 "#;
-    for (label, ok) in expectations_of(text) {
+
+/// A run where every expectation kind is set up to fail: each must be judged false.
+#[test]
+fn every_expectation_kind_can_fail() {
+    let results = expectations_of(INVERTED);
+    assert_eq!(results.len(), 12);
+    for (label, ok) in &results {
+        assert!(!ok, "expectation {label:?} held but must not");
+    }
+    // And "acknowledged" / "applied-once" fail when the write cannot succeed.
+    for (label, ok) in expectations_of(UNREACHABLE) {
         assert!(!ok, "expectation {label:?} held but must not");
     }
 }

@@ -266,30 +266,18 @@ fn follow(
             let m = members.entry(*node).or_default();
             *m = Member::default();
             m.commit = *commit;
-            m.conf_entries = entries
-                .iter()
-                .filter(|e| configs.change(e).is_some())
-                .map(|e| e.index)
-                .collect();
+            m.conf_entries = conf_indexes(configs, entries).collect();
         }
         EventKind::LogPersisted { node, entries } => {
             let m = members.entry(*node).or_default();
             if let Some(first) = entries.first() {
                 m.conf_entries.retain(|i| *i < first.index);
             }
-            m.conf_entries.extend(
-                entries
-                    .iter()
-                    .filter(|e| configs.change(e).is_some())
-                    .map(|e| e.index),
-            );
+            m.conf_entries.extend(conf_indexes(configs, entries));
         }
         EventKind::LogTruncated { node, from, .. } => {
-            members
-                .entry(*node)
-                .or_default()
-                .conf_entries
-                .retain(|i| i < from);
+            let m = members.entry(*node).or_default();
+            m.conf_entries.retain(|i| i < from);
         }
         EventKind::SnapshotInstalled { node, index, .. } => {
             let m = members.entry(*node).or_default();
@@ -311,6 +299,17 @@ fn follow(
         _ => {}
     }
     None
+}
+
+/// The indexes of the configuration changes among `entries`.
+fn conf_indexes<'e>(
+    configs: &'e Configs,
+    entries: &'e [EntryId],
+) -> impl Iterator<Item = Index> + 'e {
+    entries
+        .iter()
+        .filter(|e| configs.change(e).is_some())
+        .map(|e| e.index)
 }
 
 /// Judges a change the leader `node` appended: after its own-term commit, and with no

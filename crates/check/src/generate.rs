@@ -9,6 +9,19 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 
+/// An operation as planned: when it takes effect, its interval, who calls it, whether it
+/// times out and whether it takes effect.
+struct Planned {
+    effect: u64,
+    call: u64,
+    ret: u64,
+    client: u64,
+    seq: u64,
+    op: Op,
+    timed_out: bool,
+    takes_effect: bool,
+}
+
 /// A valid history of `ops` operations by `clients` clients over `keys` keys, where a
 /// request times out with probability `timeout_ppm` (parts per million).
 pub fn generate(
@@ -19,7 +32,54 @@ pub fn generate(
     timeout_ppm: u32,
 ) -> Vec<HistoryOp> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    // (effect time, client, op) to apply in time order; each client has one op in flight.
+    let mut planned = plan(&mut rng, ops, clients, keys, timeout_ppm);
+    planned.sort_by_key(|p| p.effect);
+    // key -> (value, modification revision), and the global revision.
+    let mut store: BTreeMap<String, (String, u64)> = BTreeMap::new();
+    let mut revision = 0u64;
+    let mut out = Vec::new();
+    for mut p in planned {
+        // A cas compares with the current value (or its revision) so that it often
+        // succeeds.
+        if let Op::Cas { key, compare, .. } = &mut p.op {
+            let current = store.get(key.as_str());
+            match rng.gen_range(0..10) {
+                0..=3 => *compare = Compare::Value(current.map(|(v, _)| v.clone())),
+                4..=6 => *compare = Compare::ModRevision(current.map_or(0, |(_, r)| *r)),
+                7 => *compare = Compare::ModRevision(rng.gen_range(0..=revision)),
+                _ => {}
+            }
+        }
+        let result = p
+            .takes_effect
+            .then(|| apply(&mut store, &mut revision, &p.op));
+        let (outcome, return_ns) = match (p.timed_out, result) {
+            (false, Some(r)) => (Outcome::Ok(r), Some(p.ret)),
+            (true, _) => (Outcome::Unknown, None),
+            (false, None) => unreachable!("completed operations take effect"),
+        };
+        out.push(HistoryOp {
+            client: p.client,
+            seq: p.seq,
+            op: p.op,
+            call_ns: p.call,
+            return_ns,
+            outcome,
+        });
+    }
+    out.sort_by_key(|o| o.call_ns);
+    out
+}
+
+/// Draws each operation: its client (round robin, one in flight each), interval, key,
+/// kind, and whether it times out and takes effect.
+fn plan(
+    rng: &mut ChaCha8Rng,
+    ops: usize,
+    clients: u64,
+    keys: u64,
+    timeout_ppm: u32,
+) -> Vec<Planned> {
     let mut free_at: Vec<u64> = vec![0; clients as usize];
     let mut planned = Vec::new();
     for n in 0..ops {
@@ -42,55 +102,18 @@ pub fn generate(
         };
         let timed_out = rng.gen_range(0..1_000_000) < timeout_ppm;
         let takes_effect = !timed_out || rng.gen_bool(0.5);
-        planned.push((
+        planned.push(Planned {
             effect,
             call,
             ret,
-            c + 1,
-            n as u64 + 1,
+            client: c + 1,
+            seq: n as u64 + 1,
             op,
             timed_out,
             takes_effect,
-        ));
-    }
-    planned.sort_by_key(|p| p.0);
-    // key -> (value, modification revision), and the global revision.
-    let mut store: BTreeMap<String, (String, u64)> = BTreeMap::new();
-    let mut revision = 0u64;
-    let mut out = Vec::new();
-    for (_, call, ret, client, seq, mut op, timed_out, takes_effect) in planned {
-        // A cas compares with the current value (or its revision) so that it often
-        // succeeds.
-        if let Op::Cas { key, compare, .. } = &mut op {
-            let current = store.get(key.as_str());
-            match rng.gen_range(0..10) {
-                0..=3 => *compare = Compare::Value(current.map(|(v, _)| v.clone())),
-                4..=6 => *compare = Compare::ModRevision(current.map_or(0, |(_, r)| *r)),
-                7 => *compare = Compare::ModRevision(rng.gen_range(0..=revision)),
-                _ => {}
-            }
-        }
-        let result = if takes_effect {
-            Some(apply(&mut store, &mut revision, &op))
-        } else {
-            None
-        };
-        let (outcome, return_ns) = match (timed_out, result) {
-            (false, Some(r)) => (Outcome::Ok(r), Some(ret)),
-            (true, _) => (Outcome::Unknown, None),
-            (false, None) => unreachable!("completed operations take effect"),
-        };
-        out.push(HistoryOp {
-            client,
-            seq,
-            op,
-            call_ns: call,
-            return_ns,
-            outcome,
         });
     }
-    out.sort_by_key(|o| o.call_ns);
-    out
+    planned
 }
 
 /// Applies `op` as etcd does: puts, successful compare-and-swaps and deletes of present

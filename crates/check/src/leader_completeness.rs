@@ -8,17 +8,19 @@
 //! only covers committed entries). Leaders are judged by term, not by time: a member that
 //! was paused may become leader of an old term after newer terms have begun.
 
-use crate::logs::Logs;
+use crate::logs::{Log, Logs};
 use crate::{Property, Violation};
 use proto::trace::{Event, EventKind, Role};
 use proto::{Index, NodeId, Term};
 use std::collections::BTreeMap;
 
+/// index -> (entry term, digest, term it was committed in, member that reported it)
+type Committed = BTreeMap<Index, (Term, u64, Term, NodeId)>;
+
 /// Finds leaders that miss a committed entry.
 pub fn check(events: &[Event]) -> Vec<Violation> {
     let mut logs = Logs::default();
-    // index -> (entry term, digest, term it was committed in, member that reported it)
-    let mut committed: BTreeMap<Index, (Term, u64, Term, NodeId)> = BTreeMap::new();
+    let mut committed: Committed = BTreeMap::new();
     let mut high: BTreeMap<NodeId, Index> = BTreeMap::new();
     let mut current_term: BTreeMap<NodeId, Term> = BTreeMap::new();
     let mut out = Vec::new();
@@ -31,21 +33,7 @@ pub fn check(events: &[Event]) -> Vec<Violation> {
                 };
                 let in_term = current_term.get(node).copied().unwrap_or(0);
                 let from = high.get(node).copied().unwrap_or(0).max(log.base) + 1;
-                for i in from..=(*index).min(log.last_index()) {
-                    if let Some(entry) = log.get(i) {
-                        let first = committed.entry(i).or_insert((
-                            entry.term,
-                            entry.digest,
-                            in_term,
-                            *node,
-                        ));
-                        // The earliest term anyone saw it committed in is the tightest bound.
-                        if in_term < first.2 && (first.0, first.1) == (entry.term, entry.digest) {
-                            first.2 = in_term;
-                            first.3 = *node;
-                        }
-                    }
-                }
+                note_committed(&mut committed, log, from, *index, in_term, *node);
                 high.insert(*node, *index);
             }
             EventKind::Recovered { node, term, .. } => {
@@ -57,31 +45,12 @@ pub fn check(events: &[Event]) -> Vec<Violation> {
             }
             EventKind::Role { node, role, term } => {
                 current_term.insert(*node, *term);
-                if *role != Role::Leader {
-                    continue;
-                }
-                let Some(log) = logs.logs.get(node) else {
-                    continue;
-                };
-                for (&index, &(entry_term, digest, committed_in, reporter)) in
-                    committed.range(log.base + 1..)
-                {
-                    if committed_in >= *term {
-                        continue;
-                    }
-                    let held = log.get(index);
-                    if held.map(|h| (h.term, h.digest)) != Some((entry_term, digest)) {
-                        out.push(Violation {
-                            property: Property::LeaderCompleteness,
-                            time_ns: e.time_ns,
-                            nodes: vec![*node, reporter],
-                            message: format!(
-                                "member {node} became leader of term {term} without committed entry ({index}, term {entry_term}) that member {reporter} committed; it holds {}",
-                                held.map_or("nothing".to_string(), |h| format!("term {}", h.term))
-                            ),
-                        });
-                        break;
-                    }
+                let log = logs.logs.get(node).filter(|_| *role == Role::Leader);
+                if let Some(v) = log.and_then(|l| missing(&committed, l, *node, *term)) {
+                    out.push(Violation {
+                        time_ns: e.time_ns,
+                        ..v
+                    });
                 }
             }
             _ => {}
@@ -91,4 +60,50 @@ pub fn check(events: &[Event]) -> Vec<Violation> {
         }
     }
     out
+}
+
+/// Member `node`'s log, in term `in_term`, reports entries `from..=index` committed.
+fn note_committed(
+    committed: &mut Committed,
+    log: &Log,
+    from: Index,
+    index: Index,
+    in_term: Term,
+    node: NodeId,
+) {
+    for i in from..=index.min(log.last_index()) {
+        if let Some(entry) = log.get(i) {
+            let first = committed
+                .entry(i)
+                .or_insert((entry.term, entry.digest, in_term, node));
+            // The earliest term anyone saw it committed in is the tightest bound.
+            if in_term < first.2 && (first.0, first.1) == (entry.term, entry.digest) {
+                first.2 = in_term;
+                first.3 = node;
+            }
+        }
+    }
+}
+
+/// The first entry committed before `term` that leader `node`'s log lacks (above its
+/// snapshot), as a violation without its time.
+fn missing(committed: &Committed, log: &Log, node: NodeId, term: Term) -> Option<Violation> {
+    for (&index, &(entry_term, digest, committed_in, reporter)) in committed.range(log.base + 1..) {
+        if committed_in >= term {
+            continue;
+        }
+        let held = log.get(index);
+        if held.map(|h| (h.term, h.digest)) != Some((entry_term, digest)) {
+            return Some(Violation {
+                property: Property::LeaderCompleteness,
+                time_ns: 0,
+                nodes: vec![node, reporter],
+                message: format!(
+                    "member {node} became leader of term {term} without committed entry ({index}, term {entry_term}) that member {reporter} committed; it holds {}",
+                    held.map_or("nothing".to_string(), |h| format!("term {}", h.term))
+                ),
+            });
+        }
+    }
+    None
 }

@@ -118,28 +118,6 @@ pub fn check(events: &[Event]) -> Vec<Violation> {
     };
     for e in events {
         match &e.kind {
-            EventKind::LogPersisted { node, entries } => {
-                durable.entry(*node).or_default().persisted(entries)
-            }
-            EventKind::LogTruncated { node, from, .. } => {
-                // The member discards these entries (a leader's log disagreed): from here
-                // on either they or their replacements may come back, and neither is less
-                // than it promised (the replacements are durable once announced).
-                let d = durable.entry(*node).or_default();
-                d.entries.split_off(from);
-            }
-            EventKind::SnapshotTaken { node, index } => {
-                durable.entry(*node).or_default().snapshot_taken(*index)
-            }
-            EventKind::SnapshotInstalled { node, index, .. } => {
-                let d = durable.entry(*node).or_default();
-                d.entries.clear();
-                d.snapshot = *index;
-            }
-            EventKind::VotePersisted { node, term, vote } => {
-                let d = durable.entry(*node).or_default();
-                (d.term, d.vote) = (*term, *vote);
-            }
             EventKind::Recovered {
                 node,
                 snapshot_index,
@@ -153,11 +131,11 @@ pub fn check(events: &[Event]) -> Vec<Violation> {
                     .vote_lost(*term, *vote)
                     .or_else(|| d.missing_from(*snapshot_index, entries));
                 if let Some(why) = lost {
-                    let message = match damaged.get(node) {
-                        Some(what) => format!("after its disk was damaged ({what}), member {node} came up with less than it had made durable instead of refusing to start: {why}"),
-                        None => format!("member {node} restarted with less than it had made durable: {why}"),
-                    };
-                    violation(e.time_ns, *node, message);
+                    violation(
+                        e.time_ns,
+                        *node,
+                        lost_message(*node, damaged.get(node), &why),
+                    );
                 }
                 damaged.remove(node);
                 // What it recovered is on its disk now: the new baseline.
@@ -175,17 +153,71 @@ pub fn check(events: &[Event]) -> Vec<Violation> {
                 node,
                 reason,
                 corrupt,
-            } => match damaged.get(node) {
-                Some(_) if *corrupt => {} // refused to start on damaged data: the right call
-                Some(what) => violation(e.time_ns, *node, format!(
-                    "after its disk was damaged ({what}), member {node} stopped on an error that is not a typed corruption error: {reason}"
-                )),
-                None => violation(e.time_ns, *node, format!(
-                    "member {node} stopped on a storage error although no injected fault damaged synced data: {reason}"
-                )),
-            },
-            _ => {}
+            } => {
+                if let Some(m) = stop_message(*node, damaged.get(node), reason, *corrupt) {
+                    violation(e.time_ns, *node, m);
+                }
+            }
+            other => track(&mut durable, other),
         }
     }
     out
+}
+
+/// Follows what a member made durable: entries persisted or discarded, snapshots taken
+/// or installed, votes persisted.
+fn track(durable: &mut BTreeMap<NodeId, Durable>, kind: &EventKind) {
+    match kind {
+        EventKind::LogPersisted { node, entries } => {
+            durable.entry(*node).or_default().persisted(entries)
+        }
+        EventKind::LogTruncated { node, from, .. } => {
+            // The member discards these entries (a leader's log disagreed): from here
+            // on either they or their replacements may come back, and neither is less
+            // than it promised (the replacements are durable once announced).
+            let d = durable.entry(*node).or_default();
+            d.entries.split_off(from);
+        }
+        EventKind::SnapshotTaken { node, index } => {
+            durable.entry(*node).or_default().snapshot_taken(*index)
+        }
+        EventKind::SnapshotInstalled { node, index, .. } => {
+            let d = durable.entry(*node).or_default();
+            d.entries.clear();
+            d.snapshot = *index;
+        }
+        EventKind::VotePersisted { node, term, vote } => {
+            let d = durable.entry(*node).or_default();
+            (d.term, d.vote) = (*term, *vote);
+        }
+        _ => {}
+    }
+}
+
+/// What to say of member `node` coming back with less than it made durable (`why`),
+/// after its disk was damaged (`damage`) or not.
+fn lost_message(node: NodeId, damage: Option<&String>, why: &str) -> String {
+    match damage {
+        Some(what) => format!("after its disk was damaged ({what}), member {node} came up with less than it had made durable instead of refusing to start: {why}"),
+        None => format!("member {node} restarted with less than it had made durable: {why}"),
+    }
+}
+
+/// What is wrong with member `node` stopping on a storage error, if anything: refusing to
+/// start on damaged data with a typed corruption error is the right call.
+fn stop_message(
+    node: NodeId,
+    damage: Option<&String>,
+    reason: &str,
+    corrupt: bool,
+) -> Option<String> {
+    match damage {
+        Some(_) if corrupt => None,
+        Some(what) => Some(format!(
+            "after its disk was damaged ({what}), member {node} stopped on an error that is not a typed corruption error: {reason}"
+        )),
+        None => Some(format!(
+            "member {node} stopped on a storage error although no injected fault damaged synced data: {reason}"
+        )),
+    }
 }

@@ -1,3 +1,4 @@
+// Over 500 lines: every checker's unit tests in one file, sharing the event builders.
 //! Every checker rejects hand-built bad inputs and accepts valid ones.
 
 use check::{FinalState, LivenessBounds, Property};

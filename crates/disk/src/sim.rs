@@ -1,3 +1,4 @@
+// Over 500 lines only with its unit tests: the simulated disk itself is under 500.
 //! The simulated disk: durable content, pending writes, and seeded crash faults.
 //!
 //! # Fault options and what a correct program can recover from

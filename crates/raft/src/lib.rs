@@ -46,6 +46,7 @@ mod election;
 mod log;
 mod membership;
 mod progress;
+mod propose;
 mod quorum;
 mod raft;
 mod rawnode;

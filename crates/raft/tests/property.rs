@@ -103,71 +103,99 @@ fn random_change(c: &mut Cluster, rng: &mut ChaCha8Rng, next_id: &mut u64, found
     let _ = c.node(l).propose_conf_change(&cc);
 }
 
+/// What a case carries from step to step.
+struct Case {
+    n: u64,
+    changes: bool,
+    next_id: u64,
+    proposals: u64,
+}
+
 /// Runs one case; returns how many configuration changes the final leader applied or
 /// holds in its snapshot's configuration history (so a test can check changes happen).
 fn run(seed: u64, n: u64, steps: usize, changes: bool) -> usize {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut c = Cluster::new(n);
-    let mut next_id = n + 1;
+    let mut case = Case {
+        n,
+        changes,
+        next_id: n + 1,
+        proposals: 0,
+    };
     let mut committed = BTreeMap::new();
-    let mut proposals = 0u64;
     for _ in 0..steps {
-        match rng.gen_range(0..100) {
-            0..=29 => {
-                let ids: Vec<u64> = c.members.keys().copied().collect();
-                let id = ids[rng.gen_range(0..ids.len())];
-                if !c.down.contains(&id) {
-                    c.tick(id, 1);
-                }
-            }
-            30..=59 if !c.queue.is_empty() => {
-                // Deliver a random message: reordering.
-                let i = rng.gen_range(0..c.queue.len());
-                let m = c.queue.remove(i).unwrap();
-                c.queue.push_front(m);
-                c.deliver_one();
-            }
-            60..=69 if !c.queue.is_empty() => {
-                let i = rng.gen_range(0..c.queue.len());
-                c.queue.remove(i); // loss
-            }
-            70..=74 if !c.queue.is_empty() => {
-                let i = rng.gen_range(0..c.queue.len());
-                let m = c.queue[i].clone();
-                c.queue.push_back(m); // duplication
-            }
-            75..=84 => {
-                if let Some(l) = c.leader() {
-                    proposals += 1;
-                    let _ = c.node(l).propose(format!("p{proposals}").into_bytes());
-                }
-            }
-            85..=86 => {
-                let id = rng.gen_range(1..=n);
-                // At most one member down while the membership changes: a removal may
-                // shrink the cluster to a size where two down members is a majority.
-                let max_down = if changes { 1 } else { ((n - 1) / 2) as usize };
-                if c.down.len() < max_down {
-                    c.down.insert(id);
-                }
-            }
-            92..=95 if changes => random_change(&mut c, &mut rng, &mut next_id, n),
-            90..=91 => {
-                let id = rng.gen_range(1..=n);
-                if !c.down.contains(&id) && c.status(id).applied > 0 {
-                    c.snapshot(id, 2);
-                }
-            }
-            87..=89 => {
-                if let Some(&id) = c.down.iter().next() {
-                    c.restart(id);
-                }
-            }
-            _ => {}
-        }
+        random_step(&mut c, &mut rng, &mut case);
         c.process_readies();
         check_invariants(&c, &mut committed);
     }
+    settle(&mut c, &mut committed)
+}
+
+/// One random step: a tick, a delivery out of order, a loss, a duplicate, a proposal, a
+/// member down or back, a snapshot, or (with `changes`) a membership change.
+fn random_step(c: &mut Cluster, rng: &mut ChaCha8Rng, case: &mut Case) {
+    let (n, changes) = (case.n, case.changes);
+    match rng.gen_range(0..100) {
+        0..=29 => {
+            let ids: Vec<u64> = c.members.keys().copied().collect();
+            let id = ids[rng.gen_range(0..ids.len())];
+            if !c.down.contains(&id) {
+                c.tick(id, 1);
+            }
+        }
+        30..=59 if !c.queue.is_empty() => {
+            // Deliver a random message: reordering.
+            let i = rng.gen_range(0..c.queue.len());
+            let m = c.queue.remove(i).unwrap();
+            c.queue.push_front(m);
+            c.deliver_one();
+        }
+        60..=69 if !c.queue.is_empty() => {
+            let i = rng.gen_range(0..c.queue.len());
+            c.queue.remove(i); // loss
+        }
+        70..=74 if !c.queue.is_empty() => {
+            let i = rng.gen_range(0..c.queue.len());
+            let m = c.queue[i].clone();
+            c.queue.push_back(m); // duplication
+        }
+        75..=84 => {
+            if let Some(l) = c.leader() {
+                case.proposals += 1;
+                let _ = c
+                    .node(l)
+                    .propose(format!("p{}", case.proposals).into_bytes());
+            }
+        }
+        85..=86 => {
+            let id = rng.gen_range(1..=n);
+            // At most one member down while the membership changes: a removal may
+            // shrink the cluster to a size where two down members is a majority.
+            let max_down = if changes { 1 } else { ((n - 1) / 2) as usize };
+            if c.down.len() < max_down {
+                c.down.insert(id);
+            }
+        }
+        92..=95 if changes => random_change(c, rng, &mut case.next_id, n),
+        90..=91 => {
+            let id = rng.gen_range(1..=n);
+            if !c.down.contains(&id) && c.status(id).applied > 0 {
+                c.snapshot(id, 2);
+            }
+        }
+        87..=89 => {
+            if let Some(&id) = c.down.iter().next() {
+                c.restart(id);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Faults stop: restarts everyone, delivers everything and ticks until quiet, then
+/// checks the final configuration's members converged. Returns how many configuration
+/// changes were applied.
+fn settle(c: &mut Cluster, committed: &mut BTreeMap<u64, Entry>) -> usize {
     // Faults stop: restart everyone, deliver everything, tick until quiet.
     for id in c.down.clone() {
         c.restart(id);
@@ -179,7 +207,7 @@ fn run(seed: u64, n: u64, steps: usize, changes: bool) -> usize {
         }
         c.stabilize();
     }
-    check_invariants(&c, &mut committed);
+    check_invariants(c, committed);
     let leader = c.leader().expect("a leader after faults stop");
     assert_eq!(c.status(leader).role, Role::Leader);
     let target = c.status(leader).committed;

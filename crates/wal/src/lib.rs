@@ -47,6 +47,7 @@
 #[cfg(feature = "bench")]
 pub mod bench;
 mod record;
+mod replay;
 mod snapshot;
 mod wal;
 

@@ -1,10 +1,11 @@
 //! The log itself: segments, saving, syncing, recovery and release.
 
-use crate::record::{self, Decoded, Invalid, Metadata, Record, SnapshotMarker};
+use crate::record::{self, Metadata, Record, SnapshotMarker};
+use crate::replay::{reconcile_with_snapshot, replay_segment, How, Replay};
 use crate::snapshot;
 use disk::{Disk, DiskError};
 use proto::raft::{Entry, HardState, Snapshot};
-use proto::{Index, Term};
+use proto::Index;
 
 /// Settings of a write-ahead log.
 #[derive(Clone, Debug)]
@@ -117,79 +118,6 @@ pub struct Wal<D: Disk> {
     hard_state: HardState,
     records: u64,
     syncs: u64,
-}
-
-/// The log as replay rebuilds it.
-struct Replay {
-    /// Index of the snapshot file recovery loaded (0 if none).
-    snapshot_index: Index,
-    base: Index,
-    base_term: Term,
-    entries: Vec<Entry>,
-    hard_state: HardState,
-}
-
-impl Replay {
-    fn last_index(&self) -> Index {
-        self.base + self.entries.len() as u64
-    }
-
-    fn apply(&mut self, record: Record) -> Result<(), String> {
-        match record {
-            Record::Metadata(_) => return Err("metadata record after a segment's start".into()),
-            Record::HardState(h) => self.hard_state = h,
-            Record::Entries(entries) => {
-                let fresh: Vec<Entry> = entries
-                    .into_iter()
-                    .filter(|e| e.index > self.base)
-                    .collect();
-                let Some(first) = fresh.first() else {
-                    return Ok(());
-                };
-                if first.index > self.last_index() + 1 {
-                    return Err(format!(
-                        "entries start at {} but the log ends at {}",
-                        first.index,
-                        self.last_index()
-                    ));
-                }
-                // Append-only conflict handling: an entry at index i replaces the log from i.
-                if first.index <= self.last_index() {
-                    marks::mark!("wal.recover.truncated_by_replay");
-                }
-                self.entries
-                    .truncate((first.index - self.base - 1) as usize);
-                self.entries.extend(fresh);
-            }
-            Record::SnapshotMarker(SnapshotMarker {
-                index,
-                term,
-                installed,
-            }) => {
-                if index > self.snapshot_index {
-                    // The snapshot this marker names did not survive (or fails to verify).
-                    if installed {
-                        return Err(format!(
-                            "the log was replaced by a snapshot at {index} that cannot be loaded"
-                        ));
-                    }
-                    // A local compaction snapshot is only an optimisation: keep the entries.
-                    return Ok(());
-                }
-                if index < self.base {
-                    return Ok(());
-                }
-                if installed || index > self.last_index() {
-                    self.entries.clear();
-                } else {
-                    self.entries.drain(..(index - self.base) as usize);
-                }
-                self.base = index;
-                self.base_term = term;
-            }
-        }
-        Ok(())
-    }
 }
 
 /// The segments on `disk` in order; a gap in their sequence is corruption.
@@ -463,130 +391,5 @@ impl<D: Disk> Wal<D> {
     /// The disk (for tests and metrics).
     pub fn disk(&mut self) -> &mut D {
         &mut self.disk
-    }
-}
-
-/// How recovery treats bad records (planted bugs loosen it).
-#[derive(Clone, Copy)]
-struct How {
-    strict: bool,
-    skip_checksum: bool,
-}
-
-/// Replays one segment's records into `replay`; returns the offset where valid records
-/// end and the chained checksum there.
-fn replay_segment(
-    name: &str,
-    bytes: &[u8],
-    has_previous: bool,
-    previous_crc: u32,
-    is_last: bool,
-    replay: &mut Replay,
-    how: How,
-) -> Result<(u64, u32), WalError> {
-    let strict = how.strict;
-    let corrupt = |offset: usize, reason: String| WalError::Corrupt {
-        segment: name.to_string(),
-        offset: offset as u64,
-        reason,
-    };
-    let mut crc;
-    let mut offset;
-    match record::decode_at(bytes, 0, 0) {
-        Ok(Decoded {
-            record: Record::Metadata(m),
-            crc: c,
-            end,
-        }) => {
-            if has_previous && m.previous_crc != previous_crc {
-                return Err(corrupt(
-                    0,
-                    format!(
-                        "segment chain broken: it follows checksum {:08x}, the previous segment ended with {previous_crc:08x}",
-                        m.previous_crc
-                    ),
-                ));
-            }
-            crc = c;
-            offset = end;
-        }
-        Ok(_) => {
-            return Err(corrupt(
-                0,
-                "segment does not start with a metadata record".into(),
-            ))
-        }
-        // A new last segment whose header write was torn; but damage if records follow.
-        Err(_) if is_last && !(strict && record::valid_record_after(bytes, 0, 0)) => {
-            return Ok((0, previous_crc))
-        }
-        Err(e) => return Err(corrupt(0, format!("unreadable segment header: {e:?}"))),
-    }
-    while offset < bytes.len() {
-        let decoded = match record::decode_at(bytes, offset, crc) {
-            Err(Invalid::Bad { .. }) if how.skip_checksum => {
-                record::decode_unchecked(bytes, offset).ok_or(Invalid::Incomplete)
-            }
-            other => other,
-        };
-        match decoded {
-            Ok(d) => {
-                replay
-                    .apply(d.record)
-                    .map_err(|reason| corrupt(offset, reason))?;
-                crc = d.crc;
-                offset = d.end;
-            }
-            Err(invalid) => {
-                let reason = match &invalid {
-                    Invalid::Incomplete => "incomplete record".to_string(),
-                    Invalid::Bad { reason, .. } => reason.clone(),
-                };
-                if !is_last {
-                    return Err(corrupt(offset, reason));
-                }
-                // In the last segment a bad record may be a torn write after the last
-                // sync, but only if nothing valid follows it.
-                if strict && record::valid_record_after(bytes, offset, crc) {
-                    marks::mark!("wal.recover.corruption");
-                    return Err(corrupt(
-                        offset,
-                        format!("{reason}, followed by valid records"),
-                    ));
-                }
-                return Ok((offset as u64, crc));
-            }
-        }
-    }
-    Ok((offset as u64, crc))
-}
-
-/// Brings the replayed log in line with the newest snapshot file, for the case where the
-/// snapshot became durable but its marker record did not (a crash in between): entries up
-/// to the snapshot are covered, and entries of an older term than the snapshot's cannot
-/// follow it, so they and everything after them are dropped.
-fn reconcile_with_snapshot(replay: &mut Replay, snapshot: Option<&Snapshot>) {
-    let Some(s) = snapshot else {
-        return;
-    };
-    if s.meta.index > replay.base {
-        let covered = (s.meta.index - replay.base).min(replay.entries.len() as u64);
-        replay.entries.drain(..covered as usize);
-        replay.base = s.meta.index;
-        replay.base_term = s.meta.term;
-    }
-    if let Some(stale) = replay
-        .entries
-        .iter()
-        .position(|e| e.term < replay.base_term)
-    {
-        replay.entries.truncate(stale);
-    }
-    if replay
-        .entries
-        .first()
-        .is_some_and(|e| e.index != replay.base + 1)
-    {
-        replay.entries.clear();
     }
 }

@@ -141,46 +141,15 @@ pub(super) fn fault_unit(kind: FaultKind, t: u64, rng: &mut ChaCha8Rng, ctx: &Ct
                 node: NodeRef::Leader,
                 to: id(node),
             };
-            vec![optional(Step::at(
-                t,
-                format!("chaos: transfer to {node}"),
-                action,
-            ))]
+            let label = format!("chaos: transfer to {node}");
+            vec![optional(Step::at(t, label, action))]
         }
-        FaultKind::OneWayCut => {
-            let to = rng.gen_range(1..=ctx.nodes);
-            if to == node {
-                return Drawn {
-                    steps: Vec::new(),
-                    occupies: None,
-                };
-            }
-            let action = Action::Cut {
-                from: id(node),
-                to: id(to),
-            };
-            let s = Step::at(t, format!("chaos: cut {node} -> {to}"), action);
-            vec![s, heal("chaos: heal")]
-        }
+        FaultKind::OneWayCut => one_way_cut(t, end, node, rng, ctx.nodes),
         FaultKind::Flapping => flapping(t, end, rng, ctx.nodes),
         FaultKind::Loss => network(NetFault::Loss, t, end, rng, ctx.base),
         FaultKind::Delay => network(NetFault::Delay, t, end, rng, ctx.base),
         FaultKind::Duplication => network(NetFault::Duplication, t, end, rng, ctx.base),
-        FaultKind::SlowFsync => {
-            let slow = DiskChange {
-                slow_sync_ppm: Some(rng.gen_range(10_000..300_000)),
-                slow_sync_us: Some(rng.gen_range(5_000..100_000)),
-                ..DiskChange::default()
-            };
-            let normal = DiskChange {
-                slow_sync_ppm: Some(0),
-                ..DiskChange::default()
-            };
-            vec![
-                Step::at(t, "chaos: slow fsync", Action::Disk(slow)),
-                Step::at(end, "chaos: fsync back to normal", Action::Disk(normal)),
-            ]
-        }
+        FaultKind::SlowFsync => slow_fsync(t, end, rng),
         FaultKind::Hold => hold(t, rng, ctx),
         FaultKind::Failpoint => {
             let steps = failpoint(t, end, node, rng);
@@ -198,6 +167,39 @@ pub(super) fn fault_unit(kind: FaultKind, t: u64, rng: &mut ChaCha8Rng, ctx: &Ct
         steps,
         occupies: None,
     }
+}
+
+/// One direction of the link from `node` to a member drawn (none if that is `node`).
+fn one_way_cut(t: u64, end: u64, node: u64, rng: &mut ChaCha8Rng, nodes: u64) -> Vec<Step> {
+    let to = rng.gen_range(1..=nodes);
+    if to == node {
+        return Vec::new();
+    }
+    let action = Action::Cut {
+        from: id(node),
+        to: id(to),
+    };
+    vec![
+        Step::at(t, format!("chaos: cut {node} -> {to}"), action),
+        Step::at(end, "chaos: heal", Action::Heal {}),
+    ]
+}
+
+/// Some fsyncs take far longer until `end`.
+fn slow_fsync(t: u64, end: u64, rng: &mut ChaCha8Rng) -> Vec<Step> {
+    let slow = DiskChange {
+        slow_sync_ppm: Some(rng.gen_range(10_000..300_000)),
+        slow_sync_us: Some(rng.gen_range(5_000..100_000)),
+        ..DiskChange::default()
+    };
+    let normal = DiskChange {
+        slow_sync_ppm: Some(0),
+        ..DiskChange::default()
+    };
+    vec![
+        Step::at(t, "chaos: slow fsync", Action::Disk(slow)),
+        Step::at(end, "chaos: fsync back to normal", Action::Disk(normal)),
+    ]
 }
 
 /// A process fault: aimed at the leader of the moment three times in ten, else at `node`.
