@@ -4,6 +4,7 @@
 use crate::artifacts;
 use crate::error::InputError;
 use crate::judge;
+use crate::measure::{median, proc_status_kib, timed};
 use crate::scenarios::{self, Loaded};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -70,36 +71,12 @@ impl BenchOptions {
     }
 }
 
-pub(crate) fn median(mut v: Vec<f64>) -> (f64, f64, f64) {
-    v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
-    (v[v.len() / 2], v[0], v[v.len() - 1])
-}
-
 fn fmt3(m: (f64, f64, f64)) -> String {
     format!("{:.0} (min {:.0}, max {:.0})", m.0, m.1, m.2)
 }
 
 fn fmt3f(m: (f64, f64, f64)) -> String {
     format!("{:.2} (min {:.2}, max {:.2})", m.0, m.1, m.2)
-}
-
-/// Wall-clock seconds `f` takes. Benchmarks time themselves; this is outside any
-/// simulation.
-pub(crate) fn timed<T>(f: impl FnOnce() -> T) -> (T, f64) {
-    #[allow(clippy::disallowed_methods)]
-    let start = std::time::Instant::now();
-    let out = f();
-    (out, start.elapsed().as_secs_f64())
-}
-
-pub(crate) fn proc_status_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
 }
 
 fn machine() -> String {
@@ -144,7 +121,7 @@ pub fn run(options: &BenchOptions, output: Option<&Path>) -> Result<(), InputErr
         md.push_str(&memory(options)?);
     }
     if options.wants(Part::Checker) {
-        md.push_str(&crate::bench_checker::checker(options));
+        md.push_str(&crate::bench_checker::checker(options.runs, options.quick));
     }
     if options.wants(Part::Raft) {
         md.push_str(&raft(options));

@@ -1,11 +1,11 @@
 //! `bench --only checker`: the linearizability checker on generated valid histories and
 //! on histories that once took it long to reject.
 
-use crate::bench::{median, proc_status_kib, timed, BenchOptions};
+use crate::measure::{median, proc_status_kib, timed};
 use std::fmt::Write as _;
 
 /// The linearizability checker on generated valid histories.
-pub(crate) fn checker(options: &BenchOptions) -> String {
+pub(crate) fn checker(runs: usize, quick: bool) -> String {
     let mut md = String::new();
     let _ = writeln!(
         md,
@@ -15,7 +15,7 @@ pub(crate) fn checker(options: &BenchOptions) -> String {
         md,
         "| history | median seconds (min, max) | runs the whole-store search decided |\n|---|---|---|"
     );
-    let scale = if options.quick { 10 } else { 1 };
+    let scale = if quick { 10 } else { 1 };
     for (name, ops, keys) in [
         ("1,000 ops on one key", 1_000, 1),
         ("10,000 ops on one key", 10_000, 1),
@@ -23,7 +23,7 @@ pub(crate) fn checker(options: &BenchOptions) -> String {
     ] {
         let ops = ops / scale;
         let (mut times, mut decided) = (Vec::new(), 0);
-        for seed in 0..options.runs as u64 {
+        for seed in 0..runs as u64 {
             let history = check::generate::generate(seed, ops, 16, keys, 50_000);
             let (report, wall) = timed(|| check::linearizability::check(&history));
             assert!(
@@ -38,12 +38,12 @@ pub(crate) fn checker(options: &BenchOptions) -> String {
         let _ = writeln!(
             md,
             "| {name} | {:.4} ({:.4}, {:.4}) | {decided} of {} |",
-            m.0, m.1, m.2, options.runs
+            m.0, m.1, m.2, runs
         );
     }
     for (name, history) in adversarial() {
         let mut times = Vec::new();
-        for _ in 0..options.runs {
+        for _ in 0..runs {
             let (report, wall) = timed(|| check::linearizability::check(&history));
             assert!(report.violated(), "an impossible history was not rejected");
             times.push(wall);

@@ -13,6 +13,7 @@ pub mod engine;
 pub mod error;
 pub mod expect;
 pub mod judge;
+mod measure;
 pub mod output;
 pub mod perfetto;
 pub mod reference;
