@@ -376,15 +376,19 @@ impl Disk for SimDisk {
         check_name(file)?;
         let mut guard = self.lock();
         let state = &mut *guard;
-        if !state.names.contains_key(file) {
-            let id = state.next_inode;
-            state.next_inode += 1;
-            state.inodes.insert(id, Inode::default());
-            state.names.insert(file.to_string(), id);
-        }
+        let id = match state.names.get(file) {
+            Some(id) => *id,
+            None => {
+                let id = state.next_inode;
+                state.next_inode += 1;
+                state.inodes.insert(id, Inode::default());
+                state.names.insert(file.to_string(), id);
+                id
+            }
+        };
         state.owed_latency_us += state.faults.write_latency_us;
         state.bytes_written += data.len() as u64;
-        let inode = SimDisk::inode_mut(state, file)?;
+        let inode = state.inodes.get_mut(&id).expect("a named inode exists");
         write_into(&mut inode.current, offset, data);
         inode.pending.push(PendingOp::Write {
             offset,
@@ -442,7 +446,10 @@ impl Disk for SimDisk {
         let mut state = self.lock();
         state.owed_latency_us += state.faults.sync_latency_us;
         state.syncs += 1;
-        state.durable_names = state.names.clone();
+        // Most directory syncs find nothing new: compare before copying.
+        if state.durable_names != state.names {
+            state.durable_names = state.names.clone();
+        }
         Ok(())
     }
 

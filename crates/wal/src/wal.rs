@@ -151,6 +151,13 @@ impl<D: Disk> Wal<D> {
     /// content. A torn tail of the last segment is cut off (and reported in
     /// [`Recovered::repaired`]); a bad record anywhere else is [`WalError::Corrupt`].
     pub fn open(mut disk: D, options: WalOptions) -> Result<(Wal<D>, Recovered), WalError> {
+        // What is read here is acted on (a vote, an acknowledgement), so it must be
+        // durable first: after a process crash, writes the log never synced may still sit
+        // in the OS cache, readable now and lost at a later power loss.
+        for name in disk.list()? {
+            disk.sync(&name)?;
+        }
+        disk.sync_dir()?;
         let (snapshot, rejected_snapshots) = snapshot::load_newest(&mut disk)?;
         let segments = list_segments(&mut disk)?;
         let (base, base_term) = snapshot
