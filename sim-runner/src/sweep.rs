@@ -63,6 +63,13 @@ pub fn run_scenario(args: &Args) -> Result<Status, InputError> {
 fn prepare(args: &Args) -> Result<Plan, InputError> {
     let loaded = scenarios::load(&args.scenario)?;
     preflight(args, &loaded)?;
+    let s = &loaded.scenario;
+    if let Some(why) = config::liveness_unjudgeable(&s.cluster, &s.network) {
+        eprintln!(
+            "warning: {}: liveness will not be judged: {why}",
+            args.scenario
+        );
+    }
     let mut canaries = Canaries::default();
     for c in &args.canaries {
         c.plant(&mut canaries);

@@ -61,3 +61,23 @@ fn a_closed_pipe_ends_the_program_quietly() {
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(out.status.code(), Some(0), "{err}");
 }
+
+/// A scenario whose links break Raft's timing requirement runs, with a warning at load
+/// that liveness will not be judged (and why), not a failure.
+#[test]
+fn links_slower_than_the_election_timeout_get_a_warning_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("slow.toml");
+    let text = "name = \"slow\"\ndescription = \"round trips past the election timeout\"\nduration_ms = 3000\n[cluster]\ntick_ms = 50\nelection_ticks = 20\nheartbeat_ticks = 2\n[network]\nlatency_min_us = 5000\nlatency_max_us = 600000\n";
+    std::fs::write(&path, text).unwrap();
+    let out = runner()
+        .args(["--scenario", path.to_str().unwrap(), "--seed", "1"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning") && err.contains("liveness will not be judged"),
+        "{err}"
+    );
+    assert_ne!(out.status.code(), Some(2), "{err}");
+}
