@@ -149,13 +149,8 @@ pub(crate) type Row = (&'static str, String);
 
 /// The standard chaos run's scenario.
 pub fn standard_scenario() -> Loaded {
-    let scenario = scenarios::parse(STANDARD_CHAOS, "bench-chaos.toml")
-        .expect("the standard chaos run is a valid scenario");
-    Loaded {
-        source: "bench-chaos".into(),
-        scenario,
-        text: STANDARD_CHAOS.into(),
-    }
+    scenarios::from_text(STANDARD_CHAOS, "bench-chaos")
+        .expect("the standard chaos run is a valid scenario")
 }
 
 /// The standard chaos run, `runs` seeds: its rows and the medians of µs per message and

@@ -30,6 +30,14 @@ impl std::ops::Deref for RunResult {
 }
 
 impl RunResult {
+    /// The verdict of checker `property`.
+    pub fn verdict(&self, property: check::Property) -> Option<&check::Verdict> {
+        self.verdicts
+            .iter()
+            .find(|(p, _)| *p == property)
+            .map(|(_, v)| v)
+    }
+
     /// Whether every step fired, every expectation held and every checker either held or
     /// had nothing to judge (an undecided checker is not a pass).
     pub fn passed(&self) -> bool {

@@ -175,6 +175,15 @@ pub fn parse(text: &str, file: &str) -> Result<Scenario, InputError> {
     scenario::parse(text, file, &failpoint_names()).map_err(InputError::Scenario)
 }
 
+/// A scenario given as text (`file` names it in errors and repro commands).
+pub fn from_text(text: &str, file: &str) -> Result<Loaded, InputError> {
+    Ok(Loaded {
+        source: file.to_string(),
+        scenario: parse(text, file)?,
+        text: text.to_string(),
+    })
+}
+
 /// Loads a built-in scenario by name, or a file by path (anything with a `/` or ending in
 /// `.toml`).
 pub fn load(name_or_path: &str) -> Result<Loaded, InputError> {

@@ -17,12 +17,7 @@ fn runner() -> Command {
 fn round_trip(scenario: &str, seed: u64, canaries: sim::Canaries) -> bool {
     let loaded = scenarios::load(scenario).unwrap();
     let run = judge::run(&loaded, seed, canaries);
-    let own = run
-        .verdicts
-        .iter()
-        .find(|(p, _)| *p == Property::Linearizability)
-        .map(|(_, v)| v.clone())
-        .unwrap();
+    let own = run.verdict(Property::Linearizability).cloned().unwrap();
     let file = history_file::parse(&history_file::write(&run.history, true)).unwrap();
     assert_eq!(file.ops.len(), run.history.len());
     assert!(file.revisions, "the simulator records revisions");
@@ -134,23 +129,10 @@ fn the_sample_histories_get_their_verdicts() {
 fn verdicts_of_a_short_run_say_what_was_not_judged() {
     // A scenario that ends right after its faults stop cannot judge liveness.
     let text = "name = \"short\"\ndescription = \"too short for liveness\"\nduration_ms = 1500\n\n[workload]\nclients = 2\nstart_ms = 100\nstop_ms = 1000\n\n[liveness]\nleader_within_ms = 4000\n";
-    let scenario = scenarios::parse(text, "short.toml").unwrap();
-    let loaded = scenarios::Loaded {
-        source: "short.toml".into(),
-        scenario,
-        text: text.into(),
-    };
+    let loaded = scenarios::from_text(text, "short.toml").unwrap();
     let run = judge::run(&loaded, 0, sim::Canaries::default());
-    let liveness = run
-        .verdicts
-        .iter()
-        .find(|(p, _)| *p == Property::Liveness)
-        .unwrap();
-    assert!(
-        matches!(liveness.1, Verdict::NotJudged(_)),
-        "{:?}",
-        liveness.1
-    );
+    let liveness = run.verdict(Property::Liveness).unwrap();
+    assert!(matches!(liveness, Verdict::NotJudged(_)), "{liveness:?}");
     assert!(run.passed(), "not judged is not a failure");
     assert!(run.unjudged()[0].starts_with("liveness: not judged"));
 }
@@ -163,12 +145,8 @@ fn the_standard_benchmark_runs_are_decided() {
     let loaded = sim_runner::bench::standard_scenario();
     for seed in [2, 5] {
         let run = judge::run(&loaded, seed, sim::Canaries::default());
-        let verdict = run
-            .verdicts
-            .iter()
-            .find(|(p, _)| *p == Property::Linearizability)
-            .map(|(_, v)| v.clone());
-        assert_eq!(verdict, Some(Verdict::Held), "seed {seed}");
+        let verdict = run.verdict(Property::Linearizability);
+        assert_eq!(verdict, Some(&Verdict::Held), "seed {seed}");
     }
 }
 
@@ -190,18 +168,9 @@ latency_max_us = 600000
 [workload]
 clients = 2
 "#;
-    let scenario = scenarios::parse(text, "slower.toml").unwrap();
-    let loaded = scenarios::Loaded {
-        source: "slower.toml".into(),
-        scenario,
-        text: text.into(),
-    };
+    let loaded = scenarios::from_text(text, "slower.toml").unwrap();
     let run = judge::run(&loaded, 1, sim::Canaries::default());
-    let verdict = run
-        .verdicts
-        .iter()
-        .find(|(p, _)| *p == Property::Liveness)
-        .map(|(_, v)| v.clone());
+    let verdict = run.verdict(Property::Liveness);
     assert!(
         matches!(&verdict, Some(Verdict::NotJudged(why)) if why.contains("timing requirement is broken")),
         "{verdict:?}"

@@ -133,12 +133,7 @@ fn story_snapshots_at_seed_0() {
 /// Runs scenario text for seed 0 and returns (label, held) of each expectation.
 /// A scenario given as TOML text (it must be valid).
 fn loaded(text: &str) -> Loaded {
-    let scenario = scenarios::parse(text, "test.toml").unwrap_or_else(|e| panic!("{e}"));
-    Loaded {
-        source: "test.toml".into(),
-        scenario,
-        text: text.to_string(),
-    }
+    scenarios::from_text(text, "test.toml").unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn expectations_of(text: &str) -> Vec<(String, bool)> {
