@@ -151,11 +151,18 @@ fn parse_shard(text: &str) -> Result<(u64, u64), String> {
 
 /// The seeds of `range` that shard `k` of `n` runs: every n-th seed, starting at the
 /// (k-1)-th. The shards together cover the range exactly once.
+/// Stepping from the shard's first seed, so a shard of a huge range with few seeds is
+/// listed at once, not by scanning the range.
 pub fn shard_seeds(range: Range<u64>, shard: Option<(u64, u64)>) -> Vec<u64> {
-    match shard {
-        None => range.collect(),
-        Some((k, n)) => range.filter(|s| s % n == k - 1).collect(),
-    }
+    let (k, n) = shard.unwrap_or((1, 1));
+    // The first seed at or after the start that is k - 1 modulo n.
+    let base = range.start - range.start % n;
+    let first = base
+        .checked_add(k - 1)
+        .and_then(|s| if s < range.start { s.checked_add(n) } else { Some(s) });
+    std::iter::successors(first, |s| s.checked_add(n))
+        .take_while(|s| *s < range.end)
+        .collect()
 }
 
 /// How many seeds [`shard_seeds`] gives, counted without listing them.

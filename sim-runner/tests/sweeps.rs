@@ -226,3 +226,21 @@ fn bench_only_runs_the_chosen_parts_and_writes_no_file_unless_asked() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// A shard of one seed of the whole 2^64 range is listed at once (it used to scan the
+/// range and never end), for the first shard and the last alike.
+#[test]
+fn a_shard_of_the_whole_seed_range_is_listed_at_once() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let n = u64::MAX;
+        let first = cli::shard_seeds(0..u64::MAX, Some((1, n)));
+        let last = cli::shard_seeds(0..u64::MAX, Some((n, n)));
+        let _ = tx.send((first, last));
+    });
+    let (first, last) = rx
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .expect("listing one seed per shard must not scan 2^64 seeds");
+    assert_eq!(first, vec![0]);
+    assert_eq!(last, vec![u64::MAX - 1]);
+}
