@@ -157,9 +157,13 @@ pub fn shard_seeds(range: Range<u64>, shard: Option<(u64, u64)>) -> Vec<u64> {
     let (k, n) = shard.unwrap_or((1, 1));
     // The first seed at or after the start that is k - 1 modulo n.
     let base = range.start - range.start % n;
-    let first = base
-        .checked_add(k - 1)
-        .and_then(|s| if s < range.start { s.checked_add(n) } else { Some(s) });
+    let first = base.checked_add(k - 1).and_then(|s| {
+        if s < range.start {
+            s.checked_add(n)
+        } else {
+            Some(s)
+        }
+    });
     std::iter::successors(first, |s| s.checked_add(n))
         .take_while(|s| *s < range.end)
         .collect()

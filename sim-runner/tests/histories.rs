@@ -176,3 +176,34 @@ clients = 2
         "{verdict:?}"
     );
 }
+
+/// A client is one sequential process: a history where one client has two operations in
+/// flight at once is bad input (exit 2, with the line), as etcd's robustness tests refuse
+/// it. An operation it gave up on (no return) does not hold the client.
+#[test]
+fn a_client_with_two_operations_in_flight_is_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("overlap.jsonl");
+    let overlap = r#"{"client":1,"op":"put","key":"x","value":"a","call":0,"return":50,"status":"ok"}
+{"client":1,"op":"put","key":"x","value":"b","call":10,"return":60,"status":"ok"}
+"#;
+    std::fs::write(&path, overlap).unwrap();
+    let out = runner().arg("check-history").arg(&path).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("line 2") && err.contains("one operation at a time"),
+        "{err}"
+    );
+    let gave_up = r#"{"client":1,"op":"put","key":"x","value":"a","call":0,"return":null,"status":"unknown"}
+{"client":1,"op":"put","key":"x","value":"b","call":10,"return":60,"status":"ok"}
+"#;
+    std::fs::write(&path, gave_up).unwrap();
+    let out = runner().arg("check-history").arg(&path).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

@@ -32,6 +32,10 @@
 //!   revisions may also have been made by writes outside the history, though never to its
 //!   keys, which start absent. The simulator's exports carry the header.
 //!
+//! A client is one sequential process: it calls an operation only after its previous one
+//! returned, or after it gave up on it (`return` null); a history where one client has
+//! two operations in flight at once is refused, with the line.
+//!
 //! Unknown fields are errors, so typos do not pass silently. Errors name the line.
 
 use proto::history::{HistoryOp, Outcome};
@@ -153,6 +157,8 @@ pub fn parse(text: &str) -> Result<HistoryFile, HistoryFileError> {
             outcome,
         });
     }
+    let lines: Vec<usize> = recorded.iter().map(|(line, ..)| *line).collect();
+    sequential_clients(&ops, &lines)?;
     let revisions = recorded.iter().any(|(_, _, has)| *has);
     if revisions {
         if let Some((line, ..)) = recorded.iter().find(|(_, ok, has)| *ok && !*has) {
@@ -167,6 +173,30 @@ pub fn parse(text: &str) -> Result<HistoryFile, HistoryFileError> {
         revisions,
         complete,
     })
+}
+
+/// Each client is one sequential process: it calls an operation only once its previous
+/// one returned, or once it gave up on it (an operation with no return). `lines` gives
+/// each operation's line.
+fn sequential_clients(ops: &[HistoryOp], lines: &[usize]) -> Result<(), HistoryFileError> {
+    let mut order: Vec<usize> = (0..ops.len()).collect();
+    order.sort_by_key(|i| (ops[*i].client, ops[*i].call_ns, *i));
+    for pair in order.windows(2) {
+        let (a, b) = (&ops[pair[0]], &ops[pair[1]]);
+        if a.client != b.client {
+            continue;
+        }
+        if let Some(ret) = a.return_ns.filter(|r| b.call_ns < *r) {
+            return Err(HistoryFileError {
+                line: lines[pair[1]],
+                message: format!(
+                    "client {} calls this at {} while its operation on line {} (returned at {ret}) is still in flight: a client runs one operation at a time",
+                    b.client, b.call_ns, lines[pair[0]]
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn operation(l: &Line) -> Result<Op, String> {
