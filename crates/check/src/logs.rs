@@ -66,11 +66,11 @@ pub(crate) struct Logs {
 impl Logs {
     /// Updates the logs with one event. Returns the member whose log changed and the
     /// entries that were written, if any.
-    pub fn apply(&mut self, kind: &EventKind) -> Option<(NodeId, Vec<EntryId>)> {
+    pub fn apply<'k>(&mut self, kind: &'k EventKind) -> Option<(NodeId, &'k [EntryId])> {
         match kind {
             EventKind::LogPersisted { node, entries } => {
                 self.logs.entry(*node).or_default().put(entries);
-                Some((*node, entries.clone()))
+                Some((*node, entries))
             }
             EventKind::LogTruncated { node, from, .. } => {
                 let log = self.logs.entry(*node).or_default();
@@ -92,7 +92,7 @@ impl Logs {
                     entries: entries.clone(),
                 };
                 self.logs.insert(*node, log);
-                Some((*node, entries.clone()))
+                Some((*node, entries))
             }
             EventKind::SnapshotInstalled { node, index, term } => {
                 self.logs.insert(
