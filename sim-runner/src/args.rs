@@ -115,6 +115,10 @@ pub enum Command {
         /// madsim's. Writes no report.
         #[arg(long, value_name = "MAX_RATIO", conflicts_with_all = ["only", "output"])]
         guard: Option<f64>,
+        /// Testing the guard: every simulated message first spins this many times (a
+        /// planted slowdown, wall time only).
+        #[arg(long, hide = true, default_value_t = 0)]
+        plant_slowdown: u64,
     },
     /// Print the scenario file reference (every key, its type, default and meaning),
     /// generated from the scenario model; docs/scenario-reference.md is its output.

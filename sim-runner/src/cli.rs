@@ -32,7 +32,9 @@ pub fn execute(args: Args) -> Result<Status, InputError> {
             only,
             output,
             guard,
+            plant_slowdown,
         }) => {
+            sim::plant_slowdown(*plant_slowdown);
             if let Some(max) = guard {
                 return crate::speed_guard::run(*runs, *max);
             }

@@ -1,7 +1,6 @@
-//! CI's speed guard fails when the testbed's cost per message exceeds its limit. A limit of
-//! 1x bare madsim is a slowdown planted in the limit instead of the code: the testbed
-//! runs madsim plus a whole member for every message, so it cannot be as cheap, and the
-//! guard must say so with exit code 1.
+//! CI's speed guard fails when the testbed's cost per message exceeds its limit: with a
+//! slowdown planted in the code (every message spins first), and with a limit no testbed
+//! can meet (1x bare madsim: the testbed runs madsim plus a whole member per message).
 
 use std::process::Command;
 
@@ -15,6 +14,47 @@ fn the_speed_guard_fails_over_its_limit() {
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("speed guard FAILED"), "{text}");
     assert!(text.contains("over the 1.00x limit"), "{text}");
+}
+
+/// The ratio the guard printed ("...: 1.84x (limit 50.00x)").
+fn ratio(stdout: &str) -> f64 {
+    let before = stdout
+        .split("x (limit")
+        .next()
+        .expect("the guard prints its ratio");
+    before
+        .rsplit(' ')
+        .next()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or_else(|| panic!("no ratio in {stdout}"))
+}
+
+#[test]
+fn the_speed_guard_fails_on_a_planted_slowdown() {
+    let guard = |limit: &str, spin: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_sim-runner"))
+            .args([
+                "bench",
+                "--guard",
+                limit,
+                "--runs",
+                "1",
+                "--plant-slowdown",
+                spin,
+            ])
+            .output()
+            .expect("sim-runner runs");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        (out.status.code(), text)
+    };
+    // This build's own ratio, whatever its profile: the limit is twice that.
+    let (code, text) = guard("50", "0");
+    assert_eq!(code, Some(0), "{text}");
+    let limit = format!("{:.2}", 2.0 * ratio(&text));
+    // Every message now spins long enough to cost far more than the testbed itself.
+    let (code, text) = guard(&limit, "20000");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("speed guard FAILED"), "{text}");
 }
 
 #[test]

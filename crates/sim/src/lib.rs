@@ -37,6 +37,7 @@ mod wire;
 pub mod world;
 mod world_faults;
 mod world_post;
+pub use world_post::plant_slowdown;
 
 pub use alarm::Alarm;
 pub use board::{MemberList, MemberStatus};

@@ -7,9 +7,30 @@ use crate::net::Verdict;
 use crate::world::{Payload, State, World};
 use proto::trace::{DropReason, EventKind};
 use proto::NodeId;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Busy work per message sent, for testing the speed guard (see [`plant_slowdown`]).
+static PLANTED_SPIN: AtomicU64 = AtomicU64::new(0);
+
+/// Plants a slowdown: every message sent first spins `iterations` times (0: none). It
+/// changes wall time only, never what a run does; the speed guard's test uses it to
+/// show that the guard fails on a slower testbed.
+pub fn plant_slowdown(iterations: u64) {
+    PLANTED_SPIN.store(iterations, Ordering::Relaxed);
+}
+
+fn planted_slowdown() {
+    let n = PLANTED_SPIN.load(Ordering::Relaxed);
+    let mut x = 0u64;
+    for i in 0..n {
+        x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+    }
+    std::hint::black_box(x);
+}
 
 impl<M: Payload> World<M> {
     pub(crate) fn send(&self, from: NodeId, to: NodeId, msg: M) {
+        planted_slowdown();
         let summary = msg.summary();
         let duplicable = msg.may_duplicate();
         let now = self.now_ns();
