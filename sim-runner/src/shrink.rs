@@ -89,12 +89,7 @@ fn run_units(
     canaries: Canaries,
 ) -> Result<RunResult, String> {
     let text = scenario_text(loaded, config, units, finale, seed)?;
-    let scenario = scenarios::parse(&text, "shrunk.toml").map_err(|e| e.to_string())?;
-    let candidate = Loaded {
-        source: "shrunk.toml".into(),
-        scenario,
-        text,
-    };
+    let candidate = scenarios::from_text(&text, "shrunk.toml").map_err(|e| e.to_string())?;
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         judge::run(&candidate, seed, canaries)
     }))

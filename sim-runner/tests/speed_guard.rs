@@ -4,14 +4,23 @@
 
 use std::process::Command;
 
-#[test]
-fn the_speed_guard_fails_over_its_limit() {
+/// Runs `sim-runner bench` with `args`: its exit code and what it printed.
+fn bench(args: &[&str]) -> (Option<i32>, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_sim-runner"))
-        .args(["bench", "--guard", "1.0", "--runs", "1"])
+        .arg("bench")
+        .args(args)
         .output()
         .expect("sim-runner runs");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+    )
+}
+
+#[test]
+fn the_speed_guard_fails_over_its_limit() {
+    let (code, text) = bench(&["--guard", "1.0", "--runs", "1"]);
+    assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("speed guard FAILED"), "{text}");
     assert!(text.contains("over the 1.00x limit"), "{text}");
 }
@@ -59,9 +68,6 @@ fn the_speed_guard_fails_on_a_planted_slowdown() {
 
 #[test]
 fn the_speed_guard_refuses_a_report_option() {
-    let out = Command::new(env!("CARGO_BIN_EXE_sim-runner"))
-        .args(["bench", "--guard", "2.0", "--only", "checker"])
-        .output()
-        .expect("sim-runner runs");
-    assert_eq!(out.status.code(), Some(2));
+    let (code, _) = bench(&["--guard", "2.0", "--only", "checker"]);
+    assert_eq!(code, Some(2));
 }
