@@ -130,7 +130,7 @@ pub fn run(options: &BenchOptions, output: Option<&Path>) -> Result<(), InputErr
         md.push_str(&wal(options)?);
     }
     if options.wants(Part::Canaries) {
-        md.push_str(&crate::canary_bench::canaries()?);
+        md.push_str(&crate::canary_bench::canaries(options.quick)?);
     }
     print!("{md}");
     if let Some(output) = output {

@@ -53,6 +53,20 @@ pub enum Canary {
     TwoConfChangesInFlight,
     /// While joint, a quorum is one majority of all voters together instead of a majority of each half.
     JointAsSingleMajority,
+    /// A pre-candidate counts its pre-vote grants as votes of the real election (canonical/raft #196).
+    PrevoteGrantsCountAsVotes,
+    /// Heartbeats carry the leader's whole commit index, not capped at the follower's match (etcd-io/raft #138, #139).
+    HeartbeatCommitUncapped,
+    /// A pre-vote request of a higher term makes the receiver adopt that term (etcd #8517, #9204).
+    PrevoteRaisesTerm,
+    /// Any heartbeat answer confirms every pending read, even one that arrived after that heartbeat was sent (etcd-io/raft #397).
+    ReadAcksAnyHeartbeat,
+    /// A pre-candidate counts a pre-vote grant left over from an earlier round (found in our own core by trace validation).
+    StalePrevoteGrantCounted,
+    /// A candidate ignores an append or heartbeat from the leader of its own term instead of following it (goraft/raft #53, d-engine #340).
+    CandidateIgnoresLeader,
+    /// A follower acknowledges its whole log after an append, not just what the append proved (etcd #1367).
+    AckBeyondAppend,
 }
 
 impl Canary {
@@ -87,6 +101,13 @@ impl Canary {
             Canary::ConfChangeBeforeOwnCommit => "conf-change-before-own-commit",
             Canary::TwoConfChangesInFlight => "two-conf-changes-in-flight",
             Canary::JointAsSingleMajority => "joint-as-single-majority",
+            Canary::PrevoteGrantsCountAsVotes => "prevote-grants-count-as-votes",
+            Canary::HeartbeatCommitUncapped => "heartbeat-commit-uncapped",
+            Canary::PrevoteRaisesTerm => "prevote-raises-term",
+            Canary::ReadAcksAnyHeartbeat => "read-acks-any-heartbeat",
+            Canary::StalePrevoteGrantCounted => "stale-prevote-grant-counted",
+            Canary::CandidateIgnoresLeader => "candidate-ignores-leader",
+            Canary::AckBeyondAppend => "ack-beyond-append",
         }
     }
 
@@ -96,6 +117,14 @@ impl Canary {
         self.to_possible_value()
             .and_then(|v| v.get_help().map(|h| h.to_string()))
             .unwrap_or_default()
+    }
+
+    /// Whether it plants a bug in the Raft core (the others are in the WAL, the store or
+    /// the member's use of them): each of those breaks a rule trace validation judges.
+    pub fn in_the_core(self) -> bool {
+        let mut planted = Canaries::default();
+        self.plant(&mut planted);
+        planted.raft != raft::Canaries::default()
     }
 
     /// Turns it on in `c`.
@@ -124,6 +153,13 @@ impl Canary {
             Canary::ConfChangeBeforeOwnCommit => c.raft.conf_change_before_own_commit = true,
             Canary::TwoConfChangesInFlight => c.raft.two_conf_changes_in_flight = true,
             Canary::JointAsSingleMajority => c.raft.joint_as_single_majority = true,
+            Canary::PrevoteGrantsCountAsVotes => c.raft.prevote_grants_count_as_votes = true,
+            Canary::HeartbeatCommitUncapped => c.raft.heartbeat_commit_uncapped = true,
+            Canary::PrevoteRaisesTerm => c.raft.prevote_raises_term = true,
+            Canary::ReadAcksAnyHeartbeat => c.raft.read_acks_any_heartbeat = true,
+            Canary::StalePrevoteGrantCounted => c.raft.stale_prevote_grant_counted = true,
+            Canary::CandidateIgnoresLeader => c.raft.candidate_ignores_leader = true,
+            Canary::AckBeyondAppend => c.raft.ack_beyond_append = true,
         }
     }
 

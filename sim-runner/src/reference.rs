@@ -46,8 +46,38 @@ pub fn scenario_reference() -> String {
         &defs,
     );
     values(&mut out, &defs);
+    checkers(&mut out);
     out
 }
+
+/// What judges every run besides a file's `[[expect]]`: the checkers, and the rules trace
+/// validation applies to every step (from `check::protocol::Rule`).
+fn checkers(out: &mut String) {
+    out.push_str(CHECKERS);
+    for r in check::protocol::Rule::ALL {
+        let _ = writeln!(out, "| `{}` | {} | {} |", r.name(), r.source(), r.meaning());
+    }
+}
+
+const CHECKERS: &str = "
+## Checkers
+
+Beyond a file's `[[expect]]`, every run is judged by every checker (the README's table
+says what each judges): election safety, log matching, leader completeness, the commit
+rule, configuration safety, trace validation, state machine safety, linearizability,
+durability, exactly-once, recoverability and liveness. A scenario needs no key to turn
+them on, and cannot turn them off.
+
+### Trace validation rules
+
+Each member records one step per Ready of its Raft core (the input, its state before and
+after, the messages it decided to send, the reads it confirmed). Trace validation walks
+every member's steps with its own model and checks each against these rules; a verdict
+line names the rule, the member, the step number and the time.
+
+| rule | source | what it says |
+|---|---|---|
+";
 
 const HEADER: &str = "# Scenario file reference
 

@@ -4,6 +4,7 @@
 //! (two on one member at once: the later is dropped), so with one of those gone the
 //! others draw the same faults, though which of them are dropped may change.
 
+use scenario::Action;
 use sim_runner::chaos::{plan, plan_with_kinds, ChaosPlan, FaultKind, UnitKind};
 use sim_runner::scenarios;
 
@@ -32,7 +33,13 @@ fn units_of(p: &ChaosPlan, kind: FaultKind, dropped: bool) -> Vec<String> {
 
 #[test]
 fn a_kind_taken_away_shifts_no_other_kinds_draws() {
-    let loaded = scenarios::load("chaos").unwrap();
+    for scenario in ["chaos", "chaos-membership"] {
+        kinds_stand_apart(scenario);
+    }
+}
+
+fn kinds_stand_apart(scenario: &str) {
+    let loaded = scenarios::load(scenario).unwrap();
     let s = &loaded.scenario;
     let chaos = s.chaos.as_ref().unwrap();
     for seed in 0..60 {
@@ -55,4 +62,52 @@ fn a_kind_taken_away_shifts_no_other_kinds_draws() {
             }
         }
     }
+}
+
+#[test]
+fn faults_also_aim_at_members_added_at_run_time() {
+    let loaded = scenarios::load("chaos-membership").unwrap();
+    let s = &loaded.scenario;
+    let chaos = s.chaos.as_ref().unwrap();
+    let mut aimed = 0;
+    for seed in 0..100 {
+        let p = plan(seed, chaos, &s.cluster, &s.network);
+        // Names saved by the steps that add members, and when.
+        let added: Vec<(u64, String)> = p
+            .units
+            .iter()
+            .flat_map(|u| &u.steps)
+            .filter(|st| {
+                matches!(
+                    st.action,
+                    Action::AddVoter { .. } | Action::AddLearner { .. }
+                )
+            })
+            .filter_map(|st| Some((st.at_ms?, st.save.clone()?)))
+            .collect();
+        for u in p
+            .units
+            .iter()
+            .filter(|u| matches!(u.kind, UnitKind::Fault(_) | UnitKind::Damage(_)))
+        {
+            let text = format!("{:?}", u.steps);
+            let Some((at, name)) = added
+                .iter()
+                .find(|(_, n)| text.contains(&format!("Saved({n:?})")))
+            else {
+                continue;
+            };
+            let start = u.steps.iter().filter_map(|st| st.at_ms).min().unwrap();
+            assert!(
+                *at < start,
+                "seed {seed}: a fault on ${name} before it was added"
+            );
+            assert!(u.steps.iter().all(|st| st.optional), "seed {seed}: {text}");
+            aimed += 1;
+        }
+    }
+    assert!(
+        aimed >= 10,
+        "only {aimed} faults aimed at added members in 100 seeds"
+    );
 }

@@ -158,6 +158,11 @@ impl Configs {
             .unwrap_or_else(|| self.founding.clone())
     }
 
+    /// The configuration `node` applied last, borrowed.
+    pub fn of_ref(&self, node: NodeId) -> &Conf {
+        self.applied.get(&node).unwrap_or(&self.founding)
+    }
+
     /// The configuration at `index` of the committed log.
     fn at(&self, index: Index) -> Conf {
         let mut conf = self.founding.clone();

@@ -11,6 +11,7 @@
 //! | commit rule: a leader commits only its own term's entries, held by a quorum of its configuration (both halves while joint) | [`commit_rule`] | §5.3, §5.4.2, dissertation §4.3 |
 //! | configuration safety: one change at a time, none before the leader's own-term commit, only voters lead | [`configuration`] | dissertation ch. 4 |
 //! | state machine safety: one entry per index applied everywhere | [`state_machine_safety`] | §5.4.3 |
+//! | trace validation: every step of every member follows the protocol's rules | [`protocol`] | Figure 2, §5.2–§5.4, dissertation §4.3, §6.4, §9.6 |
 //! | linearizability of the client history | [`linearizability`] | Herlihy & Wing |
 //! | durability: no acknowledged write is lost; final stores agree | [`durability`] | — |
 //! | exactly-once: a retried request is applied once | [`exactly_once`] | Raft thesis §6.3 |
@@ -31,6 +32,7 @@ pub mod liveness;
 pub mod log_matching;
 mod logs;
 pub mod model;
+pub mod protocol;
 pub mod recoverability;
 pub mod state_machine_safety;
 mod verdict;
@@ -60,6 +62,8 @@ pub enum Property {
     ConfigurationSafety,
     /// No two members apply different entries at one index.
     StateMachineSafety,
+    /// Every step of every member follows the protocol's rules ([`protocol::Rule`]).
+    TraceValidation,
     /// The client history is linearizable.
     Linearizability,
     /// No acknowledged write is lost; final stores agree with the committed log.
@@ -74,13 +78,14 @@ pub enum Property {
 
 impl Property {
     /// Every property, in report order.
-    pub const ALL: [Property; 11] = [
+    pub const ALL: [Property; 12] = [
         Property::ElectionSafety,
         Property::LogMatching,
         Property::LeaderCompleteness,
         Property::CommitRule,
         Property::ConfigurationSafety,
         Property::StateMachineSafety,
+        Property::TraceValidation,
         Property::Linearizability,
         Property::Durability,
         Property::ExactlyOnce,
@@ -97,6 +102,7 @@ impl Property {
             Property::CommitRule => "commit rule",
             Property::ConfigurationSafety => "configuration safety",
             Property::StateMachineSafety => "state machine safety",
+            Property::TraceValidation => "trace validation",
             Property::Linearizability => "linearizability",
             Property::Durability => "durability",
             Property::ExactlyOnce => "exactly-once",
@@ -203,7 +209,11 @@ pub fn check_all(obs: &Observation) -> Verdicts {
         ),
         (
             Property::ConfigurationSafety,
-            judged(configuration::check_with(obs.events, configs)),
+            judged(configuration::check_with(obs.events, configs.clone())),
+        ),
+        (
+            Property::TraceValidation,
+            judged(protocol::check_with(obs.events, configs)),
         ),
         (
             Property::StateMachineSafety,

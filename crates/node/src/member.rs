@@ -7,6 +7,7 @@ use kv::Store;
 use proto::codec::{fnv1a, FNV_OFFSET};
 use proto::kv::{ClientError, ClientRequest, Command, Op};
 use proto::raft::{Entry, EntryKind, HardState, Message};
+use proto::step::{StepInput, StepMessage};
 use proto::trace::{EntryId, EventKind, Role};
 use proto::{Index, NodeId, Term, NO_NODE};
 use raft::{ProposeError, RawNode, ReadIndexError};
@@ -108,6 +109,9 @@ pub struct Node<D: Disk> {
     left: bool,
     /// The configuration as of the last change noticed (to tell who was removed).
     applied_conf: proto::conf::ConfState,
+    /// The input the core is handling and its state before it, for the step event of
+    /// the Ready that follows (see [`proto::step`]).
+    step_input: Option<(StepInput, proto::step::CoreState)>,
 }
 
 impl<D: Disk> Node<D> {
@@ -167,6 +171,7 @@ impl<D: Disk> Node<D> {
             joined: conf.contains(id),
             left: false,
             applied_conf: conf,
+            step_input: None,
             cfg,
         };
         Ok((node, events))
@@ -204,6 +209,7 @@ impl<D: Disk> Node<D> {
 
     /// One tick of logical time.
     pub fn tick(&mut self, now_ns: u64, out: &mut Output) -> Result<(), NodeError> {
+        self.begin_step(StepInput::Tick);
         self.raw.tick();
         if self.cfg.canaries.ack_before_fsync && self.unsynced {
             // The planted bug syncs lazily, once per tick.
@@ -224,6 +230,9 @@ impl<D: Disk> Node<D> {
             out.messages.push(Outgoing::Removed { to: message.from });
             return Ok(());
         }
+        self.begin_step(StepInput::Receive {
+            msg: StepMessage::of(&message, true),
+        });
         self.raw.step(message);
         self.run_ready(now_ns, out)
     }
@@ -271,6 +280,7 @@ impl<D: Disk> Node<D> {
     /// A read of `key`: asked of the core, answered once confirmed and applied.
     fn read_request(&mut self, caller: Caller, key: &str, out: &mut Output) {
         let context = self.requests.next_context();
+        self.begin_step(StepInput::ReadIndex { context });
         let refused = match self.raw.read_index(context) {
             Ok(()) => {
                 let key = key.to_string();
@@ -286,6 +296,7 @@ impl<D: Disk> Node<D> {
 
     /// A write: proposed, answered once applied at its index.
     fn write_request(&mut self, now_ns: u64, caller: Caller, command: &Command, out: &mut Output) {
+        self.begin_step(StepInput::Propose);
         let refused = match self.raw.propose(command.encode()) {
             Ok((index, term)) => {
                 self.metrics.add("proposals_pending", 1);
@@ -312,6 +323,7 @@ impl<D: Disk> Node<D> {
 
     /// Starts an election now (an operator's command).
     pub fn campaign(&mut self, now_ns: u64, out: &mut Output) -> Result<(), NodeError> {
+        self.begin_step(StepInput::Campaign);
         self.raw.campaign();
         self.run_ready(now_ns, out)
     }
@@ -323,6 +335,7 @@ impl<D: Disk> Node<D> {
         to: NodeId,
         out: &mut Output,
     ) -> Result<(), NodeError> {
+        self.begin_step(StepInput::Transfer { to });
         self.raw.transfer_leader(to);
         self.run_ready(now_ns, out)
     }
@@ -358,6 +371,11 @@ impl<D: Disk> Node<D> {
                 halt != Halt::Pause
             }
         }
+    }
+
+    /// Notes the input the core is about to handle, and its state before it.
+    fn begin_step(&mut self, input: StepInput) {
+        self.step_input = Some((input, self.raw.core_state()));
     }
 
     /// The hard state as the core holds it (for tests).

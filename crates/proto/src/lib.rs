@@ -10,6 +10,7 @@ pub mod conf;
 pub mod history;
 pub mod kv;
 pub mod raft;
+pub mod step;
 pub mod trace;
 
 /// Identifies a cluster member. Members are numbered from 1; 0 means "none".

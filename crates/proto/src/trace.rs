@@ -8,10 +8,11 @@ use crate::{Index, NodeId, Term};
 use serde::{Deserialize, Serialize};
 
 /// A member's Raft role.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Follows a leader (or waits for one).
+    #[default]
     Follower,
     /// Asking for pre-votes (no term raised yet).
     PreCandidate,
@@ -378,6 +379,23 @@ pub enum EventKind {
         node: NodeId,
         /// What was done.
         what: String,
+    },
+    /// One step of a member's Raft core (see [`crate::step`]): recorded at every Ready,
+    /// before the Ready is persisted or sent.
+    RaftStep {
+        /// The member.
+        node: NodeId,
+        /// What drove it.
+        input: crate::step::StepInput,
+        /// Its state before.
+        before: crate::step::CoreState,
+        /// Its state after.
+        after: crate::step::CoreState,
+        /// The messages it decided to send, in order.
+        sent: Vec<crate::step::StepMessage>,
+        /// The contexts of the ReadIndex requests it confirmed.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        reads: Vec<u64>,
     },
 }
 

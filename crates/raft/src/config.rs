@@ -65,6 +65,29 @@ pub struct Canaries {
     /// While joint, a quorum is one majority of all the voters together rather than a
     /// majority of the old and a majority of the new.
     pub joint_as_single_majority: bool,
+    /// A pre-candidate that wins its pre-vote round counts the pre-vote grants as votes of
+    /// the real election (canonical/raft issue #196: a pre-vote result counted as a vote).
+    pub prevote_grants_count_as_votes: bool,
+    /// A leader's heartbeat carries its whole commit index instead of capping it at what
+    /// the follower matched; the follower commits up to its own last index, even when its
+    /// log has not yet been shown to match the leader's (etcd-io/raft #138 and #139).
+    pub heartbeat_commit_uncapped: bool,
+    /// A member that receives a pre-vote request of a higher term adopts that term (etcd
+    /// #8517 and #9204: the pre-vote guard on the term check).
+    pub prevote_raises_term: bool,
+    /// A heartbeat answer confirms every pending read, even one that arrived after the
+    /// heartbeat was sent (etcd-io/raft #397: delayed heartbeat answers released later
+    /// reads on a stale leader).
+    pub read_acks_any_heartbeat: bool,
+    /// A pre-candidate counts a pre-vote grant from an earlier round (it answers the term
+    /// that round asked about). Trace validation found this in our own core.
+    pub stale_prevote_grant_counted: bool,
+    /// A (pre-)candidate ignores an append or heartbeat from the leader of its own term
+    /// instead of becoming its follower (goraft/raft #53, d-engine #340).
+    pub candidate_ignores_leader: bool,
+    /// A follower acknowledges its whole log after an append instead of the last entry the
+    /// append proved to match (etcd #1367: acknowledge only up to the append's entries).
+    pub ack_beyond_append: bool,
 }
 
 /// How a member behaves. Time is counted in ticks; the application calls

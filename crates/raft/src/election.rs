@@ -35,8 +35,14 @@ impl Raft {
                 (MessageType::PreVote, self.term + 1)
             }
             Campaign::Election | Campaign::Transfer => {
+                let kept = (self.cfg.canaries.prevote_grants_count_as_votes
+                    && self.role == Role::PreCandidate)
+                    .then(|| self.votes.clone());
                 let term = self.term + 1;
                 self.become_follower(term, NO_NODE);
+                if let Some(votes) = kept {
+                    self.votes = votes;
+                }
                 self.role = Role::Candidate;
                 self.vote = self.id;
                 (MessageType::Vote, self.term)
@@ -117,6 +123,16 @@ impl Raft {
             _ => return,
         };
         if m.kind != expected {
+            return;
+        }
+        if m.kind == MessageType::PreVoteResp
+            && !m.reject
+            && m.term != self.term + 1
+            && !self.cfg.canaries.stale_prevote_grant_counted
+        {
+            // A grant from an earlier pre-vote round (it answers the term that round asked
+            // about): counting it would win this round without a quorum of this round.
+            marks::mark!("raft.prevote.stale_grant");
             return;
         }
         self.votes.entry(m.from).or_insert(!m.reject);

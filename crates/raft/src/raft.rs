@@ -364,6 +364,9 @@ impl Raft {
                 }
             }
             match m.kind {
+                MessageType::PreVote if self.cfg.canaries.prevote_raises_term => {
+                    self.become_follower(m.term, NO_NODE);
+                }
                 MessageType::PreVote => {}
                 MessageType::PreVoteResp if !m.reject => {}
                 _ => {
@@ -426,6 +429,8 @@ impl Raft {
 
     fn step_candidate(&mut self, m: Message) {
         match m.kind {
+            MessageType::Append | MessageType::Heartbeat | MessageType::Snapshot
+                if self.cfg.canaries.candidate_ignores_leader => {}
             MessageType::Append | MessageType::Heartbeat | MessageType::Snapshot => {
                 // A leader of our term exists (§5.2): return to follower.
                 let term = self.term;

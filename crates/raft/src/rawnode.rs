@@ -326,6 +326,21 @@ impl RawNode {
     pub fn term_at(&self, index: Index) -> Option<Term> {
         self.raft.log.term(index)
     }
+
+    /// The state the protocol's rules speak of, as a step event records it.
+    pub fn core_state(&self) -> proto::step::CoreState {
+        let r = &self.raft;
+        proto::step::CoreState {
+            term: r.term,
+            vote: r.vote,
+            leader: r.leader,
+            role: r.role,
+            last_index: r.log.last_index(),
+            last_term: r.log.last_term(),
+            commit: r.log.committed,
+            commit_term: r.log.term(r.log.committed).unwrap_or(0),
+        }
+    }
 }
 
 /// A snapshot of a member's consensus state.

@@ -67,7 +67,8 @@ impl Raft {
 
     /// A heartbeat answer carrying `sequence` confirms every read up to it.
     pub(crate) fn ack_reads(&mut self, from: NodeId, sequence: u64) {
-        if sequence == 0 {
+        let any = self.cfg.canaries.read_acks_any_heartbeat;
+        if sequence == 0 && !any {
             return;
         }
         let counting = self.counting();
@@ -76,7 +77,7 @@ impl Raft {
         let at_least = crate::quorum::majority(self.conf.voters.len());
         let mut confirmed = None;
         for (i, read) in self.read_only.pending.iter_mut().enumerate() {
-            if read.sequence > sequence {
+            if read.sequence > sequence && !any {
                 break;
             }
             read.acks.insert(from);

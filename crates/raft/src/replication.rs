@@ -32,7 +32,11 @@ impl Raft {
                 marks::mark!("raft.append.commit_capped");
             }
             self.log.commit_to(m.commit.min(last_new));
-            resp.index = last_new;
+            resp.index = if self.cfg.canaries.ack_beyond_append {
+                self.log.last_index()
+            } else {
+                last_new
+            };
         } else {
             // Fast backtracking: point the leader at the last index whose term is not
             // above the one it tried, skipping a whole conflicting term at a time.
@@ -210,7 +214,11 @@ impl Raft {
 
     pub(crate) fn broadcast_heartbeat(&mut self, read_sequence: u64) {
         for v in self.peers() {
-            let commit = self.progress[&v].matched.min(self.log.committed);
+            let commit = if self.cfg.canaries.heartbeat_commit_uncapped {
+                self.log.committed
+            } else {
+                self.progress[&v].matched.min(self.log.committed)
+            };
             let mut m = Message::new(MessageType::Heartbeat, self.id, v, self.term);
             m.commit = commit;
             m.context = read_sequence;

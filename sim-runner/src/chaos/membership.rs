@@ -123,8 +123,8 @@ pub fn units(seed: u64, percent: u32, plan: &Plan) -> Vec<Unit> {
     out
 }
 
-/// The member saved as `name` loses power (mid-catch-up, often) and comes back: the
-/// other fault kinds aim at the founding members only.
+/// The member saved as `name` loses power (mid-catch-up, often) and comes back (the
+/// other fault kinds reach added members through `retarget`).
 fn fault_new_member(name: String, t: u64, rng: &mut ChaCha8Rng) -> Vec<Step> {
     let node = NodeRef::Saved(name);
     let down = t + rng.gen_range(5..800u64);

@@ -12,6 +12,7 @@
 mod damage;
 mod kinds;
 pub mod membership;
+mod retarget;
 mod swarm;
 
 pub use damage::DamageKind;
@@ -150,7 +151,7 @@ pub fn plan_with_kinds(
         .filter_map(|&kind| draw_kind(seed, kind, &ctx, gap).map(|d| (kind, d)))
         .collect();
     let kinds: Vec<FaultKind> = drawn.iter().map(|(k, _)| *k).collect();
-    let (mut units, dropped) = settle(drawn, config.nodes);
+    let (mut units, mut dropped) = settle(drawn, config.nodes);
     let damage = damage::units(seed, &ctx);
     let membership = membership::units(
         seed,
@@ -169,8 +170,11 @@ pub fn plan_with_kinds(
         named.push("membership");
     }
     let finale = finale(&ctx, &named, &knobs);
+    let added = retarget::added(&membership);
     units.extend(damage);
     units.extend(membership);
+    retarget::aim_at_new_members(seed, &added, &mut units);
+    retarget::aim_at_new_members(seed, &added, &mut dropped);
     ChaosPlan {
         config,
         knobs,

@@ -16,6 +16,7 @@ impl<D: Disk> Node<D> {
         cc: &proto::conf::ConfChange,
         out: &mut Output,
     ) -> Result<Result<(), ProposeError>, NodeError> {
+        self.begin_step(proto::step::StepInput::ProposeChange);
         let proposed = self.raw.propose_conf_change(cc).map(|_| ());
         if let Err(e) = &proposed {
             out.events.push(EventKind::Note {

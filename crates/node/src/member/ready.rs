@@ -6,6 +6,7 @@ use crate::failpoint::Failpoint;
 use crate::types::{NodeError, Outgoing, Output};
 use disk::Disk;
 use proto::raft::HardState;
+use proto::step::{CoreState, StepInput, StepMessage};
 use proto::trace::{EventKind, Role};
 use proto::NO_NODE;
 use raft::Ready;
@@ -23,15 +24,33 @@ impl<D: Disk> Node<D> {
     pub(super) fn run_ready(&mut self, now_ns: u64, out: &mut Output) -> Result<(), NodeError> {
         // Bounded: each round handles what the previous one produced; a core that keeps
         // producing Readies this long is a bug.
+        let mut step = self.step_input.take();
         for _ in 0..1000 {
             if !self.raw.has_ready() {
+                // A message that changed nothing visible still counts (a vote or an
+                // acknowledgement the core noted): the validator follows them.
+                if let Some((input @ StepInput::Receive { .. }, before)) = step {
+                    out.events.push(EventKind::RaftStep {
+                        node: self.id,
+                        input,
+                        before,
+                        after: self.raw.core_state(),
+                        sent: Vec::new(),
+                        reads: Vec::new(),
+                    });
+                }
                 return Ok(());
             }
             let rd = self.raw.ready();
+            let (input, before) = step
+                .take()
+                .unwrap_or_else(|| (StepInput::Advance, self.raw.core_state()));
+            out.events.push(self.step_event(input, before, &rd));
             if self.handle_ready(now_ns, rd, out)? {
                 return Ok(()); // halted: the process dies with the Ready unfinished
             }
             let switches = self.raw.conf_changes();
+            step = Some((StepInput::Advance, self.raw.core_state()));
             self.raw.advance();
             if self.raw.conf_changes() != switches {
                 self.after_conf_change(out);
@@ -41,6 +60,25 @@ impl<D: Disk> Node<D> {
             }
         }
         panic!("member {}: the Ready loop did not settle", self.id);
+    }
+
+    /// The step event of a Ready: what drove it, the state before and after, what the
+    /// core decided to send and the reads it confirmed.
+    fn step_event(&self, input: StepInput, before: CoreState, rd: &Ready) -> EventKind {
+        let sent = rd
+            .messages
+            .iter()
+            .chain(&rd.persisted_messages)
+            .map(|m| StepMessage::of(m, false))
+            .collect();
+        EventKind::RaftStep {
+            node: self.id,
+            input,
+            before,
+            after: self.raw.core_state(),
+            sent,
+            reads: rd.read_states.iter().map(|r| r.context).collect(),
+        }
     }
 
     /// Handles one Ready; returns true if a failpoint halted the member.
