@@ -11,7 +11,8 @@ from collections import Counter
 # (part, symbol prefixes), innermost match wins; order matters only for overlapping prefixes.
 PARTS = [
     ("trace (recording events)", ("sim::trace::",)),
-    ("checkers", ("check::",)),
+    ("trace validation", ("check::protocol::",)),
+    ("other checkers", ("check::",)),
     ("WAL", ("wal::",)),
     ("simulated disk", ("disk::",)),
     ("Raft core", ("raft::",)),

@@ -56,6 +56,10 @@ pub struct Recording {
     pub config: sim::ClusterConfig,
     /// The network's random faults at the end (liveness is judged over them).
     pub final_network: sim::NetworkFaults,
+    /// Trace validation's findings, judged online over every event as it was recorded
+    /// (the step events are kept in `events` only when a trace file asks for them);
+    /// `None` if no validator observed the run.
+    pub validated: Option<Vec<check::Violation>>,
 }
 
 /// What a seed plays: the scenario's cluster, steps and workload, or, for a `[chaos]`
@@ -75,13 +79,35 @@ fn plan(scenario: &Scenario, seed: u64) -> (sim::ClusterConfig, Vec<Step>, Optio
     }
 }
 
+/// Trace validation run online, as the trace records each event.
+struct Validating(check::protocol::Online);
+
+impl sim::trace::Observer for Validating {
+    fn observe(&mut self, event: &Event) {
+        self.0.observe(event);
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
+        self
+    }
+}
+
+/// The findings of the online validator a run's trace was observed by, if any.
+fn validated(observer: Option<Box<dyn sim::trace::Observer>>) -> Option<Vec<check::Violation>> {
+    observer
+        .and_then(|o| o.into_any().downcast::<Validating>().ok())
+        .map(|v| v.0.finish())
+}
+
 /// Simulates one seed of the scenario.
 pub fn simulate(loaded: &Loaded, seed: u64, canaries: Canaries) -> Recording {
     let scenario = &loaded.scenario;
     sim::run(seed, || async move {
         let (config, steps, workload) = plan(scenario, seed);
         let network = scenario.network.clone();
-        let mut cluster = Cluster::start(seed, config, network, scenario.disk.clone(), canaries);
+        let observer = Box::new(Validating(check::protocol::Online::new()));
+        let disk = scenario.disk.clone();
+        let mut cluster = Cluster::start(seed, config, network, disk, canaries, Some(observer));
         if let Some(w) = workload.as_ref().filter(|w| w.clients > 0) {
             cluster.start_clients(w);
         }
@@ -209,6 +235,7 @@ fn finish(t: Timeline, seed: u64, steps: Vec<StepOutcome>, healed_ns: Option<u64
         finals,
         config,
         final_network,
+        validated: validated(run.record.observer),
     }
 }
 

@@ -115,6 +115,7 @@ pub fn judge(scenario: &Scenario, rec: Recording) -> RunResult {
         history: &rec.history,
         finals: &rec.finals,
         liveness: bounds,
+        validated: rec.validated.as_deref(),
     };
     let verdicts = check::check_all(&observation);
     let expectations = crate::expect::evaluate(scenario, &rec);

@@ -145,6 +145,21 @@ impl Configs {
         }
     }
 
+    /// Learns from one event what [`Configs::new`] reads from a whole trace: the founding
+    /// voters and what each configuration entry does (for a model fed as the run goes; a
+    /// leader records its change before any member can apply it).
+    pub fn learn(&mut self, kind: &EventKind) {
+        match kind {
+            EventKind::ClusterFormed { voters } => {
+                self.founding.voters = voters.iter().copied().collect();
+            }
+            EventKind::ConfChangeProposed { entry, change, .. } => {
+                self.changes.insert(key(entry), change.clone());
+            }
+            _ => {}
+        }
+    }
+
     /// The configuration entry `e` is, if it is one.
     pub fn change(&self, e: &EntryId) -> Option<&ConfChange> {
         self.changes.get(&key(e))

@@ -180,10 +180,31 @@ pub struct Observation<'a> {
     pub finals: &'a [FinalState],
     /// Liveness bounds.
     pub liveness: LivenessBounds,
+    /// Trace validation's findings if it ran online as the run recorded its events
+    /// ([`protocol::Online`]); `None` to validate `events` here (they must then hold the
+    /// step events).
+    pub validated: Option<&'a [Violation]>,
 }
 
 /// Each property's verdict.
 pub type Verdicts = Vec<(Property, Verdict)>;
+
+/// Trace validation's verdict: found online, or judged here over the trace's steps; not
+/// judged when the trace holds none (a trace written before steps were recorded, or one
+/// that left them out).
+fn trace_validation(obs: &Observation, configs: configuration::Configs) -> Verdict {
+    if let Some(found) = obs.validated {
+        return Verdict::from_violations(found.to_vec());
+    }
+    let has_steps = obs
+        .events
+        .iter()
+        .any(|e| matches!(e.kind, proto::trace::EventKind::RaftStep(_)));
+    if !has_steps {
+        return Verdict::NotJudged("the trace holds no Raft steps to validate".into());
+    }
+    Verdict::from_violations(protocol::check_with(obs.events, configs))
+}
 
 /// Runs every checker.
 pub fn check_all(obs: &Observation) -> Verdicts {
@@ -211,10 +232,7 @@ pub fn check_all(obs: &Observation) -> Verdicts {
             Property::ConfigurationSafety,
             judged(configuration::check_with(obs.events, configs.clone())),
         ),
-        (
-            Property::TraceValidation,
-            judged(protocol::check_with(obs.events, configs)),
-        ),
+        (Property::TraceValidation, trace_validation(obs, configs)),
         (
             Property::StateMachineSafety,
             judged(state_machine_safety::check(obs.events)),

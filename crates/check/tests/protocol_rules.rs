@@ -4,7 +4,7 @@
 use check::protocol::{check, Rule};
 use check::Violation;
 use proto::raft::MessageType::{self, *};
-use proto::step::{CoreState, StepInput, StepMessage};
+use proto::step::{CoreState, RaftStep, StepInput, StepMessage};
 use proto::trace::{Event, EventKind, Role};
 use proto::NodeId;
 
@@ -48,14 +48,14 @@ fn step(
     after: CoreState,
     sent: Vec<StepMessage>,
 ) -> EventKind {
-    EventKind::RaftStep {
+    EventKind::RaftStep(Box::new(RaftStep {
         node,
         input,
         before,
         after,
         sent,
         reads: Vec::new(),
-    }
+    }))
 }
 
 /// A trace of three founding voters, then `kinds`, one event a millisecond.
@@ -133,17 +133,13 @@ fn higher_term_adopted() {
     let mut adopted = st(5, 0, F, 5, 5);
     adopted.leader = 2;
     passes(vec![step(1, recv(m), st(3, 0, F, 5, 5), adopted, vec![])]);
-    // A vote request ignored inside the leader's lease changes nothing: allowed.
+    // A vote request ignored inside a known leader's lease changes nothing: allowed.
     let mut vote = msg(Vote, 2, 5);
     vote.index = 9;
     vote.log_term = 3;
-    passes(vec![step(
-        1,
-        recv(vote),
-        st(3, 0, F, 5, 5),
-        st(3, 0, F, 5, 5),
-        vec![],
-    )]);
+    let mut following = st(3, 0, F, 5, 5);
+    following.leader = 3;
+    passes(vec![step(1, recv(vote), following, following, vec![])]);
 }
 
 #[test]
@@ -543,14 +539,14 @@ fn read_steps(answer_context: u64) -> Vec<EventKind> {
     answer.context = answer_context;
     vec![
         step(1, StepInput::ReadIndex { context: 1 }, l, l, vec![hb, hb3]),
-        EventKind::RaftStep {
+        EventKind::RaftStep(Box::new(RaftStep {
             node: 1,
             input: recv(answer),
             before: l,
             after: l,
             sent: vec![],
             reads: vec![1],
-        },
+        })),
     ]
 }
 
@@ -562,14 +558,14 @@ fn read_confirmed_by_quorum() {
     // Confirmed at once, alone.
     let l = leading(9, 5);
     breaks(
-        vec![EventKind::RaftStep {
+        vec![EventKind::RaftStep(Box::new(RaftStep {
             node: 1,
             input: StepInput::ReadIndex { context: 1 },
             before: l,
             after: l,
             sent: vec![],
             reads: vec![1],
-        }],
+        }))],
         Rule::ReadConfirmedByQuorum,
     );
 }
@@ -635,4 +631,82 @@ fn one_change_at_a_time() {
     let mut in_turn = change_at(10, 5, 3);
     in_turn.extend(change_at(11, 10, 3));
     passes(in_turn);
+}
+
+#[test]
+fn transfer_to_caught_up() {
+    let hand_over = |acked_up_to| {
+        vec![
+            acked(2, acked_up_to),
+            step(
+                1,
+                StepInput::Transfer { to: 2 },
+                leading(9, 5),
+                leading(9, 5),
+                vec![msg(TimeoutNow, 2, 3)],
+            ),
+        ]
+    };
+    breaks(hand_over(8), Rule::TransferToCaughtUp);
+    passes(hand_over(9));
+}
+
+#[test]
+fn only_a_member_in_a_leader_s_lease_ignores_a_vote_request() {
+    // A follower that knows no leader must answer (or adopt the term): ignoring is wrong.
+    breaks(
+        vec![step(
+            1,
+            recv(vote_request(2, 5)),
+            st(3, 0, F, 5, 5),
+            st(3, 0, F, 5, 5),
+            vec![],
+        )],
+        Rule::HigherTermAdopted,
+    );
+    // One that heard from leader 3 may ignore it, but not a transfer's forced request.
+    let mut following = st(3, 0, F, 5, 5);
+    following.leader = 3;
+    passes(vec![step(
+        1,
+        recv(vote_request(2, 5)),
+        following,
+        following,
+        vec![],
+    )]);
+    let mut forced = vote_request(2, 5);
+    forced.context = u64::MAX;
+    breaks(
+        vec![step(1, recv(forced), following, following, vec![])],
+        Rule::HigherTermAdopted,
+    );
+}
+
+#[test]
+fn a_trace_without_steps_is_not_judged_never_passed() {
+    let events = vec![Event {
+        time_ns: 0,
+        kind: EventKind::ClusterFormed {
+            voters: vec![1, 2, 3],
+        },
+    }];
+    let obs = check::Observation {
+        events: &events,
+        history: &[],
+        finals: &[],
+        liveness: check::LivenessBounds {
+            healed_ns: None,
+            leader_within_ns: 0,
+            op_within_ns: 0,
+            end_ns: 0,
+            unjudgeable: None,
+        },
+        validated: None,
+    };
+    let verdicts = check::check_all(&obs);
+    let (_, v) = verdicts
+        .iter()
+        .find(|(p, _)| *p == check::Property::TraceValidation)
+        .unwrap();
+    assert!(matches!(v, check::Verdict::NotJudged(_)), "{v:?}");
 }

@@ -110,3 +110,21 @@ pub enum StepInput {
     /// configuration taking effect, a snapshot taken).
     Advance,
 }
+
+/// One step of a member's Raft core, as the trace records it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RaftStep {
+    /// The member.
+    pub node: NodeId,
+    /// What drove it.
+    pub input: StepInput,
+    /// Its state before.
+    pub before: CoreState,
+    /// Its state after.
+    pub after: CoreState,
+    /// The messages it decided to send, in order.
+    pub sent: Vec<StepMessage>,
+    /// The contexts of the ReadIndex requests it confirmed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reads: Vec<u64>,
+}

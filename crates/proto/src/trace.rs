@@ -381,22 +381,9 @@ pub enum EventKind {
         what: String,
     },
     /// One step of a member's Raft core (see [`crate::step`]): recorded at every Ready,
-    /// before the Ready is persisted or sent.
-    RaftStep {
-        /// The member.
-        node: NodeId,
-        /// What drove it.
-        input: crate::step::StepInput,
-        /// Its state before.
-        before: crate::step::CoreState,
-        /// Its state after.
-        after: crate::step::CoreState,
-        /// The messages it decided to send, in order.
-        sent: Vec<crate::step::StepMessage>,
-        /// The contexts of the ReadIndex requests it confirmed.
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        reads: Vec<u64>,
-    },
+    /// before the Ready is persisted or sent. Boxed: it is the largest event, and the
+    /// rest should not grow to its size.
+    RaftStep(Box<crate::step::RaftStep>),
 }
 
 /// One trace event with its simulated time.

@@ -54,9 +54,7 @@ pub(crate) async fn member_actor(
     let board = &publish_to.0;
     let mut node = match Node::open(cfg, ep.disk().clone(), failpoints) {
         Ok((node, events)) => {
-            for e in events {
-                ep.record(e);
-            }
+            ep.record_all(events);
             node
         }
         Err(e) => {
@@ -156,9 +154,7 @@ async fn finish_round<D: disk::Disk>(
     out: &mut Output,
     (board, _, addressable): &Publish,
 ) -> bool {
-    for e in out.events.drain(..) {
-        ep.record(e);
-    }
+    ep.record_all(out.events.drain(..));
     // The fsync cost passes before anything that depended on it is sent.
     let owed_us = ep.pay_disk_latency().await;
     node.observe_disk_latency(owed_us);

@@ -61,15 +61,20 @@ pub const FIRST_SCRIPTED_CLIENT: NodeId = 2001;
 pub const OPERATOR: NodeId = 999;
 
 impl Cluster {
-    /// Boots `config.nodes` members in the run `seed`'s world.
+    /// Boots `config.nodes` members in the run `seed`'s world; `observer`, if given, reads
+    /// every event from the first (see [`crate::trace::Observer`]).
     pub fn start(
         seed: u64,
         config: ClusterConfig,
         network: NetworkFaults,
         disk: DiskFaults,
         canaries: Canaries,
+        observer: Option<Box<dyn crate::trace::Observer>>,
     ) -> Cluster {
         let world: World<Wire> = World::new(seed, network, disk);
+        if let Some(observer) = observer {
+            world.observe(observer);
+        }
         let voters: Vec<NodeId> = (1..=config.nodes).collect();
         world.record(EventKind::ClusterFormed {
             voters: voters.clone(),

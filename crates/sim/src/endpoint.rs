@@ -41,6 +41,11 @@ impl<M: Payload> Endpoint<M> {
         self.world.record(kind);
     }
 
+    /// Records events in the trace, in order, at the current simulated time.
+    pub fn record_all(&self, kinds: impl IntoIterator<Item = EventKind>) {
+        self.world.record_all(kinds);
+    }
+
     /// Sleeps for the simulated time that this node's disk operations since the last call
     /// cost (the disk itself is synchronous; time passes here), to the microsecond, and
     /// returns it in microseconds.

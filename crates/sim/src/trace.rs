@@ -7,21 +7,33 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// Whether traces keep message events (see [`keep_messages`]).
 static KEEP_MESSAGES: AtomicBool = AtomicBool::new(true);
 
-/// Sets whether the traces of runs started from now on keep their message events (sent,
-/// delivered, dropped): on by default. Every event is hashed either way, so trace hashes
-/// do not change. They are four events in five of a run and no checker reads them, only
-/// the exported trace (`--trace`): a sweep leaves them out, and its checkers walk a fifth
-/// of the events.
+/// Sets whether the traces of runs started from now on keep their bulky events: the
+/// messages sent, delivered and dropped, and the members' Raft steps. On by default.
+/// Every event is hashed either way, so trace hashes do not change. They are most of a
+/// run's events; no checker reads the message events, and trace validation reads the
+/// steps online, as they are recorded (see [`Observer`]): a sweep leaves them out, and
+/// its other checkers walk a small part of the events.
 pub fn keep_messages(keep: bool) {
     KEEP_MESSAGES.store(keep, Ordering::Relaxed);
 }
 
-/// Whether `kind` is a message event.
-fn is_message(kind: &EventKind) -> bool {
+/// Whether `kind` is a bulky event (a message or a Raft step).
+fn is_bulky(kind: &EventKind) -> bool {
     matches!(
         kind,
-        EventKind::Send { .. } | EventKind::Deliver { .. } | EventKind::Drop { .. }
+        EventKind::Send { .. }
+            | EventKind::Deliver { .. }
+            | EventKind::Drop { .. }
+            | EventKind::RaftStep(_)
     )
+}
+
+/// Reads every event of a run as it is recorded, kept or not (a checker run online).
+pub trait Observer: Send + 'static {
+    /// The next event.
+    fn observe(&mut self, event: &Event);
+    /// Itself, for the caller to take back its findings at the end of the run.
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any>;
 }
 
 /// The trace hash's starting value.
@@ -103,12 +115,23 @@ impl Hasher for WordHasher {
 }
 
 /// Records events and folds each into the running hash.
-#[derive(Debug)]
 pub struct Trace {
     events: Vec<Event>,
     hash: u64,
-    /// Whether message events are kept (they are hashed either way).
+    /// Whether bulky events are kept (they are hashed either way).
     messages: bool,
+    /// Who reads every event as it comes.
+    observer: Option<Box<dyn Observer>>,
+}
+
+impl std::fmt::Debug for Trace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trace")
+            .field("events", &self.events.len())
+            .field("hash", &self.hash)
+            .field("observed", &self.observer.is_some())
+            .finish()
+    }
 }
 
 impl Default for Trace {
@@ -117,6 +140,7 @@ impl Default for Trace {
             events: Vec::new(),
             hash: START,
             messages: KEEP_MESSAGES.load(Ordering::Relaxed),
+            observer: None,
         }
     }
 }
@@ -125,12 +149,31 @@ impl Trace {
     /// Appends an event at `time_ns`.
     pub fn record(&mut self, time_ns: u64, kind: EventKind) {
         let event = Event { time_ns, kind };
-        let mut h = WordHasher(self.hash);
-        event.hash(&mut h);
-        self.hash = h.finish();
-        if self.messages || !is_message(&event.kind) {
+        // A step is a view of the core's decisions, whose effects (messages, persisted
+        // state, commits, applies) are all hashed: folding it in too would cost a tenth of
+        // a run, and the hash stays what it was before steps were recorded.
+        if !matches!(event.kind, EventKind::RaftStep(_)) {
+            let mut h = WordHasher(self.hash);
+            event.hash(&mut h);
+            self.hash = h.finish();
+        }
+        if let Some(observer) = self.observer.as_mut() {
+            observer.observe(&event);
+        }
+        if self.messages || !is_bulky(&event.kind) {
             self.events.push(event);
         }
+    }
+
+    /// Has `observer` read every event from now on. Set it before the first event, or it
+    /// misses what came before.
+    pub fn observe(&mut self, observer: Box<dyn Observer>) {
+        self.observer = Some(observer);
+    }
+
+    /// Takes the observer back.
+    pub fn take_observer(&mut self) -> Option<Box<dyn Observer>> {
+        self.observer.take()
     }
 
     /// The hash of every event so far, in order.

@@ -86,10 +86,11 @@ impl<M> Clone for World<M> {
 }
 
 /// Everything a run leaves behind once its world is shut down.
-#[derive(Debug)]
 pub struct RunRecord {
     /// The trace's events.
     pub events: Vec<Event>,
+    /// The trace's observer, if one was set (see [`crate::trace::Observer`]).
+    pub observer: Option<Box<dyn crate::trace::Observer>>,
     /// The trace hash.
     pub trace_hash: u64,
     /// Network counters.
@@ -98,7 +99,23 @@ pub struct RunRecord {
     pub end_ns: u64,
 }
 
+impl std::fmt::Debug for RunRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunRecord")
+            .field("events", &self.events.len())
+            .field("trace_hash", &self.trace_hash)
+            .field("observed", &self.observer.is_some())
+            .field("end_ns", &self.end_ns)
+            .finish()
+    }
+}
+
 impl<M: Payload> World<M> {
+    /// Has `observer` read every event recorded from now on (see [`Trace::observe`]).
+    pub fn observe(&self, observer: Box<dyn crate::trace::Observer>) {
+        self.lock().trace.observe(observer);
+    }
+
     /// A world for the run `seed`. Must be called inside the madsim runtime.
     pub fn new(seed: u64, network: NetworkFaults, disk_faults: DiskFaults) -> World<M> {
         let handle = Handle::current();
@@ -141,6 +158,16 @@ impl<M: Payload> World<M> {
         // Not kept in the world: a kept handle would hold the runtime's timers (and
         // through them this world) alive after the run. See `clock`.
         crate::clock::with(|time| time.elapsed().as_nanos() as u64)
+    }
+
+    /// Records events in the trace at the current simulated time, in order, under one
+    /// lock (a member's round records several at once).
+    pub fn record_all(&self, kinds: impl IntoIterator<Item = EventKind>) {
+        let now = self.now_ns();
+        let mut state = self.lock();
+        for kind in kinds {
+            state.trace.record(now, kind);
+        }
     }
 
     /// Records an event in the trace at the current simulated time.
@@ -268,6 +295,7 @@ impl<M: Payload> World<M> {
         let record = RunRecord {
             trace_hash: state.trace.hash(),
             events: state.trace.take_events(),
+            observer: state.trace.take_observer(),
             network: state.net.stats.clone(),
             end_ns,
         };

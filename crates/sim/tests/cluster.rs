@@ -25,6 +25,7 @@ fn run(
             network,
             DiskFaults::default(),
             Canaries::default(),
+            None,
         );
         cluster.start_clients(&Workload {
             clients: 4,

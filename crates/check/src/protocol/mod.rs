@@ -145,6 +145,34 @@ pub fn check_with(events: &[Event], mut configs: Configs) -> Vec<Violation> {
     validator.finish()
 }
 
+/// The validator run online: fed every event as the run records it, so a sweep need not
+/// keep the step events (they are most of a trace). Gives what [`check`] gives on the
+/// whole trace.
+#[derive(Default)]
+pub struct Online {
+    configs: Configs,
+    validator: Validator,
+}
+
+impl Online {
+    /// A validator for a run that has recorded nothing yet.
+    pub fn new() -> Online {
+        Online::default()
+    }
+
+    /// Follows the next event of the run.
+    pub fn observe(&mut self, e: &Event) {
+        self.configs.learn(&e.kind);
+        self.configs.apply(&e.kind);
+        self.validator.event(e, &self.configs);
+    }
+
+    /// The breaks found.
+    pub fn finish(self) -> Vec<Violation> {
+        self.validator.finish()
+    }
+}
+
 /// Walks a trace; see the module docs.
 #[derive(Default)]
 struct Validator {
@@ -156,14 +184,15 @@ struct Validator {
 impl Validator {
     fn event(&mut self, e: &Event, configs: &Configs) {
         match &e.kind {
-            EventKind::RaftStep {
-                node,
-                input,
-                before,
-                after,
-                sent,
-                reads,
-            } => {
+            EventKind::RaftStep(raft_step) => {
+                let proto::step::RaftStep {
+                    node,
+                    input,
+                    before,
+                    after,
+                    sent,
+                    reads,
+                } = &**raft_step;
                 let step = Step {
                     node: *node,
                     input,

@@ -178,6 +178,7 @@ fn truncated(step: &Step, m: &StepMessage, out: &mut Findings) {
 }
 
 fn heartbeats(step: &Step, lead: &mut Lead, out: &mut Findings) {
+    transfers(step, lead, out);
     for s in step
         .sent
         .iter()
@@ -191,6 +192,26 @@ fn heartbeats(step: &Step, lead: &mut Lead, out: &mut Findings) {
         let acked = lead.acked.get(&s.peer).copied().unwrap_or(0);
         if s.commit > acked {
             out.push(over_told(s, acked));
+        }
+    }
+}
+
+/// A leader hands over only to a follower that holds its whole log (dissertation §3.10).
+fn transfers(step: &Step, lead: &Lead, out: &mut Findings) {
+    for s in step
+        .sent
+        .iter()
+        .filter(|s| s.kind == MessageType::TimeoutNow)
+    {
+        let acked = lead.acked.get(&s.peer).copied().unwrap_or(0);
+        if acked < step.after.last_index {
+            out.push(Finding {
+                rule: Rule::TransferToCaughtUp,
+                detail: format!(
+                    "it handed leadership to {}, which had acknowledged up to {acked} of its {} entries",
+                    s.peer, step.after.last_index
+                ),
+            });
         }
     }
 }

@@ -67,11 +67,14 @@ pub enum Rule {
     ChangeAfterOwnCommit,
     /// A leader appends a membership change only when its earlier changes are committed.
     OneChangeAtATime,
+    /// A leader hands over leadership (TimeoutNow) only to a follower that acknowledged
+    /// its whole log.
+    TransferToCaughtUp,
 }
 
 impl Rule {
     /// Every rule, in report order.
-    pub const ALL: [Rule; 23] = [
+    pub const ALL: [Rule; 24] = [
         Rule::TermMonotonic,
         Rule::HigherTermAdopted,
         Rule::StaleTermIgnored,
@@ -95,6 +98,7 @@ impl Rule {
         Rule::ConflictingSuffixTruncated,
         Rule::ChangeAfterOwnCommit,
         Rule::OneChangeAtATime,
+        Rule::TransferToCaughtUp,
     ];
 
     /// Its name in verdicts.
@@ -123,6 +127,7 @@ impl Rule {
             Rule::ConflictingSuffixTruncated => "conflicting-suffix-truncated",
             Rule::ChangeAfterOwnCommit => "change-after-own-commit",
             Rule::OneChangeAtATime => "one-change-at-a-time",
+            Rule::TransferToCaughtUp => "transfer-to-caught-up",
         }
     }
 
@@ -149,6 +154,7 @@ impl Rule {
             Rule::ConflictingSuffixTruncated => "Figure 2, AppendEntries receiver rule 3",
             Rule::ChangeAfterOwnCommit => "dissertation §4.1 and its erratum",
             Rule::OneChangeAtATime => "dissertation §4.1",
+            Rule::TransferToCaughtUp => "dissertation §3.10",
         }
     }
 
@@ -178,6 +184,7 @@ impl Rule {
             Rule::ConflictingSuffixTruncated => "A follower whose entries conflict with an append's deletes them and all that follow: what it keeps past the append is never of an older term than the append's last entry.",
             Rule::ChangeAfterOwnCommit => "A leader appends a membership change only after it has committed an entry of its own term.",
             Rule::OneChangeAtATime => "A leader appends a membership change only when its earlier changes are committed.",
+            Rule::TransferToCaughtUp => "A leader hands over leadership (TimeoutNow) only to a follower that acknowledged its whole log.",
         }
     }
 

@@ -5,6 +5,10 @@ use proto::raft::MessageType;
 use proto::step::StepMessage;
 use proto::trace::Role;
 
+/// The context a vote request forced by a leadership transfer carries (etcd's
+/// `campaignTransfer`): voters may not ignore it for a leader's lease.
+pub(crate) const TRANSFER_CONTEXT: u64 = u64::MAX;
+
 /// Judges one step against the term rules.
 pub(crate) fn judge(step: &Step, out: &mut Findings) {
     let (b, a) = (step.before, step.after);
@@ -53,8 +57,14 @@ fn higher_term(step: &Step, m: &StepMessage, out: &mut Findings) {
         }
         return;
     }
-    // A vote request it ignores (it heard from a leader lately) changes nothing at all.
-    let ignored = m.kind == MessageType::Vote && a == b && step.sent.is_empty();
+    // A vote request it ignores changes nothing at all, and only a member that knows a
+    // leader (it heard from one lately: CheckQuorum's lease) may ignore one, never one a
+    // leadership transfer forced (marked by its context).
+    let ignored = m.kind == MessageType::Vote
+        && a == b
+        && step.sent.is_empty()
+        && b.leader != proto::NO_NODE
+        && m.context != TRANSFER_CONTEXT;
     // A transfer's TimeoutNow makes it campaign at once, in the term after.
     let transfer = m.kind == MessageType::TimeoutNow && a.term == m.term + 1;
     let adopted = transfer || (a.term == m.term && a.role == Role::Follower);

@@ -6,7 +6,7 @@ use crate::failpoint::Failpoint;
 use crate::types::{NodeError, Outgoing, Output};
 use disk::Disk;
 use proto::raft::HardState;
-use proto::step::{CoreState, StepInput, StepMessage};
+use proto::step::{CoreState, RaftStep, StepInput, StepMessage};
 use proto::trace::{EventKind, Role};
 use proto::NO_NODE;
 use raft::Ready;
@@ -30,14 +30,14 @@ impl<D: Disk> Node<D> {
                 // A message that changed nothing visible still counts (a vote or an
                 // acknowledgement the core noted): the validator follows them.
                 if let Some((input @ StepInput::Receive { .. }, before)) = step {
-                    out.events.push(EventKind::RaftStep {
+                    out.events.push(EventKind::RaftStep(Box::new(RaftStep {
                         node: self.id,
                         input,
                         before,
                         after: self.raw.core_state(),
                         sent: Vec::new(),
                         reads: Vec::new(),
-                    });
+                    })));
                 }
                 return Ok(());
             }
@@ -71,14 +71,14 @@ impl<D: Disk> Node<D> {
             .chain(&rd.persisted_messages)
             .map(|m| StepMessage::of(m, false))
             .collect();
-        EventKind::RaftStep {
+        EventKind::RaftStep(Box::new(RaftStep {
             node: self.id,
             input,
             before,
             after: self.raw.core_state(),
             sent,
             reads: rd.read_states.iter().map(|r| r.context).collect(),
-        }
+        }))
     }
 
     /// Handles one Ready; returns true if a failpoint halted the member.
