@@ -86,10 +86,6 @@ pub const ALL: &[(&str, &str)] = &[
         "a vote was refused: this member already voted in the term",
     ),
     ("raft.prevote.rejected", "a pre-vote was refused"),
-    (
-        "raft.prevote.stale_grant",
-        "a pre-vote grant from an earlier round was not counted",
-    ),
     ("raft.election.lost", "a candidate saw a majority refuse it"),
     ("raft.election.won", "a candidate won an election"),
     (

@@ -129,3 +129,37 @@ fn an_answer_to_an_earlier_heartbeat_does_not_confirm_a_later_read() {
         "the earlier round's answer confirmed {confirmed:?}"
     );
 }
+
+/// Thesis §9.6: a pre-vote round counts only grants for the term it asks about. A grant
+/// left over from an earlier round (it answers the term that round asked for) must not
+/// win this one: trace validation found the core counting it.
+#[test]
+fn a_pre_vote_grant_from_an_earlier_round_is_not_counted() {
+    let state = HardState {
+        term: 2,
+        vote: 0,
+        commit: 0,
+    };
+    let mut n = RawNode::new(config(1, 3), state, None, vec![]);
+    n.campaign();
+    assert_eq!((n.status().role, n.status().term), (Role::PreCandidate, 2));
+    emitted(&mut n);
+    // Member 2's grant to the round that asked for term 2, delivered late.
+    n.step(Message::new(MessageType::PreVoteResp, 2, 1, 2));
+    assert_eq!(
+        n.status().role,
+        Role::PreCandidate,
+        "a stale grant was counted"
+    );
+    // Its grant for term 3, the term this round asks for, wins it.
+    n.step(Message::new(MessageType::PreVoteResp, 2, 1, 3));
+    assert_eq!((n.status().role, n.status().term), (Role::Candidate, 3));
+    // With the bug planted, the stale grant wins the round.
+    let mut buggy = config(1, 3);
+    buggy.canaries.stale_prevote_grant_counted = true;
+    let mut n = RawNode::new(buggy, state, None, vec![]);
+    n.campaign();
+    emitted(&mut n);
+    n.step(Message::new(MessageType::PreVoteResp, 2, 1, 2));
+    assert_eq!((n.status().role, n.status().term), (Role::Candidate, 3));
+}
