@@ -11,6 +11,8 @@
 //!   snapshot, so it survives restarts and snapshot installs.
 //! - Snapshots are deterministic (ordered maps, fixed encoding) and validated on restore.
 
+pub mod mvcc;
+
 use proto::codec::{fnv1a, DecodeError, Reader, Writer, FNV_OFFSET};
 use proto::kv::{Command, Compare, Op, OpResult};
 use proto::Index;
