@@ -1,3 +1,4 @@
+// Over 500 lines: one test per rule (24), each with its hand-written trace and the allowed reactions beside it, sharing the builders above them.
 //! Trace validation: each rule, on a small hand-written trace that breaks it, and on the
 //! allowed reactions beside it (which must pass).
 
