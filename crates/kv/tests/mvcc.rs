@@ -359,3 +359,81 @@ fn a_txn_runs_its_branch_in_order_as_one_revision() {
     );
     assert_eq!(s.revision(), 2);
 }
+
+#[test]
+fn a_snapshot_restores_the_whole_window_and_the_compact_revision() {
+    let mut s = Mvcc::new();
+    s.apply(&[put("a", "1"), put("b", "1")]).unwrap(); // 2
+    s.apply(&[put("a", "2")]).unwrap(); // 3
+    s.apply(&[del("b", "")]).unwrap(); // 4
+    s.apply(&[put("a", "3")]).unwrap(); // 5
+    s.compact(3).unwrap();
+    let bytes = s.snapshot();
+    let back = Mvcc::restore(&bytes).unwrap();
+    assert_eq!(back, s);
+    assert_eq!(
+        back.snapshot(),
+        bytes,
+        "the same store gives the same bytes"
+    );
+    assert_eq!(get(&back, "a", 3).unwrap().value, "2");
+    let old = RangeOptions {
+        revision: 2,
+        ..now()
+    };
+    assert!(matches!(
+        back.range("a", "", &old),
+        Err(ReadError::Compacted {
+            compact_revision: 3
+        })
+    ));
+    // Damage is refused, never taken.
+    for cut in 0..bytes.len() {
+        assert!(Mvcc::restore(&bytes[..cut]).is_err(), "cut at {cut}");
+    }
+    let mut trailing = bytes.clone();
+    trailing.push(0);
+    assert!(Mvcc::restore(&trailing).is_err());
+}
+
+proptest! {
+    #[test]
+    fn restoring_random_bytes_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+        let _ = Mvcc::restore(&bytes);
+    }
+}
+
+#[test]
+fn leases_grant_without_a_revision_and_revoke_their_keys_in_one() {
+    use kv::mvcc::LeaseError;
+    let mut s = Mvcc::new();
+    let on = |key: &str, lease| Write::Put {
+        key: key.into(),
+        value: "v".into(),
+        lease,
+    };
+    assert_eq!(s.apply(&[on("a", 7)]), Err(TxnError::LeaseNotFound(7)));
+    assert_eq!(s.grant(7, 10), Ok(7));
+    assert_eq!(s.grant(7, 10), Err(LeaseError::Exists(7)));
+    assert_eq!(s.grant(0, 5), Ok(8), "0 picks the next free id");
+    assert_eq!(s.revision(), 1, "a grant changes no revision");
+    s.apply(&[on("a", 7), on("b", 7), on("c", 8)]).unwrap(); // 2
+    s.apply(&[on("b", 0)]).unwrap(); // 3: b leaves the lease
+    assert_eq!(s.lease_keys(7), ["a"]);
+    let gone = s.revoke(7).unwrap();
+    assert_eq!((gone.len(), s.revision()), (1, 4));
+    assert_eq!(get(&s, "a", 0), None);
+    assert!(get(&s, "b", 0).is_some());
+    assert_eq!(s.revoke(7), Err(LeaseError::NotFound(7)));
+    s.apply(&[del("c", "")]).unwrap(); // 5
+    assert_eq!(s.revoke(8).unwrap(), vec![], "no key attached: no revision");
+    assert_eq!(s.revision(), 5);
+    assert_eq!(s.leases(), vec![]);
+    s.grant(3, 60).unwrap();
+    let back = Mvcc::restore(&s.snapshot()).unwrap();
+    assert_eq!(
+        back.leases(),
+        vec![(3, 60)],
+        "the snapshot carries the leases"
+    );
+}
