@@ -168,7 +168,7 @@ fn grants(member: &Member, node: NodeId, pre: bool, term: Term) -> BTreeSet<Node
 
 fn wins(step: &Step, member: &Member, out: &mut Findings) {
     let (b, a) = (step.before, step.after);
-    if b.role == Role::PreCandidate && a.term == b.term + 1 && !is_follower(a.role) {
+    if b.role == Role::PreCandidate && a.term == b.term + 1 && a.role != Role::Follower {
         let grants = grants(member, step.node, true, a.term);
         if !step.conf.is_quorum(&grants) {
             out.push(Finding {
@@ -192,10 +192,6 @@ fn wins(step: &Step, member: &Member, out: &mut Findings) {
             });
         }
     }
-}
-
-fn is_follower(role: Role) -> bool {
-    role == Role::Follower
 }
 
 fn yields(step: &Step, out: &mut Findings) {

@@ -22,33 +22,32 @@ pub use rules::Rule;
 
 use crate::configuration::{Conf, Configs};
 use crate::{Property, Violation};
-use proto::step::{CoreState, StepInput, StepMessage};
+use proto::step::{CoreState, RaftStep, StepInput, StepMessage};
 use proto::trace::{Event, EventKind};
 use proto::{Index, NodeId, Term};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// One step as the rules see it.
+/// One step as the rules see it: the recorded step and the configuration the member had
+/// applied.
 pub(crate) struct Step<'a> {
-    /// The member.
-    pub node: NodeId,
-    /// What drove it.
-    pub input: &'a StepInput,
-    /// Its state before.
-    pub before: &'a CoreState,
-    /// Its state after.
-    pub after: &'a CoreState,
-    /// What it decided to send.
-    pub sent: &'a [StepMessage],
-    /// The read contexts it confirmed.
-    pub reads: &'a [u64],
+    /// The step.
+    raft: &'a RaftStep,
     /// The configuration it had applied.
     pub conf: &'a Conf,
+}
+
+impl std::ops::Deref for Step<'_> {
+    type Target = RaftStep;
+
+    fn deref(&self) -> &RaftStep {
+        self.raft
+    }
 }
 
 impl Step<'_> {
     /// The message received, if the step was driven by one.
     pub fn received(&self) -> Option<&StepMessage> {
-        match self.input {
+        match &self.input {
             StepInput::Receive { msg } => Some(msg),
             _ => None,
         }
@@ -184,23 +183,11 @@ struct Validator {
 impl Validator {
     fn event(&mut self, e: &Event, configs: &Configs) {
         match &e.kind {
-            EventKind::RaftStep(raft_step) => {
-                let proto::step::RaftStep {
-                    node,
-                    input,
-                    before,
-                    after,
-                    sent,
-                    reads,
-                } = &**raft_step;
+            EventKind::RaftStep(raft) => {
+                let node = &raft.node;
                 let step = Step {
-                    node: *node,
-                    input,
-                    before,
-                    after,
-                    sent,
-                    reads,
-                    conf: configs.of_ref(*node),
+                    raft,
+                    conf: configs.of_ref(raft.node),
                 };
                 let member = self.members.entry(*node).or_default();
                 member.steps += 1;
@@ -209,7 +196,7 @@ impl Validator {
                 terms::judge(&step, &mut findings);
                 elections::judge(&step, member, &mut findings);
                 replication::judge(&step, member, &mut findings);
-                member.before = *before;
+                member.before = raft.before;
                 for f in findings {
                     self.record(f, *node, number, e.time_ns);
                 }

@@ -44,6 +44,7 @@ pub(crate) fn judge(step: &Step, member: &mut Member, out: &mut Findings) {
     }
     acks(step, out);
     if let Some(lead) = member.lead.as_mut() {
+        transfers(step, lead, out);
         heartbeats(step, lead, out);
         reads(step, lead, out);
     }
@@ -51,7 +52,7 @@ pub(crate) fn judge(step: &Step, member: &mut Member, out: &mut Findings) {
 
 /// What a leader hears in a step: acknowledgements, reads asked, heartbeat answers.
 fn heard(step: &Step, lead: &mut Lead) {
-    match step.input {
+    match &step.input {
         proto::step::StepInput::ReadIndex { context } => lead.reads.push(PendingRead {
             context: *context,
             sequence: None,
@@ -178,7 +179,6 @@ fn truncated(step: &Step, m: &StepMessage, out: &mut Findings) {
 }
 
 fn heartbeats(step: &Step, lead: &mut Lead, out: &mut Findings) {
-    transfers(step, lead, out);
     for s in step
         .sent
         .iter()
@@ -227,7 +227,7 @@ fn over_told(s: &StepMessage, acked: Index) -> Finding {
 }
 
 fn reads(step: &Step, lead: &mut Lead, out: &mut Findings) {
-    for context in step.reads {
+    for context in &step.reads {
         let Some(i) = lead.reads.iter().position(|r| r.context == *context) else {
             continue;
         };

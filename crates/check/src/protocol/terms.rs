@@ -125,7 +125,7 @@ fn expected_term(step: &Step, s: &StepMessage) -> Option<u64> {
 }
 
 fn sent_terms(step: &Step, out: &mut Findings) {
-    for s in step.sent {
+    for s in &step.sent {
         let Some(expected) = expected_term(step, s) else {
             continue;
         };

@@ -269,7 +269,7 @@ impl Mvcc {
     /// if nothing did). Returns the previous value of every key written or deleted, in
     /// order (etcd's `prev_kv`), or refuses the whole transaction.
     pub fn apply(&mut self, writes: &[Write]) -> Result<Vec<Option<Kv>>, TxnError> {
-        self.refuse_duplicates(writes)?;
+        self.refuse(writes)?;
         let next = self.revision + 1;
         let mut prevs = Vec::new();
         let mut changed = false;
@@ -305,7 +305,7 @@ impl Mvcc {
     /// Refuses a transaction whose writes touch one key twice (etcd checks the keys a
     /// delete would remove, as it stands before the transaction), or put a key on a lease
     /// that does not exist.
-    fn refuse_duplicates(&self, writes: &[Write]) -> Result<(), TxnError> {
+    fn refuse(&self, writes: &[Write]) -> Result<(), TxnError> {
         let mut seen = std::collections::BTreeSet::new();
         for w in writes {
             let keys = match w {

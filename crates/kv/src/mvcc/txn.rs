@@ -114,7 +114,7 @@ impl Mvcc {
                 TxnOp::Range { .. } => None,
             })
             .collect();
-        self.refuse_duplicates(&writes)?;
+        self.refuse(&writes)?;
         let next = self.revision + 1;
         let (mut reads, mut prevs, mut changed) = (Vec::new(), Vec::new(), false);
         for op in branch {

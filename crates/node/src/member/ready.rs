@@ -30,14 +30,7 @@ impl<D: Disk> Node<D> {
                 // A message that changed nothing visible still counts (a vote or an
                 // acknowledgement the core noted): the validator follows them.
                 if let Some((input @ StepInput::Receive { .. }, before)) = step {
-                    out.events.push(EventKind::RaftStep(Box::new(RaftStep {
-                        node: self.id,
-                        input,
-                        before,
-                        after: self.raw.core_state(),
-                        sent: Vec::new(),
-                        reads: Vec::new(),
-                    })));
+                    out.events.push(self.step_event(input, before, None));
                 }
                 return Ok(());
             }
@@ -45,7 +38,7 @@ impl<D: Disk> Node<D> {
             let (input, before) = step
                 .take()
                 .unwrap_or_else(|| (StepInput::Advance, self.raw.core_state()));
-            out.events.push(self.step_event(input, before, &rd));
+            out.events.push(self.step_event(input, before, Some(&rd)));
             if self.handle_ready(now_ns, rd, out)? {
                 return Ok(()); // halted: the process dies with the Ready unfinished
             }
@@ -62,22 +55,25 @@ impl<D: Disk> Node<D> {
         panic!("member {}: the Ready loop did not settle", self.id);
     }
 
-    /// The step event of a Ready: what drove it, the state before and after, what the
-    /// core decided to send and the reads it confirmed.
-    fn step_event(&self, input: StepInput, before: CoreState, rd: &Ready) -> EventKind {
-        let sent = rd
-            .messages
-            .iter()
-            .chain(&rd.persisted_messages)
-            .map(|m| StepMessage::of(m, false))
-            .collect();
+    /// The step event of a Ready (or of an input that produced none): what drove it, the
+    /// state before and after, what the core decided to send and the reads it confirmed.
+    fn step_event(&self, input: StepInput, before: CoreState, rd: Option<&Ready>) -> EventKind {
+        let (sent, reads) = rd.map_or((Vec::new(), Vec::new()), |rd| {
+            let sent = rd
+                .messages
+                .iter()
+                .chain(&rd.persisted_messages)
+                .map(|m| StepMessage::of(m, false))
+                .collect();
+            (sent, rd.read_states.iter().map(|r| r.context).collect())
+        });
         EventKind::RaftStep(Box::new(RaftStep {
             node: self.id,
             input,
             before,
             after: self.raw.core_state(),
             sent,
-            reads: rd.read_states.iter().map(|r| r.context).collect(),
+            reads,
         }))
     }
 
