@@ -24,6 +24,7 @@ stop_ms = 57000
 [chaos]
 faults_until_ms = 50000
 mean_gap_ms = 400
+store_percent = 0
 [liveness]
 leader_within_ms = 5000
 op_within_ms = 5000

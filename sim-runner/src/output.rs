@@ -53,7 +53,9 @@ pub fn write_history(
     outcome: &Outcome,
 ) -> Result<(), InputError> {
     let run = ran(outcome, "history")?;
-    let text = check::history_file::write(&run.history, true);
+    let applied = check::applied_order(&run.events);
+    let start = check::store_model::START_REVISION;
+    let text = check::history_file::write_with(&run.history, true, start, Some(&applied));
     { file }
         .write_all(text.as_bytes())
         .map_err(InputError::write(path))

@@ -41,6 +41,11 @@ fn shrunk_scenario(
     seed: u64,
 ) -> Scenario {
     let mut s = loaded.scenario.clone();
+    let store_percent = s
+        .chaos
+        .as_ref()
+        .and_then(|c| c.store_percent)
+        .unwrap_or(chaos::STORE_PERCENT);
     s.chaos = None;
     s.name = format!("{}-seed-{seed}-shrunk", loaded.scenario.name);
     s.description = format!(
@@ -48,7 +53,7 @@ fn shrunk_scenario(
         loaded.scenario.name
     );
     if let Some(w) = s.workload.as_mut() {
-        w.mix = chaos::draw_mix(seed);
+        w.mix = chaos::draw_mix(seed, store_percent);
     }
     s.cluster = config.clone();
     // Labels name steps, so each must be unique: repeated ones get a count.

@@ -62,8 +62,10 @@ pub fn check_history(file: &Path, budget: u64, complete: bool) -> Result<Status,
         unit: check::linearizability::TimeUnit::AsGiven,
         revisions: file.revisions,
         complete: complete || file.complete,
+        start_revision: file.start_revision,
     };
-    let report = check::linearizability::check_with(&history, &options);
+    let report =
+        check::linearizability::check_witnessed(&history, file.applied.as_deref(), &options);
     if let Some(note) = &report.note {
         println!("note: {note}");
     }

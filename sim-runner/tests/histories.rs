@@ -3,7 +3,7 @@
 //! get theirs (exit 0 linearizable, 1 violation, 3 undecided).
 
 use check::history_file;
-use check::linearizability::{check_with, Options, TimeUnit};
+use check::linearizability::{check_witnessed, Options, TimeUnit};
 use check::{Property, Verdict};
 use sim_runner::{judge, scenarios};
 use std::process::Command;
@@ -18,16 +18,20 @@ fn round_trip(scenario: &str, seed: u64, canaries: sim::Canaries) -> bool {
     let loaded = scenarios::load(scenario).unwrap();
     let run = judge::run(&loaded, seed, canaries);
     let own = run.verdict(Property::Linearizability).cloned().unwrap();
-    let file = history_file::parse(&history_file::write(&run.history, true)).unwrap();
+    let applied = check::applied_order(&run.events);
+    let start = check::store_model::START_REVISION;
+    let text = history_file::write_with(&run.history, true, start, Some(&applied));
+    let file = history_file::parse(&text).unwrap();
     assert_eq!(file.ops.len(), run.history.len());
     assert!(file.revisions, "the simulator records revisions");
     let options = Options {
         unit: TimeUnit::AsGiven,
         revisions: file.revisions,
         complete: file.complete,
+        start_revision: file.start_revision,
         ..Options::default()
     };
-    let again = check_with(&file.ops, &options).verdict();
+    let again = check_witnessed(&file.ops, file.applied.as_deref(), &options).verdict();
     assert_eq!(
         own.is_violated(),
         again.is_violated(),

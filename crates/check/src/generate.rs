@@ -160,5 +160,9 @@ fn apply(store: &mut BTreeMap<String, (String, u64)>, revision: &mut u64, op: &O
                 revision: *revision,
             }
         }
+        other => unreachable!(
+            "the generator makes single-key operations, not {}",
+            other.name()
+        ),
     }
 }

@@ -35,6 +35,7 @@ pub mod model;
 pub mod protocol;
 pub mod recoverability;
 pub mod state_machine_safety;
+pub mod store_model;
 mod verdict;
 
 pub use verdict::Verdict;
@@ -206,11 +207,40 @@ fn trace_validation(obs: &Observation, configs: configuration::Configs) -> Verdi
     Verdict::from_violations(protocol::check_with(obs.events, configs))
 }
 
+/// The commands the log applied, in index order: the first member to apply each index
+/// speaks for it (state machine safety judges whether the others agree).
+pub fn applied_order(events: &[Event]) -> Vec<linearizability::AppliedCommand> {
+    let mut by_index = std::collections::BTreeMap::new();
+    for e in events {
+        if let proto::trace::EventKind::Applied {
+            entry,
+            client,
+            seq,
+            fresh,
+            ..
+        } = &e.kind
+        {
+            by_index
+                .entry(entry.index)
+                .or_insert(linearizability::AppliedCommand {
+                    index: entry.index,
+                    client: *client,
+                    seq: *seq,
+                    fresh: *fresh,
+                });
+        }
+    }
+    by_index.into_values().collect()
+}
+
 /// Runs every checker.
 pub fn check_all(obs: &Observation) -> Verdicts {
     let judged = Verdict::from_violations;
     // What each configuration entry does, read once for the two checkers that need it.
     let configs = configuration::Configs::new(obs.events);
+    // Only a history with multi-key operations needs the log's order of writes.
+    let applied =
+        (!obs.history.iter().all(|o| o.op.is_single_key())).then(|| applied_order(obs.events));
     vec![
         (
             Property::ElectionSafety,
@@ -239,7 +269,15 @@ pub fn check_all(obs: &Observation) -> Verdicts {
         ),
         (
             Property::Linearizability,
-            linearizability::check(obs.history).verdict(),
+            linearizability::check_witnessed(
+                obs.history,
+                applied.as_deref(),
+                &linearizability::Options {
+                    start_revision: store_model::START_REVISION,
+                    ..linearizability::Options::default()
+                },
+            )
+            .verdict(),
         ),
         (
             Property::Durability,

@@ -29,6 +29,9 @@ mod ordered;
 mod per_key;
 mod prepare;
 mod revisions;
+mod witnessed;
+
+pub use witnessed::AppliedCommand;
 
 use crate::{Property, Verdict, Violation};
 use prepare::{impossible_value, prune};
@@ -73,6 +76,10 @@ pub struct Options {
     /// empty at revision 0. Then every revision up to the highest seen was made by a
     /// recorded write. The simulator's histories are; one from elsewhere says so itself.
     pub complete: bool,
+    /// The revision the store started at: revisions up to it were made before the
+    /// history (etcd's store and ours start at 1, [`crate::store_model::START_REVISION`];
+    /// the default, 0, is a store that counts its first write as revision 1).
+    pub start_revision: u64,
 }
 
 impl Default for Options {
@@ -82,6 +89,7 @@ impl Default for Options {
             unit: TimeUnit::Nanoseconds,
             revisions: true,
             complete: true,
+            start_revision: 0,
         }
     }
 }
@@ -174,8 +182,35 @@ pub fn check(history: &[HistoryOp]) -> Report {
     check_with(history, &Options::default())
 }
 
-/// Checks a whole history.
+/// Checks a whole history, given the order in which the log applied its writes when
+/// that is known (the simulator's trace gives it). A history with multi-key operations
+/// (ranges, delete-ranges, transactions, compactions) needs that order (see the
+/// `witnessed` module); without it, it is undecided. A history of single-key operations
+/// is judged without it, by search.
+pub fn check_witnessed(
+    history: &[HistoryOp],
+    applied: Option<&[AppliedCommand]>,
+    options: &Options,
+) -> Report {
+    match applied {
+        Some(applied) if !history.iter().all(|o| o.op.is_single_key()) => {
+            witnessed::check(history, applied, options.unit)
+        }
+        _ => check_with(history, options),
+    }
+}
+
+/// Checks a whole history without the log's order of writes: by search, which judges
+/// single-key operations only; a history with multi-key ones is undecided.
 pub fn check_with(history: &[HistoryOp], options: &Options) -> Report {
+    if !history.iter().all(|o| o.op.is_single_key()) {
+        return Report {
+            note: Some(
+                "the history has multi-key operations (ranges, transactions, delete-ranges or compactions), which are judged in the order the log applied the writes, and that order was not given".into(),
+            ),
+            ..Report::default()
+        };
+    }
     if options.revisions {
         return check_ordered(history, options);
     }
@@ -218,6 +253,15 @@ fn check_per_key(history: &[HistoryOp], options: &Options) -> Report {
 /// judged key by key, with the revision rules, and the report says the whole-store order
 /// was not decided.
 fn check_ordered(history: &[HistoryOp], options: &Options) -> Report {
+    let with_start;
+    let history = if options.start_revision > 0 && options.complete {
+        with_start = start_writes(options.start_revision)
+            .chain(history.iter().cloned())
+            .collect::<Vec<_>>();
+        &with_start[..]
+    } else {
+        history
+    };
     let lookup = revisions::Lookup::new(history, true);
     let failures = revisions::check(history, &lookup, options.unit);
     let outcome = ordered::check(history, options, failures.is_empty());
@@ -242,4 +286,20 @@ fn check_ordered(history: &[HistoryOp], options: &Options) -> Report {
     // they found nothing.
     report.failures.extend(outcome.failure);
     report
+}
+
+/// The store's start as writes a complete history can account for: one answered put per
+/// revision up to `start`, each on a key of its own that no client uses, done at time 0.
+fn start_writes(start: u64) -> impl Iterator<Item = HistoryOp> {
+    (1..=start).map(move |r| HistoryOp {
+        client: 0,
+        seq: r,
+        op: proto::kv::Op::Put {
+            key: format!("\u{0}(the store started at revision {start})#{r}"),
+            value: String::new(),
+        },
+        call_ns: 0,
+        return_ns: Some(0),
+        outcome: proto::history::Outcome::Ok(proto::kv::OpResult::Put { revision: r }),
+    })
 }

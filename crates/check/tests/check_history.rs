@@ -15,6 +15,7 @@ fn judge(text: &str, budget: u64) -> Report {
             unit: TimeUnit::AsGiven,
             revisions: file.revisions,
             complete: file.complete,
+            start_revision: file.start_revision,
         },
     )
 }

@@ -132,6 +132,7 @@ fn past_the_whole_store_budget_the_verdict_is_undecided_never_a_pass() {
             unit: TimeUnit::AsGiven,
             revisions: true,
             complete: true,
+            start_revision: 0,
         };
         check_with(&file.ops, &options)
     };
@@ -179,6 +180,7 @@ fn an_attribution_that_takes_a_reads_absence_is_refused_at_once() {
         unit: TimeUnit::AsGiven,
         revisions: true,
         complete: true,
+        start_revision: 0,
     };
     let report = check_with(&file.ops, &options);
     assert_eq!(report.verdict(), check::Verdict::Held, "{report:?}");

@@ -62,6 +62,7 @@ fn apply(s: &Store, op: &Op, created: u64) -> (Store, OpResult) {
                 revision,
             }
         }
+        other => unreachable!("single-key histories only, not {}", other.name()),
     };
     (after, result)
 }
@@ -167,6 +168,7 @@ fn revision_mut(result: &mut OpResult) -> &mut u64 {
             mod_revision: revision,
             ..
         } => revision,
+        other => unreachable!("single-key histories only, not {other}"),
     }
 }
 

@@ -25,6 +25,37 @@ pub struct Mix {
     /// the key (0, that is create-if-absent, when it has seen none).
     #[serde(default)]
     pub cas_revision: u32,
+    /// Weight of range reads (etcd's Range over a few keys; some with a limit, some at a
+    /// past revision, which compaction may have dropped).
+    #[serde(default)]
+    pub range: u32,
+    /// Weight of delete-ranges (etcd's DeleteRange over a few keys).
+    #[serde(default)]
+    pub delete_range: u32,
+    /// Weight of transactions: compares on what this client last saw of one or two keys,
+    /// then puts to up to three keys and a read, or a read of the compared keys.
+    #[serde(default)]
+    pub txn: u32,
+    /// Weight of compactions (to a revision a little below the highest this client saw).
+    #[serde(default)]
+    pub compact: u32,
+}
+
+impl Mix {
+    /// The weights in the order the clients draw them.
+    pub fn weights(&self) -> [u32; 9] {
+        [
+            self.put,
+            self.get,
+            self.delete,
+            self.cas,
+            self.cas_revision,
+            self.range,
+            self.delete_range,
+            self.txn,
+            self.compact,
+        ]
+    }
 }
 
 impl Default for Mix {
@@ -35,6 +66,10 @@ impl Default for Mix {
             delete: 5,
             cas: 15,
             cas_revision: 0,
+            range: 0,
+            delete_range: 0,
+            txn: 0,
+            compact: 0,
         }
     }
 }

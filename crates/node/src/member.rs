@@ -265,8 +265,8 @@ impl<D: Disk> Node<D> {
             out.messages.push(reply(Err(ClientError::Unavailable)));
             return Ok(());
         }
-        if let Op::Get { key } = &command.op {
-            self.read_request(caller, key, out);
+        if !command.op.is_write() {
+            self.read_request(caller, &command.op, out);
         } else {
             let mut drop_request = false;
             if self.failpoint(Failpoint::ProposalReceived, out, &mut drop_request) || drop_request {
@@ -277,15 +277,15 @@ impl<D: Disk> Node<D> {
         self.run_ready(now_ns, out)
     }
 
-    /// A read of `key`: asked of the core, answered once confirmed and applied.
-    fn read_request(&mut self, caller: Caller, key: &str, out: &mut Output) {
+    /// A read (a get or a range): asked of the core, answered once confirmed and applied.
+    fn read_request(&mut self, caller: Caller, op: &Op, out: &mut Output) {
         let context = self.requests.next_context();
         self.begin_step(StepInput::ReadIndex { context });
         let refused = match self.raw.read_index(context) {
             Ok(()) => {
-                let key = key.to_string();
+                let op = op.clone();
                 self.requests
-                    .read_asked(context, PendingRead { caller, key });
+                    .read_asked(context, PendingRead { caller, op });
                 return;
             }
             Err(ReadIndexError::NotLeader { leader }) => ClientError::NotLeader { leader },

@@ -137,8 +137,9 @@ fn a_single_member_elects_itself_and_answers_a_write_once_applied() {
     c.campaign(1);
     assert_eq!(c.node(1).status().role, Role::Leader);
     c.put(1, 1, "k", "v", 1);
+    // The store starts at revision 1, as etcd's does: the first write makes 2.
     assert_eq!(c.answers.len(), 1, "{:?}", c.answers);
-    assert_eq!(c.answers[0].result, Ok(OpResult::Put { revision: 1 }));
+    assert_eq!(c.answers[0].result, Ok(OpResult::Put { revision: 2 }));
     assert_eq!(c.node(1).store().get("k").0.as_deref(), Some("v"));
 }
 

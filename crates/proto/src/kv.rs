@@ -1,6 +1,10 @@
 //! The key-value commands clients send, their results, and their log encoding.
 
 use crate::codec::{DecodeError, Reader, Writer};
+use crate::store::codec::Binary;
+use crate::store::{
+    Compare as TxnCompare, Kv, RangeOptions, RangeResult, StoreError, TxnOp, TxnResult,
+};
 use crate::NodeId;
 use serde::{Deserialize, Serialize};
 
@@ -44,18 +48,86 @@ pub enum Op {
         /// The value written when the condition holds.
         value: String,
     },
+    /// Read the keys of a range (linearizable: served through ReadIndex), etcd's `Range`.
+    Range {
+        /// The first key.
+        key: String,
+        /// The end of the range ([`crate::store`] conventions).
+        #[serde(default)]
+        range_end: String,
+        /// Revision, limit and what to return.
+        #[serde(default)]
+        options: RangeOptions,
+    },
+    /// Delete the keys of a range, etcd's `DeleteRange`.
+    DeleteRange {
+        /// The first key.
+        key: String,
+        /// The end of the range.
+        #[serde(default)]
+        range_end: String,
+        /// Return the deleted keys' previous values.
+        #[serde(default)]
+        prev_kv: bool,
+    },
+    /// etcd's `Txn`: if every compare holds run `success`, else `failure`, as one
+    /// revision.
+    Txn {
+        /// The conditions.
+        #[serde(default)]
+        compares: Vec<TxnCompare>,
+        /// What runs when they all hold.
+        #[serde(default)]
+        success: Vec<TxnOp>,
+        /// What runs otherwise.
+        #[serde(default)]
+        failure: Vec<TxnOp>,
+    },
+    /// Drop the history below `revision` (through the log, so every member compacts at
+    /// the same point).
+    Compact {
+        /// The new compact revision.
+        revision: u64,
+    },
 }
 
 impl Op {
     /// The key the operation touches.
+    ///
+    /// For a range or a delete-range, its first key; for a transaction, the first key it
+    /// names; for a compaction, none (empty).
     pub fn key(&self) -> &str {
         match self {
-            Op::Put { key, .. } | Op::Get { key } | Op::Delete { key } | Op::Cas { key, .. } => key,
+            Op::Put { key, .. }
+            | Op::Get { key }
+            | Op::Delete { key }
+            | Op::Cas { key, .. }
+            | Op::Range { key, .. }
+            | Op::DeleteRange { key, .. } => key,
+            Op::Txn {
+                compares,
+                success,
+                failure,
+            } => compares
+                .first()
+                .map(|c| c.key.as_str())
+                .or_else(|| success.iter().chain(failure).next().map(TxnOp::key))
+                .unwrap_or(""),
+            Op::Compact { .. } => "",
         }
     }
-    /// Whether the operation may change the store.
+    /// Whether the operation reads or writes one key only (put, get, delete, cas): what
+    /// a key-by-key check can judge.
+    pub fn is_single_key(&self) -> bool {
+        matches!(
+            self,
+            Op::Put { .. } | Op::Get { .. } | Op::Delete { .. } | Op::Cas { .. }
+        )
+    }
+    /// Whether the operation goes through the log (it may change the store); reads are
+    /// served through ReadIndex.
     pub fn is_write(&self) -> bool {
-        !matches!(self, Op::Get { .. })
+        !matches!(self, Op::Get { .. } | Op::Range { .. })
     }
     /// A short name: put, get, delete, cas.
     pub fn name(&self) -> &'static str {
@@ -64,6 +136,10 @@ impl Op {
             Op::Get { .. } => "get",
             Op::Delete { .. } => "delete",
             Op::Cas { .. } => "cas",
+            Op::Range { .. } => "range",
+            Op::DeleteRange { .. } => "delete-range",
+            Op::Txn { .. } => "txn",
+            Op::Compact { .. } => "compact",
         }
     }
 }
@@ -98,6 +174,28 @@ pub enum OpResult {
         /// The store revision after the operation.
         revision: u64,
     },
+    /// A range was read.
+    Range(RangeResult),
+    /// A delete-range was applied.
+    DeleteRange {
+        /// How many keys it deleted.
+        deleted: u64,
+        /// Their previous values, when asked for.
+        prev_kvs: Vec<Kv>,
+        /// The store revision after it.
+        revision: u64,
+    },
+    /// A transaction ran.
+    Txn(TxnResult),
+    /// The history below `compact_revision` was dropped.
+    Compact {
+        /// The new compact revision.
+        compact_revision: u64,
+        /// The store revision (a compaction does not change it).
+        revision: u64,
+    },
+    /// The store refused the request; it changed nothing.
+    Refused(StoreError),
 }
 
 impl std::fmt::Display for OpResult {
@@ -128,6 +226,26 @@ impl std::fmt::Display for OpResult {
                 };
                 write!(f, "compare-and-swap {what} at revision {revision}")
             }
+            OpResult::Range(r) => {
+                let keys: Vec<&str> = r.kvs.iter().map(|kv| kv.key.as_str()).collect();
+                let more = if r.more { ", more" } else { "" };
+                write!(
+                    f,
+                    "read {} key(s) {keys:?}{more} at revision {}",
+                    r.count, r.revision
+                )
+            }
+            OpResult::DeleteRange {
+                deleted, revision, ..
+            } => write!(f, "deleted {deleted} key(s) at revision {revision}"),
+            OpResult::Txn(t) => {
+                let branch = if t.succeeded { "success" } else { "failure" };
+                write!(f, "txn ran its {branch} branch at revision {}", t.revision)
+            }
+            OpResult::Compact {
+                compact_revision, ..
+            } => write!(f, "compacted up to revision {compact_revision}"),
+            OpResult::Refused(e) => write!(f, "refused: {e}"),
         }
     }
 }
@@ -183,6 +301,40 @@ impl Command {
                 }
                 w.str(value);
             }
+            Op::Range {
+                key,
+                range_end,
+                options,
+            } => {
+                w.u8(5);
+                w.str(key);
+                w.str(range_end);
+                options.put(&mut w);
+            }
+            Op::DeleteRange {
+                key,
+                range_end,
+                prev_kv,
+            } => {
+                w.u8(6);
+                w.str(key);
+                w.str(range_end);
+                prev_kv.put(&mut w);
+            }
+            Op::Txn {
+                compares,
+                success,
+                failure,
+            } => {
+                w.u8(7);
+                compares.put(&mut w);
+                success.put(&mut w);
+                failure.put(&mut w);
+            }
+            Op::Compact { revision } => {
+                w.u8(8);
+                w.u64(*revision);
+            }
         }
         w.bytes
     }
@@ -212,6 +364,24 @@ impl Command {
                     value: r.str("value")?,
                 }
             }
+            5 => Op::Range {
+                key: r.str("key")?,
+                range_end: r.str("range end")?,
+                options: RangeOptions::take(&mut r)?,
+            },
+            6 => Op::DeleteRange {
+                key: r.str("key")?,
+                range_end: r.str("range end")?,
+                prev_kv: bool::take(&mut r)?,
+            },
+            7 => Op::Txn {
+                compares: Vec::take(&mut r)?,
+                success: Vec::take(&mut r)?,
+                failure: Vec::take(&mut r)?,
+            },
+            8 => Op::Compact {
+                revision: r.u64("compact revision")?,
+            },
             _ => return Err(r.error("operation tag")),
         };
         r.finish("end of command")?;
@@ -283,6 +453,51 @@ mod tests {
                 compare: Compare::ModRevision(9),
                 value: "w".into(),
             },
+            Op::Range {
+                key: "a".into(),
+                range_end: "\0".into(),
+                options: RangeOptions {
+                    revision: 4,
+                    limit: 2,
+                    count_only: false,
+                    keys_only: true,
+                },
+            },
+            Op::DeleteRange {
+                key: "a".into(),
+                range_end: "b".into(),
+                prev_kv: true,
+            },
+            Op::Txn {
+                compares: vec![
+                    TxnCompare {
+                        key: "a".into(),
+                        target: crate::store::Target::Value("x".into()),
+                        op: crate::store::CompareOp::NotEqual,
+                    },
+                    TxnCompare {
+                        key: "b".into(),
+                        target: crate::store::Target::Mod(7),
+                        op: crate::store::CompareOp::Less,
+                    },
+                ],
+                success: vec![
+                    TxnOp::Write(crate::store::Write::Put {
+                        key: "a".into(),
+                        value: "y".into(),
+                        lease: 3,
+                    }),
+                    TxnOp::Range {
+                        key: "a".into(),
+                        range_end: String::new(),
+                    },
+                ],
+                failure: vec![TxnOp::Write(crate::store::Write::DeleteRange {
+                    key: "c".into(),
+                    range_end: "d".into(),
+                })],
+            },
+            Op::Compact { revision: 12 },
         ];
         for op in ops {
             let c = Command {

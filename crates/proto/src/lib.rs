@@ -11,6 +11,7 @@ pub mod history;
 pub mod kv;
 pub mod raft;
 pub mod step;
+pub mod store;
 pub mod trace;
 
 /// Identifies a cluster member. Members are numbered from 1; 0 means "none".

@@ -89,7 +89,7 @@ fn workload(w: &Workload, duration_ms: u64) -> Result<(), Broken> {
         format!("keys must be 1 to {MAX_KEYS}")
     })?;
     let m = &w.mix;
-    let weights = [m.put, m.get, m.delete, m.cas, m.cas_revision];
+    let weights = m.weights();
     check(
         weights.iter().map(|w| u64::from(*w)).sum::<u64>() > 0,
         "mix",

@@ -84,6 +84,10 @@ pub struct ChaosSection {
     /// leader among them (default 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub membership_percent: Option<u32>,
+    /// Percentage of seeds (0 to 100) whose workload also draws the Store's multi-key
+    /// operations: ranges, delete-ranges, transactions and compactions (default 35).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_percent: Option<u32>,
 }
 
 /// `[liveness]`.

@@ -47,6 +47,14 @@ impl History {
     }
 }
 
+/// What a client saw: each key's last value and modification revision, and the highest
+/// store revision any answer reported.
+#[derive(Clone, Debug, Default)]
+struct Seen2 {
+    keys: Vec<Seen>,
+    revision: u64,
+}
+
 /// What a client last saw of each key: its value and modification revision.
 #[derive(Clone, Debug, Default)]
 struct Seen {
@@ -54,13 +62,14 @@ struct Seen {
     mod_revision: u64,
 }
 
-fn draw_op(rng: &mut ChaCha8Rng, w: &Workload, client: NodeId, seq: u64, seen: &[Seen]) -> Op {
+fn draw_op(rng: &mut ChaCha8Rng, w: &Workload, client: NodeId, seq: u64, seen: &Seen2) -> Op {
+    let (seen, top) = (&seen.keys[..], seen.revision);
     let key_index = rng.gen_range(0..w.keys.max(1)) as usize;
     let key = format!("k{key_index}");
     // Every written value is unique, so a read names the write it saw.
     let value = format!("c{client}-{seq}");
     let m = &w.mix;
-    let weights = [m.put, m.get, m.delete, m.cas, m.cas_revision].map(u64::from);
+    let weights = m.weights().map(u64::from);
     // Summed as u64: weights near u32::MAX must not wrap.
     let total: u64 = weights.iter().sum();
     // Drawn as a u32 when it fits, as it always was, so existing runs keep their draws.
@@ -73,6 +82,7 @@ fn draw_op(rng: &mut ChaCha8Rng, w: &Workload, client: NodeId, seq: u64, seen: &
         pick = pick.saturating_sub(*w);
         hit
     });
+    let seen_all = seen;
     let seen = seen.get(key_index);
     match kind {
         Some(0) => Op::Put { key, value },
@@ -83,6 +93,20 @@ fn draw_op(rng: &mut ChaCha8Rng, w: &Workload, client: NodeId, seq: u64, seen: &
             key,
             value,
         },
+        Some(k @ 5..) => {
+            let draw = crate::multi_ops::Draw {
+                keys: w.keys.max(1),
+                value,
+                revision: top,
+            };
+            crate::multi_ops::draw(rng, k, &draw, |i| {
+                let s = seen_all.get(i as usize);
+                (
+                    s.and_then(|s| s.value.clone()),
+                    s.map_or(0, |s| s.mod_revision),
+                )
+            })
+        }
         _ => Op::Cas {
             compare: Compare::ModRevision(seen.map_or(0, |s| s.mod_revision)),
             key,
@@ -139,7 +163,10 @@ pub async fn client_actor(
     let id = ep.id();
     let mut rng = stream(ep.seed(), "workload", id);
     let mut target = *members.get().choose(&mut rng).expect("at least one member");
-    let mut seen: Vec<Seen> = vec![Seen::default(); workload.keys.max(1) as usize];
+    let mut seen = Seen2 {
+        keys: vec![Seen::default(); workload.keys.max(1) as usize],
+        revision: 0,
+    };
     let start_ns = workload.start_ms * 1_000_000;
     if ep.now_ns() < start_ns {
         crate::Alarm::after(Duration::from_nanos(start_ns - ep.now_ns())).await;
@@ -166,8 +193,9 @@ pub async fn client_actor(
         let (outcome, returned) =
             run_op(&ep, &policy, &now_members, &mut target, &mut rng, seq, &op).await;
         if let Outcome::Ok(result) = &outcome {
-            let key_index: usize = op.key()[1..].parse().unwrap_or(0);
-            if let Some(s) = seen.get_mut(key_index) {
+            seen.revision = seen.revision.max(crate::multi_ops::revision_of(result));
+            let key_index = op.key().get(1..).and_then(|i| i.parse::<usize>().ok());
+            if let Some(s) = key_index.and_then(|i| seen.keys.get_mut(i)) {
                 remember(s, &op, result);
             }
         }

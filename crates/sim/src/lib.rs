@@ -28,6 +28,7 @@ mod endpoint;
 pub mod floor;
 mod inflight;
 mod mailbox;
+mod multi_ops;
 pub mod net;
 #[cfg(feature = "bench")]
 pub mod ping;

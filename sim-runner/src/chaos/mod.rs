@@ -18,7 +18,7 @@ mod swarm;
 pub use damage::DamageKind;
 pub use kinds::FaultKind;
 pub use membership::MembershipDraw;
-pub use swarm::{draw_knobs, draw_mix};
+pub use swarm::{draw_knobs, draw_mix, STORE_PERCENT};
 
 use config::{ClusterConfig, Mix, NetworkFaults};
 use rand::Rng;
@@ -178,7 +178,7 @@ pub fn plan_with_kinds(
     ChaosPlan {
         config,
         knobs,
-        mix: draw_mix(seed),
+        mix: draw_mix(seed, chaos.store_percent.unwrap_or(swarm::STORE_PERCENT)),
         kinds,
         units,
         dropped,

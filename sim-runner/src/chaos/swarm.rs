@@ -5,18 +5,32 @@ use config::ClusterConfig;
 use rand::Rng;
 use sim::rng::stream;
 
+/// The share of seeds, in percent, whose mix draws multi-key operations by default.
+pub const STORE_PERCENT: u32 = 35;
+
 /// The workload mix the swarm draws for `seed` (its own stream, so the fault schedule
-/// does not depend on it).
-pub fn draw_mix(seed: u64) -> sim::Mix {
+/// does not depend on it); `store_percent` of the seeds also draw the Store's multi-key
+/// operations.
+pub fn draw_mix(seed: u64, store_percent: u32) -> sim::Mix {
     let mut rng = stream(seed, "chaos-workload", 0);
-    sim::Mix {
+    let mut mix = sim::Mix {
         put: rng.gen_range(10..70),
         get: rng.gen_range(10..60),
         delete: rng.gen_range(0..15),
         cas: rng.gen_range(0..30),
         // Drawn last, so the draws above are what they were before it existed.
         cas_revision: rng.gen_range(0..20),
+        ..sim::Mix::default()
+    };
+    // The Store's multi-key operations (drawn after the rest, so the draws above stay
+    // what they were).
+    if rng.gen_range(0..100) < store_percent {
+        mix.range = rng.gen_range(0..25);
+        mix.delete_range = rng.gen_range(0..6);
+        mix.txn = rng.gen_range(5..30);
+        mix.compact = rng.gen_range(0..3);
     }
+    mix
 }
 
 /// Draws the seed's cluster knobs (its own stream): each is left as the scenario set it

@@ -50,6 +50,7 @@ impl Operation<'_> {
                 Compare::Value(v) => format!("cas {v:?} -> {value:?}"),
                 Compare::ModRevision(r) => format!("cas mod_revision={r} -> {value:?}"),
             },
+            other => other.name().to_string(),
         };
         let got = match self.result {
             None => "outcome unknown".to_string(),
@@ -57,6 +58,7 @@ impl Operation<'_> {
             Some(OpResult::Put { .. }) => "ok".to_string(),
             Some(OpResult::Delete { deleted, .. }) => format!("deleted={deleted}"),
             Some(OpResult::Cas { succeeded, .. }) => format!("succeeded={succeeded}"),
+            Some(other) => other.to_string(),
         };
         let ret = if self.completed() {
             unit.show(self.ret)

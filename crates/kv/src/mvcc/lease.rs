@@ -61,12 +61,11 @@ impl Mvcc {
         let next = self.revision + 1;
         let mut deleted = Vec::new();
         for k in keys {
-            let changes = self.keys.get_mut(&k).expect("an attached key exists");
-            deleted.extend(changes.last().and_then(|c| c.kv.clone()));
-            changes.push(Change {
+            let change = Change {
                 revision: next,
                 kv: None,
-            });
+            };
+            deleted.extend(self.push_change(&k, change));
         }
         self.revision = next;
         Ok(deleted)

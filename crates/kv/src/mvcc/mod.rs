@@ -28,26 +28,14 @@ mod snapshot;
 mod txn;
 
 pub use lease::LeaseError;
-pub use txn::{Compare, CompareOp, Target, TxnOp, TxnResult};
+pub use proto::store::{
+    prefix_end, Compare, CompareOp, Kv, RangeOptions, RangeResult, Target, TxnOp, TxnResult, Write,
+};
 
+use proto::store::in_range;
+
+use proto::codec::{fnv1a, FNV_OFFSET};
 use std::collections::BTreeMap;
-
-/// One key as a read sees it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Kv {
-    /// The key.
-    pub key: String,
-    /// Its value (empty with `keys_only`).
-    pub value: String,
-    /// The revision that created this incarnation of the key.
-    pub create_revision: u64,
-    /// The revision of its last change.
-    pub mod_revision: u64,
-    /// Puts since it was created (1 after the first).
-    pub version: u64,
-    /// The lease it is attached to (0: none).
-    pub lease: u64,
-}
 
 /// One change of a key, kept until compaction drops it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,33 +43,6 @@ struct Change {
     revision: u64,
     /// `None`: the key was deleted at `revision`.
     kv: Option<Kv>,
-}
-
-/// How a range read is asked.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RangeOptions {
-    /// Read at this revision (0: the current one).
-    pub revision: u64,
-    /// Return at most this many keys (0: no limit); `count` still counts them all.
-    pub limit: u64,
-    /// Return the count only, no keys.
-    pub count_only: bool,
-    /// Return keys without their values.
-    pub keys_only: bool,
-}
-
-/// What a range read answers.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RangeResult {
-    /// The keys, in order.
-    pub kvs: Vec<Kv>,
-    /// How many keys the range holds (regardless of `limit`).
-    pub count: u64,
-    /// Whether `limit` left keys out.
-    pub more: bool,
-    /// The store revision the read was served at: the current one (etcd's header), even
-    /// for a read at a past revision.
-    pub revision: u64,
 }
 
 /// Why a read (or a compaction) was refused.
@@ -101,27 +62,6 @@ pub enum ReadError {
     },
 }
 
-/// A write inside one transaction.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Write {
-    /// Set a key, attached to `lease` (0: none).
-    Put {
-        /// The key.
-        key: String,
-        /// The value.
-        value: String,
-        /// The lease (0: none).
-        lease: u64,
-    },
-    /// Delete the keys of a range (see the module docs for `range_end`).
-    DeleteRange {
-        /// The first key.
-        key: String,
-        /// The end of the range.
-        range_end: String,
-    },
-}
-
 /// Why a transaction's writes were refused (nothing was changed).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TxnError {
@@ -133,29 +73,6 @@ pub enum TxnError {
     LeaseNotFound(u64),
 }
 
-/// The end of the range of keys that start with `prefix` (etcd's `GetPrefixRangeEnd`):
-/// the prefix with its last character that can be raised, raised; `"\0"` (every key) for
-/// an empty prefix or one whose characters are all the largest.
-pub fn prefix_end(prefix: &str) -> String {
-    let mut chars: Vec<char> = prefix.chars().collect();
-    while let Some(last) = chars.pop() {
-        if let Some(next) = char::from_u32(last as u32 + 1) {
-            chars.push(next);
-            return chars.into_iter().collect();
-        }
-    }
-    "\0".to_string()
-}
-
-/// Whether `k` lies in the range `key`..`range_end` (module docs).
-fn in_range(k: &str, key: &str, range_end: &str) -> bool {
-    match range_end {
-        "" => k == key,
-        "\0" => k >= key,
-        end => k >= key && k < end,
-    }
-}
-
 /// The multi-version store of keys.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mvcc {
@@ -165,6 +82,24 @@ pub struct Mvcc {
     keys: BTreeMap<String, Vec<Change>>,
     /// Granted leases: id and TTL in seconds.
     leases: BTreeMap<u64, u64>,
+    /// XOR of [`kv_hash`] over every live key: kept up to date by every change, so that
+    /// [`Mvcc::digest`] costs the same for any size of store (members publish it often).
+    live: u64,
+}
+
+/// The hash of one live key, for the digest. Lengths are hashed too, so that the
+/// key/value boundary cannot shift.
+fn kv_hash(kv: &Kv) -> u64 {
+    let mut h = FNV_OFFSET;
+    for n in [kv.key.len() as u64, kv.value.len() as u64] {
+        h = fnv1a(h, &n.to_le_bytes());
+    }
+    h = fnv1a(h, kv.key.as_bytes());
+    h = fnv1a(h, kv.value.as_bytes());
+    for n in [kv.create_revision, kv.mod_revision, kv.version, kv.lease] {
+        h = fnv1a(h, &n.to_le_bytes());
+    }
+    h
 }
 
 impl Default for Mvcc {
@@ -181,7 +116,55 @@ impl Mvcc {
             compact_revision: 0,
             keys: BTreeMap::new(),
             leases: BTreeMap::new(),
+            live: 0,
         }
+    }
+
+    /// A digest of the current state (revisions, live keys, leases; not the history
+    /// below it), to compare replicas: equal states give equal digests however they got
+    /// there.
+    pub fn digest(&self) -> u64 {
+        let mut h = FNV_OFFSET;
+        for n in [self.revision, self.compact_revision, self.live] {
+            h = fnv1a(h, &n.to_le_bytes());
+        }
+        for (id, ttl) in &self.leases {
+            h = fnv1a(h, &id.to_le_bytes());
+            h = fnv1a(h, &ttl.to_le_bytes());
+        }
+        h
+    }
+
+    /// The current value of `key`, if it exists.
+    pub fn get(&self, key: &str) -> Option<&Kv> {
+        self.keys
+            .get(key)
+            .and_then(|changes| changes.last())
+            .and_then(|c| c.kv.as_ref())
+    }
+
+    /// Records `change` of `key` (a put when it carries a value, else a delete) and
+    /// keeps the digest of live keys up to date. Returns the value it replaced.
+    fn push_change(&mut self, key: &str, change: Change) -> Option<Kv> {
+        let changes = match self.keys.get_mut(key) {
+            Some(changes) => changes,
+            None => self.keys.entry(key.to_string()).or_default(),
+        };
+        let prev = changes.last().and_then(|c| c.kv.clone());
+        if let Some(p) = &prev {
+            self.live ^= kv_hash(p);
+        }
+        if let Some(kv) = &change.kv {
+            self.live ^= kv_hash(kv);
+        }
+        changes.push(change);
+        prev
+    }
+
+    /// A planted bug's lever (the `delete_keeps_revision` canary): forget that the last
+    /// transaction made a revision, so the next one makes it again. Never in production.
+    pub fn rewind_revision(&mut self) {
+        self.revision -= 1;
     }
 
     /// The current revision.
@@ -293,9 +276,7 @@ impl Mvcc {
             Write::DeleteRange { key, range_end } => {
                 let keys = self.live_keys(key, range_end);
                 for k in &keys {
-                    let changes = self.keys.get_mut(k).expect("a live key has changes");
-                    prevs.push(changes.last().and_then(|c| c.kv.clone()));
-                    changes.push(Change { revision, kv: None });
+                    prevs.push(self.push_change(k, Change { revision, kv: None }));
                 }
                 !keys.is_empty()
             }
@@ -326,24 +307,24 @@ impl Mvcc {
 
     /// Puts `key` at `revision`; returns its previous value.
     fn put(&mut self, key: &str, value: &str, lease: u64, revision: u64) -> Option<Kv> {
-        let changes = self.keys.entry(key.to_string()).or_default();
-        let prev = changes.last().and_then(|c| c.kv.clone());
-        let (create_revision, version) = match &prev {
+        let (create_revision, version) = match self.get(key) {
             Some(p) => (p.create_revision, p.version + 1),
             None => (revision, 1),
         };
-        changes.push(Change {
-            revision,
-            kv: Some(Kv {
-                key: key.to_string(),
-                value: value.to_string(),
-                create_revision,
-                mod_revision: revision,
-                version,
-                lease,
-            }),
-        });
-        prev
+        self.push_change(
+            key,
+            Change {
+                revision,
+                kv: Some(Kv {
+                    key: key.to_string(),
+                    value: value.to_string(),
+                    create_revision,
+                    mod_revision: revision,
+                    version,
+                    lease,
+                }),
+            },
+        )
     }
 
     /// Drops the history below `revision`: what every key held at `revision` stays

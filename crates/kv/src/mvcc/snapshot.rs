@@ -67,11 +67,16 @@ impl Mvcc {
         }
         let leases = leases(&mut r)?;
         r.finish("mvcc snapshot")?;
+        let live = keys
+            .values()
+            .filter_map(|changes| changes.last().and_then(|c| c.kv.as_ref()))
+            .fold(0, |d, kv| d ^ super::kv_hash(kv));
         Ok(Mvcc {
             revision,
             compact_revision,
             keys,
             leases,
+            live,
         })
     }
 }

@@ -7,7 +7,7 @@ use crate::failpoint::Failpoint;
 use crate::types::{NodeError, Outgoing, Output};
 use disk::Disk;
 use kv::{Applied, Store};
-use proto::kv::{ClientError, Command, OpResult};
+use proto::kv::{ClientError, Command};
 use proto::raft::{Entry, EntryKind, Snapshot, SnapshotMeta};
 use proto::trace::EventKind;
 
@@ -100,11 +100,11 @@ impl<D: Disk> Node<D> {
     pub(super) fn serve_reads(&mut self, replies: &mut Vec<Outgoing>) {
         let applied = self.store.applied_index();
         for r in self.requests.servable(applied) {
-            let (value, mod_revision) = self.store.get(&r.key);
-            replies.push(r.caller.reply(Ok(OpResult::Get {
-                value,
-                mod_revision,
-            })));
+            let result = self
+                .store
+                .read(&r.op)
+                .expect("only reads wait for ReadIndex");
+            replies.push(r.caller.reply(Ok(result)));
         }
     }
 

@@ -3,7 +3,7 @@
 //! up. The member asks this book what to answer; the Raft core never sees it.
 
 use crate::types::Outgoing;
-use proto::kv::{ClientError, ClientRequest, ClientResponse, OpResult};
+use proto::kv::{ClientError, ClientRequest, ClientResponse, Op, OpResult};
 use proto::{Index, NodeId, Term};
 use raft::ReadState;
 use std::collections::BTreeMap;
@@ -65,7 +65,8 @@ impl PendingWrite {
 #[derive(Clone, Debug)]
 pub(super) struct PendingRead {
     pub caller: Caller,
-    pub key: String,
+    /// The read (a get or a range).
+    pub op: Op,
 }
 
 /// The waiting clients.

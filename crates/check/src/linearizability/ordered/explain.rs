@@ -286,6 +286,7 @@ fn unknown_write(op: &Op) -> String {
             compare: Compare::ModRevision(r),
             value,
         } => format!("cas {key} mod_revision={r} -> {value:?}"),
+        other => format!("{} {}", other.name(), other.key()),
     }
 }
 

@@ -216,6 +216,9 @@ impl<'a> Input<'a> {
                         Effect::Cas(cmp, value(v, hide(v))),
                     )
                 }
+                _ => unreachable!(
+                    "multi-key operations never reach the key-by-key search (check_with)"
+                ),
             };
             match (&op.outcome, op.return_ns) {
                 (Outcome::Failed, _) => {}
@@ -401,5 +404,6 @@ fn reply<'a>(result: &'a OpResult, value: &mut impl FnMut(&'a str, bool) -> u32)
         OpResult::Delete { revision, .. } | OpResult::Cas { revision, .. } => {
             Reply::Kept(*revision)
         }
+        _ => unreachable!("multi-key operations never reach the key-by-key search (check_with)"),
     }
 }

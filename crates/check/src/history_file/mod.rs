@@ -20,17 +20,25 @@
 //!   (the store's revision after it, etcd's header revision) and `mod_revision` on every
 //!   ok get (the key's modification revision, 0 when absent). When present they are
 //!   judged too (see the linearizability module).
+//! - Multi-key operations (`range`, `delete-range`, `txn`, `compact`) carry their request
+//!   and, when `ok`, their answer whole, in the shapes of the simulator's JSON: `key` is
+//!   the first key the request names (`""` for a compaction), `request` the request's
+//!   fields, `response` the answer (see `multi_key.rs` and the reference).
 //! - `call`, `return`: times in any one unit, integers up to 2^64-1; `return` is `null`
 //!   or missing when the operation never returned.
 //! - `status`: `ok` (it happened, with `output`), `fail` (it certainly did not happen and
 //!   never will) or `unknown` (it may have happened at any time after `call`).
 //!
 //! - A header line, first and optional: `{"complete": true}` says the history is
-//!   complete: it records every write, and the store started empty at revision 0. Then
+//!   complete: it records every write, and the store started empty at revision
+//!   `start_revision` (optional, 0 when not given; etcd and the simulator start at 1). Then
 //!   every revision up to the highest one seen must have been made by a recorded write
 //!   (a gap is a violation). Without it (a history of some keys of a shared store, say),
 //!   revisions may also have been made by writes outside the history, though never to its
-//!   keys, which start absent. The simulator's exports carry the header.
+//!   keys, which start absent. The simulator's exports carry the header. `applied`
+//!   (optional) lists the lines of the writes the log applied, in the order it applied
+//!   them: a history with multi-key operations is judged in that order, and is undecided
+//!   without it.
 //!
 //! A client is one sequential process: it calls an operation only after its previous one
 //! returned, or after it gave up on it (`return` null); a history where one client has
@@ -38,6 +46,9 @@
 //!
 //! Unknown fields are errors, so typos do not pass silently. Errors name the line.
 
+mod multi_key;
+
+use crate::linearizability::AppliedCommand;
 use proto::history::{HistoryOp, Outcome};
 use proto::kv::{Compare, Op, OpResult};
 use serde::Deserialize;
@@ -62,6 +73,10 @@ pub struct HistoryFile {
     pub revisions: bool,
     /// Whether the header line declares the history complete.
     pub complete: bool,
+    /// The revision the store started at (0 unless the header says).
+    pub start_revision: u64,
+    /// The order the log applied the writes in, when the header gives it.
+    pub applied: Option<Vec<AppliedCommand>>,
 }
 
 /// The optional first line.
@@ -69,13 +84,16 @@ pub struct HistoryFile {
 #[serde(deny_unknown_fields)]
 struct Header {
     complete: bool,
+    #[serde(default)]
+    start_revision: u64,
+    #[serde(default)]
+    applied: Option<Vec<usize>>,
 }
 
-/// Whether `raw` is a header line (an object whose first key is "complete").
+/// Whether `raw` is a header line (an object with a top-level key "complete").
 fn is_header(raw: &str) -> bool {
-    raw.trim_start()
-        .strip_prefix('{')
-        .is_some_and(|rest| rest.trim_start().starts_with("\"complete\""))
+    raw.contains("\"complete\"")
+        && serde_json::from_str::<Value>(raw).is_ok_and(|v| v.get("complete").is_some())
 }
 
 #[derive(Deserialize)]
@@ -98,6 +116,12 @@ struct Line {
     revision: Option<u64>,
     #[serde(default)]
     mod_revision: Option<u64>,
+    /// A multi-key operation's request fields.
+    #[serde(default)]
+    request: Option<Value>,
+    /// A multi-key operation's answer.
+    #[serde(default)]
+    response: Option<Value>,
     call: u64,
     #[serde(default, rename = "return")]
     ret: Option<u64>,
@@ -115,6 +139,7 @@ pub fn parse(text: &str) -> Result<HistoryFile, HistoryFileError> {
     // (line, whether it is answered, whether it records its revision)
     let mut recorded: Vec<(usize, bool, bool)> = Vec::new();
     let mut complete = false;
+    let mut header_line = None;
     for (i, raw) in text.lines().enumerate() {
         let line = i + 1;
         if raw.trim().is_empty() {
@@ -129,6 +154,7 @@ pub fn parse(text: &str) -> Result<HistoryFile, HistoryFileError> {
             }
             let header: Header = serde_json::from_str(raw).map_err(|e| err(e.to_string()))?;
             complete = header.complete;
+            header_line = Some((line, header));
             continue;
         }
         let l: Line = serde_json::from_str(raw).map_err(|e| err(e.to_string()))?;
@@ -142,7 +168,7 @@ pub fn parse(text: &str) -> Result<HistoryFile, HistoryFileError> {
             }
         }
         let outcome = outcome(&l, &op).map_err(err)?;
-        let has = l.revision.is_some() || l.mod_revision.is_some();
+        let has = l.revision.is_some() || l.mod_revision.is_some() || !op.is_single_key();
         recorded.push((line, matches!(outcome, Outcome::Ok(_)), has));
         ops.push(HistoryOp {
             client: l.client,
@@ -168,11 +194,44 @@ pub fn parse(text: &str) -> Result<HistoryFile, HistoryFileError> {
             });
         }
     }
+    let (start_revision, applied) = match header_line {
+        Some((line, h)) => (h.start_revision, applied_order(&ops, h.applied, line)?),
+        None => (0, None),
+    };
     Ok(HistoryFile {
         ops,
         revisions,
         complete,
+        start_revision,
+        applied,
     })
+}
+
+/// The header's `applied` lines as commands, each checked to name a write of the file.
+fn applied_order(
+    ops: &[HistoryOp],
+    lines: Option<Vec<usize>>,
+    header: usize,
+) -> Result<Option<Vec<AppliedCommand>>, HistoryFileError> {
+    let Some(lines) = lines else { return Ok(None) };
+    let mut out = Vec::with_capacity(lines.len());
+    for (i, line) in lines.into_iter().enumerate() {
+        let Some(op) = ops.iter().find(|o| o.seq == line as u64 && o.op.is_write()) else {
+            return Err(HistoryFileError {
+                line: header,
+                message: format!(
+                    "\"applied\" names line {line}, which holds no write of this file"
+                ),
+            });
+        };
+        out.push(AppliedCommand {
+            index: i as u64 + 1,
+            client: op.client,
+            seq: op.seq,
+            fresh: true,
+        });
+    }
+    Ok(Some(out))
 }
 
 /// Each client is one sequential process: it calls an operation only once its previous
@@ -205,6 +264,9 @@ fn operation(l: &Line) -> Result<Op, String> {
             .clone()
             .ok_or_else(|| format!("{} needs \"value\"", l.op))
     };
+    if multi_key::is_multi(&l.op) {
+        return multi_key::operation(l);
+    }
     let key = l.key.clone();
     Ok(match l.op.as_str() {
         "put" => Op::Put {
@@ -238,7 +300,11 @@ fn operation(l: &Line) -> Result<Op, String> {
                 value: need_value()?,
             }
         }
-        other => return Err(format!("unknown op {other:?} (put, get, delete, cas)")),
+        other => {
+            return Err(format!(
+                "unknown op {other:?} (put, get, delete, cas, range, delete-range, txn, compact)"
+            ))
+        }
     })
 }
 
@@ -251,6 +317,9 @@ fn outcome(l: &Line, op: &Op) -> Result<Outcome, String> {
     }
     if l.ret.is_none() {
         return Err("an ok operation needs \"return\"".into());
+    }
+    if !op.is_single_key() {
+        return multi_key::answer(l, op).map(Outcome::Ok);
     }
     let output = l.output.clone().unwrap_or(Value::Null);
     let revision = l.revision.unwrap_or(0);
@@ -294,9 +363,27 @@ fn outcome(l: &Line, op: &Op) -> Result<Outcome, String> {
 /// Writes a history in this format, revisions included (one line per operation), after
 /// the header line when it is `complete`.
 pub fn write(ops: &[HistoryOp], complete: bool) -> String {
+    write_with(ops, complete, 0, None)
+}
+
+/// [`write`], with the revision the store started at and, when known, the order the log
+/// applied the writes in (written as `applied` when the history has multi-key
+/// operations: those are judged in it).
+pub fn write_with(
+    ops: &[HistoryOp],
+    complete: bool,
+    start_revision: u64,
+    applied: Option<&[AppliedCommand]>,
+) -> String {
     let mut out = String::new();
+    let multi = !ops.iter().all(|o| o.op.is_single_key());
     if complete {
-        out.push_str("{\"complete\": true}\n");
+        let mut header = json!({"complete": true, "start_revision": start_revision});
+        if let (true, Some(applied)) = (multi, applied) {
+            header["applied"] = json!(multi_key::applied_lines(ops, applied));
+        }
+        out.push_str(&header.to_string());
+        out.push('\n');
     }
     for op in ops {
         out.push_str(&line(op).to_string());
@@ -322,8 +409,15 @@ fn line(op: &HistoryOp) -> Value {
             m.insert("value".into(), json!(value));
         }
         Op::Get { .. } | Op::Delete { .. } => {}
+        other => {
+            m.insert("request".into(), multi_key::request(other));
+        }
     }
     let status = match &op.outcome {
+        Outcome::Ok(result) if !op.op.is_single_key() => {
+            m.insert("response".into(), json!(result));
+            "ok"
+        }
         Outcome::Ok(result) => {
             let (output, revision) = match result {
                 OpResult::Put { revision } => (None, ("revision", revision)),
@@ -338,6 +432,7 @@ fn line(op: &HistoryOp) -> Value {
                     succeeded,
                     revision,
                 } => (Some(json!(succeeded)), ("revision", revision)),
+                _ => unreachable!("multi-key answers are written whole, above"),
             };
             if let Some(o) = output {
                 m.insert("output".into(), o);
