@@ -1,7 +1,6 @@
-//! A multi-version key index with etcd's semantics: the first step of the Store (ranges,
-//! transactions, reads at a past revision, compaction). Not yet wired into the member,
-//! whose commands still go through [`crate::Store`]; it is built and tested on its own so
-//! that the member, the snapshot and the checkers can move onto it one at a time.
+//! A multi-version key index with etcd's semantics: the heart of the Store (ranges,
+//! transactions, reads at a past revision, compaction, leases). [`crate::Store`] runs
+//! every command the member applies through it.
 //!
 //! - **Revisions.** The counter starts at 1, as on a new etcd cluster, so the first write
 //!   makes revision 2. Every transaction that changes anything adds exactly 1, however many
