@@ -253,15 +253,6 @@ fn check_per_key(history: &[HistoryOp], options: &Options) -> Report {
 /// judged key by key, with the revision rules, and the report says the whole-store order
 /// was not decided.
 fn check_ordered(history: &[HistoryOp], options: &Options) -> Report {
-    let with_start;
-    let history = if options.start_revision > 0 && options.complete {
-        with_start = start_writes(options.start_revision)
-            .chain(history.iter().cloned())
-            .collect::<Vec<_>>();
-        &with_start[..]
-    } else {
-        history
-    };
     let lookup = revisions::Lookup::new(history, true);
     let failures = revisions::check(history, &lookup, options.unit);
     let outcome = ordered::check(history, options, failures.is_empty());
@@ -290,16 +281,18 @@ fn check_ordered(history: &[HistoryOp], options: &Options) -> Report {
 
 /// The store's start as writes a complete history can account for: one answered put per
 /// revision up to `start`, each on a key of its own that no client uses, done at time 0.
-fn start_writes(start: u64) -> impl Iterator<Item = HistoryOp> {
-    (1..=start).map(move |r| HistoryOp {
-        client: 0,
-        seq: r,
-        op: proto::kv::Op::Put {
-            key: format!("\u{0}(the store started at revision {start})#{r}"),
-            value: String::new(),
-        },
-        call_ns: 0,
-        return_ns: Some(0),
-        outcome: proto::history::Outcome::Ok(proto::kv::OpResult::Put { revision: r }),
-    })
+fn start_writes(start: u64) -> Vec<HistoryOp> {
+    (1..=start)
+        .map(|r| HistoryOp {
+            client: 0,
+            seq: r,
+            op: proto::kv::Op::Put {
+                key: format!("\u{0}(the store started at revision {start})#{r}"),
+                value: String::new(),
+            },
+            call_ns: 0,
+            return_ns: Some(0),
+            outcome: proto::history::Outcome::Ok(proto::kv::OpResult::Put { revision: r }),
+        })
+        .collect()
 }

@@ -14,9 +14,9 @@ use std::collections::BTreeMap;
 pub const START_REVISION: u64 = 1;
 
 /// The store's documented auto-compaction: once its revision is twice this far ahead of
-/// its compact revision, it compacts to this far behind, after the command that got it
-/// there (etcd's revision-mode auto-compaction, retention 200).
-pub const HISTORY_RETENTION: u64 = 200;
+/// its compact revision, it compacts to this far behind, after the command that
+/// got it there (etcd's revision-mode auto-compaction, retention 32).
+pub const HISTORY_RETENTION: u64 = 32;
 
 /// The whole store, with all its history.
 #[derive(Clone, Debug)]
@@ -117,7 +117,7 @@ impl StoreModel {
                     }));
                 }
                 let at = if asked == 0 { header } else { asked };
-                OpResult::Range(self.range_at(key, range_end, options, at, header))
+                OpResult::Range(Box::new(self.range_at(key, range_end, options, at, header)))
             }
             _ => return None,
         })
@@ -130,7 +130,7 @@ impl StoreModel {
     /// Applies an operation that went through the log; returns its answer.
     pub fn apply(&mut self, op: &Op) -> OpResult {
         let answer = self.execute(op);
-        if self.revision > self.compact + 2 * HISTORY_RETENTION {
+        if self.revision >= self.compact + 2 * HISTORY_RETENTION {
             self.compact = self.revision - HISTORY_RETENTION;
         }
         answer
@@ -264,12 +264,12 @@ impl StoreModel {
         if changed {
             self.revision = next;
         }
-        OpResult::Txn(TxnResult {
+        OpResult::Txn(Box::new(TxnResult {
             succeeded,
             reads,
             prevs,
             revision: self.revision,
-        })
+        }))
     }
 
     /// The keys of a range that exist at `revision`.

@@ -57,18 +57,18 @@ fn history() -> (Vec<HistoryOp>, Vec<AppliedCommand>) {
         success: vec![put("a", "1"), put("b", "1")],
         failure: vec![],
     };
-    let t1_answer = OpResult::Txn(TxnResult {
+    let t1_answer = OpResult::Txn(Box::new(TxnResult {
         succeeded: true,
         reads: vec![],
         prevs: vec![None, None],
         revision: 2,
-    });
-    let read = OpResult::Range(RangeResult {
+    }));
+    let read = OpResult::Range(Box::new(RangeResult {
         kvs: vec![kv("a", "1", 2, 2, 1), kv("b", "1", 2, 2, 1)],
         count: 2,
         more: false,
         revision: 2,
-    });
+    }));
     let t3 = Op::Txn {
         compares: vec![Compare {
             key: "a".into(),
@@ -78,12 +78,12 @@ fn history() -> (Vec<HistoryOp>, Vec<AppliedCommand>) {
         success: vec![put("a", "2")],
         failure: vec![],
     };
-    let t3_answer = OpResult::Txn(TxnResult {
+    let t3_answer = OpResult::Txn(Box::new(TxnResult {
         succeeded: true,
         reads: vec![],
         prevs: vec![Some(kv("a", "1", 2, 2, 1))],
         revision: 3,
-    });
+    }));
     let ops = vec![
         op(1, 1, t1, 0, 10, t1_answer),
         op(2, 1, range_all(), 20, 30, read),

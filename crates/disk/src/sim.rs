@@ -112,11 +112,14 @@ impl PendingOp {
 
 fn write_into(content: &mut Vec<u8>, offset: u64, data: &[u8]) {
     let start = offset as usize;
-    let end = start + data.len();
-    if content.len() < end {
-        content.resize(end, 0);
+    if content.len() < start {
+        content.resize(start, 0);
     }
-    content[start..end].copy_from_slice(data);
+    // Overwrite what is there, append the rest (appends, the common case, are not
+    // zero-filled first).
+    let overlap = (content.len() - start).min(data.len());
+    content[start..start + overlap].copy_from_slice(&data[..overlap]);
+    content.extend_from_slice(&data[overlap..]);
 }
 
 #[derive(Clone, Debug, Default)]

@@ -40,7 +40,7 @@ impl Store {
                 range_end,
                 options,
             } => Some(match self.mvcc.range(key, range_end, options) {
-                Ok(r) => OpResult::Range(r),
+                Ok(r) => OpResult::Range(Box::new(r)),
                 Err(e) => OpResult::Refused(e.into()),
             }),
             _ => None,
@@ -90,7 +90,7 @@ impl Store {
                 success,
                 failure,
             } => match self.mvcc.txn(compares, success, failure) {
-                Ok(r) => OpResult::Txn(r),
+                Ok(r) => OpResult::Txn(Box::new(r)),
                 Err(e) => OpResult::Refused(e.into()),
             },
             Op::Compact { revision } => match self.mvcc.compact(*revision) {
@@ -138,14 +138,14 @@ impl Store {
     }
 
     fn cas(&mut self, key: &str, compare: &Compare, value: &str) -> OpResult {
-        let current = self.mvcc.get(key);
+        let current = self.mvcc.value_of(key);
         let holds = match compare {
             Compare::Value(None) if self.canaries.create_ignores_existing => true,
-            Compare::Value(expected) => current.map(|kv| &kv.value) == expected.as_ref(),
+            Compare::Value(expected) => current.map(|(v, ..)| v) == expected.as_deref(),
             Compare::ModRevision(r) if self.canaries.cas_compares_create_revision => {
-                current.map_or(0, |kv| kv.create_revision) == *r
+                current.map_or(0, |(_, create, _)| create) == *r
             }
-            Compare::ModRevision(r) => current.map_or(0, |kv| kv.mod_revision) == *r,
+            Compare::ModRevision(r) => current.map_or(0, |(.., m)| m) == *r,
         };
         if holds {
             self.put(key, value);

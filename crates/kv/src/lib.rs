@@ -23,11 +23,12 @@ use proto::kv::{Command, OpResult};
 use proto::Index;
 use std::collections::BTreeMap;
 
-/// Revisions of history the store keeps: once it is twice this far ahead of its compact
-/// revision, it compacts to this far behind its revision, as etcd's revision-mode
-/// auto-compaction does. Applied with every command, so every member compacts at the
-/// same point. It bounds the snapshot, which carries the whole window of history.
-pub const HISTORY_RETENTION: u64 = 200;
+/// Revisions of history the store keeps: once its revision is twice this far ahead of
+/// its compact revision, it compacts to this far behind, as etcd's revision-mode
+/// auto-compaction does. Applied after every command, so every member
+/// compacts at the same point. It bounds the snapshot, which carries the whole window of
+/// history (a member snapshots every few hundred entries, and sends snapshots whole).
+pub const HISTORY_RETENTION: u64 = 32;
 
 /// A client's session: the last sequence number applied and its result.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -144,14 +145,14 @@ impl Store {
 
     /// Reads a key: its value and modification revision (0 when absent).
     pub fn get(&self, key: &str) -> (Option<String>, u64) {
-        match self.mvcc.get(key) {
-            Some(kv) => (Some(kv.value.clone()), kv.mod_revision),
+        match self.mvcc.value_of(key) {
+            Some((value, _, mod_revision)) => (Some(value.to_string()), mod_revision),
             None => (None, 0),
         }
     }
 
     /// The full record of a key.
-    pub fn key(&self, key: &str) -> Option<&Kv> {
+    pub fn key(&self, key: &str) -> Option<Kv> {
         self.mvcc.get(key)
     }
 
@@ -172,7 +173,7 @@ impl Store {
         }
         let result = self.execute(&command.op);
         let revision = self.mvcc.revision();
-        if revision > self.mvcc.compact_revision() + 2 * HISTORY_RETENTION {
+        if revision >= self.mvcc.compact_revision() + 2 * HISTORY_RETENTION {
             self.mvcc
                 .compact(revision - HISTORY_RETENTION)
                 .expect("a revision below the current one and above the compact one");

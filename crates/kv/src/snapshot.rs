@@ -17,7 +17,12 @@ impl Store {
     pub fn snapshot(&self) -> Vec<u8> {
         let mut w = Writer::new();
         w.u64(self.applied_index);
-        w.bytes(&self.mvcc.snapshot());
+        // Length-prefixed like `Writer::bytes`, written in place.
+        let at = w.bytes.len();
+        w.u32(0);
+        self.mvcc.snapshot_into(&mut w);
+        let len = (w.bytes.len() - at - 4) as u32;
+        w.bytes[at..at + 4].copy_from_slice(&len.to_le_bytes());
         if self.canaries.snapshot_drops_sessions {
             w.u32(0);
             return w.bytes;

@@ -437,3 +437,44 @@ fn leases_grant_without_a_revision_and_revoke_their_keys_in_one() {
         "the snapshot carries the leases"
     );
 }
+
+proptest! {
+    /// The fast path for a lone put leaves the store exactly as a one-put transaction does.
+    #[test]
+    fn a_lone_put_is_a_one_put_transaction(writes in proptest::collection::vec((0u8..4, 0u8..3), 0..40)) {
+        let (mut fast, mut txn) = (Mvcc::new(), Mvcc::new());
+        for (i, (key, kind)) in writes.iter().enumerate() {
+            let key = format!("k{key}");
+            if *kind == 0 {
+                fast.apply(&[del(&key, "")]).unwrap();
+                txn.apply(&[del(&key, "")]).unwrap();
+            } else {
+                fast.put_lone(&key, &format!("v{i}"));
+                txn.apply(&[put(&key, &format!("v{i}"))]).unwrap();
+            }
+        }
+        prop_assert_eq!(fast.digest(), txn.digest());
+        prop_assert_eq!(&fast, &txn);
+    }
+}
+
+proptest! {
+    /// The fast path for a lone delete leaves the store exactly as a one-delete
+    /// transaction does, and says whether it removed anything.
+    #[test]
+    fn a_lone_delete_is_a_one_delete_transaction(writes in proptest::collection::vec((0u8..4, 0u8..3), 0..40)) {
+        let (mut fast, mut txn) = (Mvcc::new(), Mvcc::new());
+        for (i, (key, kind)) in writes.iter().enumerate() {
+            let key = format!("k{key}");
+            if *kind == 0 {
+                let before = txn.revision();
+                txn.apply(&[del(&key, "")]).unwrap();
+                prop_assert_eq!(fast.delete_lone(&key), txn.revision() > before);
+            } else {
+                fast.put_lone(&key, &format!("v{i}"));
+                txn.apply(&[put(&key, &format!("v{i}"))]).unwrap();
+            }
+        }
+        prop_assert_eq!(&fast, &txn);
+    }
+}

@@ -63,6 +63,15 @@ impl Writer {
     pub fn str(&mut self, value: &str) {
         self.bytes(value.as_bytes());
     }
+    /// Writes a `u64` in as few bytes as it needs (LEB128: seven bits a byte, low first),
+    /// for numbers that are usually small (revisions, versions, counts in snapshots).
+    pub fn var(&mut self, mut value: u64) {
+        while value >= 0x80 {
+            self.bytes.push((value as u8) | 0x80);
+            value >>= 7;
+        }
+        self.bytes.push(value as u8);
+    }
     /// Writes an optional string: a presence byte, then the string.
     pub fn opt_str(&mut self, value: Option<&str>) {
         match value {
@@ -126,6 +135,28 @@ impl<'a> Reader<'a> {
         a.copy_from_slice(b);
         Ok(u64::from_le_bytes(a))
     }
+    /// Reads a number written by [`Writer::var`], refusing one longer than it needs or
+    /// beyond `u64`.
+    pub fn var(&mut self, what: &'static str) -> Result<u64, DecodeError> {
+        let at = self.offset;
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = self.u8(what)?;
+            let bits = u64::from(byte & 0x7f);
+            if shift == 63 && bits > 1 {
+                return Err(DecodeError { offset: at, what });
+            }
+            value |= bits << shift;
+            if byte & 0x80 == 0 {
+                // A last byte of 0 after others is an overlong encoding.
+                if byte == 0 && shift > 0 {
+                    return Err(DecodeError { offset: at, what });
+                }
+                return Ok(value);
+            }
+        }
+        Err(DecodeError { offset: at, what })
+    }
     /// Reads length-prefixed bytes; the length is checked against what remains first.
     pub fn bytes(&mut self, what: &'static str) -> Result<&'a [u8], DecodeError> {
         let len = self.u32(what)? as usize;
@@ -175,6 +206,36 @@ pub const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn variable_length_numbers_round_trip_and_refuse_overlong_or_overflowing_ones() {
+        for n in [
+            0,
+            1,
+            127,
+            128,
+            300,
+            u64::from(u32::MAX),
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
+            let mut w = Writer::new();
+            w.var(n);
+            let len = w.bytes.len();
+            assert!(len <= 10 && (n >= 128 || len == 1), "{n} took {len} bytes");
+            let mut r = Reader::new(&w.bytes);
+            assert_eq!(r.var("n").unwrap(), n);
+            r.finish("end").unwrap();
+        }
+        // 1 written in two bytes, and a number past u64.
+        for bad in [
+            vec![0x81, 0x00],
+            vec![0xff; 9].into_iter().chain([0x02]).collect(),
+        ] {
+            assert!(Reader::new(&bad).var("n").is_err(), "{bad:?}");
+        }
+        assert!(Reader::new(&[0x80]).var("n").is_err(), "truncated");
+    }
 
     #[test]
     fn round_trip_and_truncation_is_an_error() {

@@ -174,8 +174,9 @@ pub enum OpResult {
         /// The store revision after the operation.
         revision: u64,
     },
-    /// A range was read.
-    Range(RangeResult),
+    /// A range was read (boxed, like the other multi-key answers: every client response
+    /// carries an `OpResult`, so it stays as small as a get's).
+    Range(Box<RangeResult>),
     /// A delete-range was applied.
     DeleteRange {
         /// How many keys it deleted.
@@ -186,7 +187,7 @@ pub enum OpResult {
         revision: u64,
     },
     /// A transaction ran.
-    Txn(TxnResult),
+    Txn(Box<TxnResult>),
     /// The history below `compact_revision` was dropped.
     Compact {
         /// The new compact revision.
@@ -510,5 +511,17 @@ mod tests {
             bytes.push(0);
             assert!(Command::decode(&bytes).is_err());
         }
+    }
+}
+
+#[cfg(test)]
+mod sizes {
+    /// Every client response and history entry carries an `OpResult`, and every request
+    /// an `Op`: the multi-key answers are boxed so that adding them did not make every
+    /// message larger (the simulator moves millions of them).
+    #[test]
+    fn answers_stay_as_small_as_a_gets() {
+        assert!(std::mem::size_of::<super::OpResult>() <= 40);
+        assert!(std::mem::size_of::<super::Op>() <= 80);
     }
 }

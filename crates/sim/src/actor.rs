@@ -194,7 +194,7 @@ fn deliver<D: disk::Disk>(
     out: &mut Output,
 ) -> Result<(), NodeError> {
     match wire {
-        Wire::Raft(m) => node.step(now, m, out),
+        Wire::Raft(m) => node.step(now, *m, out),
         Wire::Request(r) => node.request(now, from, r, out),
         Wire::Response(_) => Ok(()), // members never wait on responses
         Wire::Control(Control::Campaign) => node.campaign(now, out),
@@ -211,7 +211,7 @@ fn deliver<D: disk::Disk>(
 fn send_all(ep: &Endpoint<Wire>, messages: &mut Vec<Outgoing>) {
     for m in messages.drain(..) {
         match m {
-            Outgoing::Raft(msg) => ep.send(msg.to, Wire::Raft(msg)),
+            Outgoing::Raft(msg) => ep.send(msg.to, Wire::Raft(Box::new(msg))),
             Outgoing::Reply { to, response } => ep.send(to, Wire::Response(response)),
             Outgoing::Removed { to } => ep.send(to, Wire::Removed),
         }

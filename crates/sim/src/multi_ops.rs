@@ -49,7 +49,7 @@ pub(crate) fn draw(
             let options = RangeOptions {
                 // Mostly within the store's retained history, sometimes below it.
                 revision: if past {
-                    d.revision.saturating_sub(rng.gen_range(1..300)).max(1)
+                    d.revision.saturating_sub(rng.gen_range(1..80)).max(1)
                 } else {
                     0
                 },

@@ -11,8 +11,9 @@ use proto::NodeId;
 /// What travels between members and clients.
 #[derive(Clone, Debug)]
 pub enum Wire {
-    /// Raft traffic between members.
-    Raft(Message),
+    /// Raft traffic between members (boxed: a Raft message is the largest payload by far,
+    /// and a boxed one moves through the network's queues as a pointer).
+    Raft(Box<Message>),
     /// A client's request.
     Request(ClientRequest),
     /// A member's answer.

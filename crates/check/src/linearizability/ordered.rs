@@ -76,7 +76,12 @@ fn steps_for(n: usize, budget: u64) -> u64 {
 /// linearization was found; an undecided failure when the budget ran out.
 pub(super) fn check(history: &[HistoryOp], options: &Options, run: bool) -> Outcome {
     let complete = options.complete;
-    let input = Input::new(history);
+    let start = if complete {
+        super::start_writes(options.start_revision)
+    } else {
+        Vec::new()
+    };
+    let input = Input::new(&start, history);
     let budget = steps_for(history.len(), options.budget);
     let mut lazy = Search::new(&input, complete, budget, false);
     let mut steps = 0;

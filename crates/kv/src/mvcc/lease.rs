@@ -40,9 +40,9 @@ impl Mvcc {
             .iter()
             .filter(|(_, changes)| {
                 changes
-                    .last()
-                    .and_then(|c| c.kv.as_ref())
-                    .is_some_and(|kv| kv.lease == id)
+                    .back()
+                    .and_then(|c| c.rec.as_ref())
+                    .is_some_and(|r| r.lease == id)
             })
             .map(|(k, _)| k.clone())
             .collect()
@@ -63,7 +63,7 @@ impl Mvcc {
         for k in keys {
             let change = Change {
                 revision: next,
-                kv: None,
+                rec: None,
             };
             deleted.extend(self.push_change(&k, change));
         }

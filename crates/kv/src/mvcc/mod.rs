@@ -34,14 +34,46 @@ pub use proto::store::{
 use proto::store::in_range;
 
 use proto::codec::{fnv1a, FNV_OFFSET};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+
+/// One incarnation of a key as one change left it. Its key and modification revision
+/// are where it is kept (the map's key, the change's revision), so a change costs one
+/// string, its value; a read builds the [`Kv`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Rec {
+    value: String,
+    create_revision: u64,
+    version: u64,
+    lease: u64,
+}
+
+impl Rec {
+    /// The key as a read sees it.
+    fn kv(&self, key: &str, mod_revision: u64) -> Kv {
+        Kv {
+            key: key.to_string(),
+            value: self.value.clone(),
+            create_revision: self.create_revision,
+            mod_revision,
+            version: self.version,
+            lease: self.lease,
+        }
+    }
+}
 
 /// One change of a key, kept until compaction drops it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Change {
     revision: u64,
     /// `None`: the key was deleted at `revision`.
-    kv: Option<Kv>,
+    rec: Option<Rec>,
+}
+
+impl Change {
+    /// The key's value after this change, with its modification revision.
+    fn live(&self) -> Option<(&Rec, u64)> {
+        self.rec.as_ref().map(|r| (r, self.revision))
+    }
 }
 
 /// Why a read (or a compaction) was refused.
@@ -78,7 +110,7 @@ pub struct Mvcc {
     revision: u64,
     compact_revision: u64,
     /// Each key's changes, oldest first.
-    keys: BTreeMap<String, Vec<Change>>,
+    keys: BTreeMap<String, VecDeque<Change>>,
     /// Granted leases: id and TTL in seconds.
     leases: BTreeMap<u64, u64>,
     /// XOR of [`kv_hash`] over every live key: kept up to date by every change, so that
@@ -88,14 +120,14 @@ pub struct Mvcc {
 
 /// The hash of one live key, for the digest. Lengths are hashed too, so that the
 /// key/value boundary cannot shift.
-fn kv_hash(kv: &Kv) -> u64 {
+fn kv_hash(key: &str, rec: &Rec, mod_revision: u64) -> u64 {
     let mut h = FNV_OFFSET;
-    for n in [kv.key.len() as u64, kv.value.len() as u64] {
+    for n in [key.len() as u64, rec.value.len() as u64] {
         h = fnv1a(h, &n.to_le_bytes());
     }
-    h = fnv1a(h, kv.key.as_bytes());
-    h = fnv1a(h, kv.value.as_bytes());
-    for n in [kv.create_revision, kv.mod_revision, kv.version, kv.lease] {
+    h = fnv1a(h, key.as_bytes());
+    h = fnv1a(h, rec.value.as_bytes());
+    for n in [rec.create_revision, mod_revision, rec.version, rec.lease] {
         h = fnv1a(h, &n.to_le_bytes());
     }
     h
@@ -135,28 +167,43 @@ impl Mvcc {
     }
 
     /// The current value of `key`, if it exists.
-    pub fn get(&self, key: &str) -> Option<&Kv> {
-        self.keys
-            .get(key)
-            .and_then(|changes| changes.last())
-            .and_then(|c| c.kv.as_ref())
+    pub fn get(&self, key: &str) -> Option<Kv> {
+        self.last(key).map(|(rec, m)| rec.kv(key, m))
+    }
+
+    /// The current value of `key`, with its create and modification revisions, without
+    /// building a [`Kv`] (the single-key operations' path).
+    pub fn value_of(&self, key: &str) -> Option<(&str, u64, u64)> {
+        self.last(key)
+            .map(|(r, m)| (r.value.as_str(), r.create_revision, m))
+    }
+
+    /// The current incarnation of `key` and its modification revision.
+    fn last(&self, key: &str) -> Option<(&Rec, u64)> {
+        self.keys.get(key)?.back()?.live()
     }
 
     /// Records `change` of `key` (a put when it carries a value, else a delete) and
     /// keeps the digest of live keys up to date. Returns the value it replaced.
     fn push_change(&mut self, key: &str, change: Change) -> Option<Kv> {
+        self.push_change_with(key, change, true)
+    }
+
+    /// [`Mvcc::push_change`]; the value replaced is built only when `keep_prev`.
+    fn push_change_with(&mut self, key: &str, change: Change, keep_prev: bool) -> Option<Kv> {
         let changes = match self.keys.get_mut(key) {
             Some(changes) => changes,
             None => self.keys.entry(key.to_string()).or_default(),
         };
-        let prev = changes.last().and_then(|c| c.kv.clone());
-        if let Some(p) = &prev {
-            self.live ^= kv_hash(p);
+        let last = changes.back().and_then(Change::live);
+        if let Some((p, m)) = last {
+            self.live ^= kv_hash(key, p, m);
         }
-        if let Some(kv) = &change.kv {
-            self.live ^= kv_hash(kv);
+        let prev = last.filter(|_| keep_prev).map(|(p, m)| p.kv(key, m));
+        if let Some((rec, m)) = change.live() {
+            self.live ^= kv_hash(key, rec, m);
         }
-        changes.push(change);
+        changes.push_back(change);
         prev
     }
 
@@ -177,9 +224,9 @@ impl Mvcc {
     }
 
     /// `key` as it stood at `revision`, if it existed then.
-    fn at(changes: &[Change], revision: u64) -> Option<&Kv> {
+    fn at(changes: &VecDeque<Change>, revision: u64) -> Option<(&Rec, u64)> {
         let i = changes.partition_point(|c| c.revision <= revision);
-        changes[..i].last().and_then(|c| c.kv.as_ref())
+        changes.get(i.checked_sub(1)?)?.live()
     }
 
     /// The revision a read at `asked` (0: now) is served at, or why it cannot be.
@@ -217,7 +264,7 @@ impl Mvcc {
             if !in_range(k, key, range_end) {
                 break;
             }
-            let Some(kv) = Self::at(changes, at) else {
+            let Some((rec, m)) = Self::at(changes, at) else {
                 continue;
             };
             out.count += 1;
@@ -228,7 +275,7 @@ impl Mvcc {
                 out.more = true;
                 continue;
             }
-            let mut kv = kv.clone();
+            let mut kv = rec.kv(k, m);
             if opts.keys_only {
                 kv.value.clear();
             }
@@ -242,7 +289,7 @@ impl Mvcc {
         self.keys
             .range(key.to_string()..)
             .take_while(|(k, _)| in_range(k, key, range_end))
-            .filter(|(_, changes)| changes.last().is_some_and(|c| c.kv.is_some()))
+            .filter(|(_, changes)| changes.back().is_some_and(|c| c.rec.is_some()))
             .map(|(k, _)| k.clone())
             .collect()
     }
@@ -275,7 +322,13 @@ impl Mvcc {
             Write::DeleteRange { key, range_end } => {
                 let keys = self.live_keys(key, range_end);
                 for k in &keys {
-                    prevs.push(self.push_change(k, Change { revision, kv: None }));
+                    prevs.push(self.push_change(
+                        k,
+                        Change {
+                            revision,
+                            rec: None,
+                        },
+                    ));
                 }
                 !keys.is_empty()
             }
@@ -304,25 +357,61 @@ impl Mvcc {
         Ok(())
     }
 
+    /// A lone put without a lease, the commonest write: what [`Mvcc::apply`] of that one
+    /// put does, without a transaction's bookkeeping (refusal checks, previous values).
+    pub fn put_lone(&mut self, key: &str, value: &str) {
+        let next = self.revision + 1;
+        self.put_with(key, value, 0, next, false);
+        self.revision = next;
+    }
+
+    /// A lone delete of one key: what [`Mvcc::apply`] of that one delete does, without a
+    /// transaction's bookkeeping. Returns whether the key existed (and so a revision was
+    /// made).
+    pub fn delete_lone(&mut self, key: &str) -> bool {
+        if self.last(key).is_none() {
+            return false;
+        }
+        let next = self.revision + 1;
+        let gone = Change {
+            revision: next,
+            rec: None,
+        };
+        self.push_change_with(key, gone, false);
+        self.revision = next;
+        true
+    }
+
     /// Puts `key` at `revision`; returns its previous value.
     fn put(&mut self, key: &str, value: &str, lease: u64, revision: u64) -> Option<Kv> {
-        let (create_revision, version) = match self.get(key) {
-            Some(p) => (p.create_revision, p.version + 1),
+        self.put_with(key, value, lease, revision, true)
+    }
+
+    /// [`Mvcc::put`]; the previous value is returned only when `keep_prev`.
+    fn put_with(
+        &mut self,
+        key: &str,
+        value: &str,
+        lease: u64,
+        revision: u64,
+        keep_prev: bool,
+    ) -> Option<Kv> {
+        let (create_revision, version) = match self.last(key) {
+            Some((p, _)) => (p.create_revision, p.version + 1),
             None => (revision, 1),
         };
-        self.push_change(
+        self.push_change_with(
             key,
             Change {
                 revision,
-                kv: Some(Kv {
-                    key: key.to_string(),
+                rec: Some(Rec {
                     value: value.to_string(),
                     create_revision,
-                    mod_revision: revision,
                     version,
                     lease,
                 }),
             },
+            keep_prev,
         )
     }
 
@@ -344,12 +433,13 @@ impl Mvcc {
             let keep_from = changes.partition_point(|c| c.revision <= revision);
             // The change in force at `revision` stays, unless it is a deletion.
             let start = keep_from.saturating_sub(1);
+            // From the front of a deque: the changes kept do not move.
             changes.drain(..start);
             if changes
-                .first()
-                .is_some_and(|c| c.revision <= revision && c.kv.is_none())
+                .front()
+                .is_some_and(|c| c.revision <= revision && c.rec.is_none())
             {
-                changes.remove(0);
+                changes.pop_front();
             }
             !changes.is_empty()
         });

@@ -1,23 +1,21 @@
 //! Transactions: etcd's compares, then one branch run in order as one revision.
 
-use super::{Compare, Kv, Mvcc, RangeOptions, Target, TxnError, TxnOp, TxnResult, Write};
+use super::{Compare, Mvcc, RangeOptions, Target, TxnError, TxnOp, TxnResult, Write};
 
 impl Mvcc {
     /// Whether `c` holds now. An absent key compares as version, create and modification
     /// revision 0, lease 0 and an empty value, as in etcd.
     pub fn compare(&self, c: &Compare) -> bool {
-        let kv = self
-            .keys
-            .get(&c.key)
-            .and_then(|changes| changes.last())
-            .and_then(|ch| ch.kv.as_ref());
-        let num = |f: fn(&Kv) -> u64| kv.map_or(0, f);
+        let kv = self.last(&c.key);
+        let num = |f: fn((&super::Rec, u64)) -> u64| kv.map_or(0, f);
         match &c.target {
-            Target::Version(v) => c.op.holds(num(|k| k.version), *v),
-            Target::Create(v) => c.op.holds(num(|k| k.create_revision), *v),
-            Target::Mod(v) => c.op.holds(num(|k| k.mod_revision), *v),
-            Target::Lease(v) => c.op.holds(num(|k| k.lease), *v),
-            Target::Value(v) => c.op.holds(kv.map_or("", |k| k.value.as_str()), v.as_str()),
+            Target::Version(v) => c.op.holds(num(|(r, _)| r.version), *v),
+            Target::Create(v) => c.op.holds(num(|(r, _)| r.create_revision), *v),
+            Target::Mod(v) => c.op.holds(num(|(_, m)| m), *v),
+            Target::Lease(v) => c.op.holds(num(|(r, _)| r.lease), *v),
+            Target::Value(v) => {
+                c.op.holds(kv.map_or("", |(r, _)| r.value.as_str()), v.as_str())
+            }
         }
     }
 

@@ -62,6 +62,15 @@ impl<T: Binary> Binary for Vec<T> {
     }
 }
 
+impl<T: Binary> Binary for Box<T> {
+    fn put(&self, w: &mut Writer) {
+        (**self).put(w);
+    }
+    fn take(r: &mut Reader) -> Result<Self, DecodeError> {
+        T::take(r).map(Box::new)
+    }
+}
+
 impl<T: Binary> Binary for Option<T> {
     fn put(&self, w: &mut Writer) {
         match self {

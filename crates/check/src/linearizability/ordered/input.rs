@@ -168,7 +168,9 @@ impl<'a> Interner<'a> {
 
 /// Values some operation can tell apart from others: read by an answered get, or compared
 /// by any cas.
-fn observed_values(history: &[HistoryOp]) -> BTreeSet<(&str, &str)> {
+fn observed_values<'a>(
+    history: impl Iterator<Item = &'a HistoryOp>,
+) -> BTreeSet<(&'a str, &'a str)> {
     let mut out = BTreeSet::new();
     for op in history {
         if let Op::Cas {
@@ -189,12 +191,14 @@ fn observed_values(history: &[HistoryOp]) -> BTreeSet<(&str, &str)> {
 impl<'a> Input<'a> {
     /// Prepares `history`: failed operations and unanswered gets are dropped; an
     /// answer without a return time bounds nothing, so it counts as unknown.
-    pub(super) fn new(history: &'a [HistoryOp]) -> Input<'a> {
-        let observed_values = observed_values(history);
+    /// `start`: writes that made the revisions the store started at (answered at time 0,
+    /// each on a key of its own), judged with the rest.
+    pub(super) fn new(start: &'a [HistoryOp], history: &'a [HistoryOp]) -> Input<'a> {
+        let observed_values = observed_values(start.iter().chain(history));
         let (mut keys, mut values) = (Interner::default(), Interner::default());
         let mut answered = Vec::new();
         let mut pools: BTreeMap<(u32, Effect), Vec<&HistoryOp>> = BTreeMap::new();
-        for op in history {
+        for op in start.iter().chain(history) {
             let key = keys.id(op.op.key());
             let hide = |v: &str| !observed_values.contains(&(op.op.key(), v));
             let mut value = |v: &'a str, hidden: bool| if hidden { HIDDEN } else { values.id(v) };
