@@ -19,26 +19,49 @@ use rand_chacha::ChaCha8Rng;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// The shared client history.
+/// The shared client history: finished operations, and those still in flight.
 #[derive(Clone, Debug, Default)]
-pub struct History(Arc<Mutex<Vec<HistoryOp>>>);
+pub struct History(Arc<Mutex<Recorded>>);
+
+/// What [`History`] holds.
+#[derive(Debug, Default)]
+struct Recorded {
+    done: Vec<HistoryOp>,
+    /// Operations called and not finished, by (client, sequence number).
+    in_flight: std::collections::BTreeMap<(u64, u64), HistoryOp>,
+}
 
 impl History {
-    /// Appends one finished operation.
-    pub fn push(&self, op: HistoryOp) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(op);
+    fn lock(&self) -> std::sync::MutexGuard<'_, Recorded> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Takes the operations recorded so far, sorted by call time.
+    /// Notes an operation just called: if the run ends before it finishes, the history
+    /// still holds it, with an unknown outcome (the log may have applied it).
+    pub fn begin(&self, op: HistoryOp) {
+        self.lock().in_flight.insert((op.client, op.seq), op);
+    }
+
+    /// Appends one finished operation.
+    pub fn push(&self, op: HistoryOp) {
+        let mut r = self.lock();
+        r.in_flight.remove(&(op.client, op.seq));
+        r.done.push(op);
+    }
+
+    /// Takes the operations recorded so far, those still in flight as unknown ones,
+    /// sorted by call time.
     pub fn take(&self) -> Vec<HistoryOp> {
-        let mut ops = std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut r = self.lock();
+        let mut ops = std::mem::take(&mut r.done);
+        ops.extend(std::mem::take(&mut r.in_flight).into_values());
         ops.sort_by_key(|o| (o.call_ns, o.client, o.seq));
         ops
     }
 
-    /// Number of operations recorded so far.
+    /// Number of operations finished so far.
     pub fn len(&self) -> usize {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.lock().done.len()
     }
 
     /// Whether nothing was recorded yet.
@@ -183,6 +206,14 @@ pub async fn client_actor(
         seq += 1;
         let op = draw_op(&mut rng, &workload, id, seq, &seen);
         let call_ns = ep.now_ns();
+        history.begin(HistoryOp {
+            client: id,
+            seq,
+            op: op.clone(),
+            call_ns,
+            return_ns: None,
+            outcome: Outcome::Unknown,
+        });
         let policy = RetryPolicy {
             retry: true,
             request_timeout_ms: workload.request_timeout_ms,
@@ -393,6 +424,36 @@ mod tests {
     use crate::{NetworkFaults, World};
     use disk::DiskFaults;
     use futures_util::future::BoxFuture;
+
+    #[test]
+    fn an_operation_still_in_flight_when_the_run_ends_is_in_the_history_as_unknown() {
+        let h = History::default();
+        let op = |seq, call_ns| HistoryOp {
+            client: 1001,
+            seq,
+            op: Op::Get { key: "k".into() },
+            call_ns,
+            return_ns: None,
+            outcome: Outcome::Unknown,
+        };
+        h.begin(op(1, 10));
+        h.push(HistoryOp {
+            return_ns: Some(20),
+            outcome: Outcome::Failed,
+            ..op(1, 10)
+        });
+        h.begin(op(2, 30));
+        let taken = h.take();
+        assert_eq!(taken.len(), 2, "{taken:?}");
+        assert_eq!(
+            taken[0].outcome,
+            Outcome::Failed,
+            "a finished one replaces its call"
+        );
+        assert_eq!((taken[1].seq, taken[1].return_ns), (2, None));
+        assert_eq!(taken[1].outcome, Outcome::Unknown);
+        assert!(h.take().is_empty(), "taken once");
+    }
 
     /// How a fake member answers the attempts it receives.
     #[derive(Clone, Copy)]
