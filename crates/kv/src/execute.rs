@@ -105,26 +105,11 @@ impl Store {
     }
 
     fn put(&mut self, key: &str, value: &str) {
-        let put = Write::Put {
-            key: key.to_string(),
-            value: value.to_string(),
-            lease: 0,
-        };
-        self.mvcc
-            .apply(&[put])
-            .expect("a lone put without a lease is never refused");
+        self.mvcc.put_lone(key, value);
     }
 
     fn delete(&mut self, key: &str) -> OpResult {
-        let del = Write::DeleteRange {
-            key: key.to_string(),
-            range_end: String::new(),
-        };
-        let before = self.revision();
-        self.mvcc
-            .apply(&[del])
-            .expect("a lone delete is never refused");
-        let deleted = self.revision() > before;
+        let deleted = self.mvcc.delete_lone(key);
         if deleted && self.canaries.delete_keeps_revision {
             self.mvcc.rewind_revision();
         }
