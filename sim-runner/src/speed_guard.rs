@@ -28,11 +28,9 @@ pub fn run(runs: usize, max: f64) -> Result<Status, InputError> {
             "pair {seed}: {ours:.2} µs per message, bare madsim {bare:.2} µs: {:.2}x",
             ours / bare
         );
-        (
-            testbed.push(ours),
-            floor.push(bare),
-            ratios.push(ours / bare),
-        );
+        testbed.push(ours);
+        floor.push(bare);
+        ratios.push(ours / bare);
     }
     let ratio = median(ratios).0;
     println!(
