@@ -45,15 +45,29 @@ impl Alarm {
     }
 }
 
-/// Has madsim's timer wake `waker` once, exactly `after` from now (at once if zero). For
-/// a task that keeps its own queue of deadlines (the world's router).
-pub(crate) fn wake_after(after: Duration, waker: &Waker) {
-    let mut alarm = Alarm::after(after);
-    if Pin::new(&mut alarm)
-        .poll(&mut Context::from_waker(waker))
-        .is_ready()
-    {
-        waker.wake_by_ref();
+/// Wake-ups on request for a task that keeps its own queue of deadlines (the world's
+/// router): each request registers one madsim timer, through one `Sleep` kept for the
+/// run (a new one per request cost a time-handle clone and drop each time).
+#[derive(Debug, Default)]
+pub(crate) struct WakeUps {
+    sleep: Option<Sleep>,
+}
+
+impl WakeUps {
+    /// Has madsim's timer wake `waker` once, exactly `after` from now (at once if zero).
+    pub(crate) fn wake_after(&mut self, after: Duration, waker: &Waker) {
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| crate::clock::with(|time| time.sleep(Duration::ZERO)));
+        let deadline = crate::clock::with(TimeHandle::now_instant) + after;
+        Pin::new(&mut *sleep).reset(deadline);
+        // A pending `Sleep` registers a timer at every poll: one per request, as wanted.
+        if Pin::new(&mut *sleep)
+            .poll(&mut Context::from_waker(waker))
+            .is_ready()
+        {
+            waker.wake_by_ref();
+        }
     }
 }
 

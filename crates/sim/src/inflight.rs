@@ -35,6 +35,8 @@ pub(crate) struct InFlight<M> {
     wakeups: BinaryHeap<Reverse<u64>>,
     /// The router task's waker, once it has run.
     router_waker: Option<Waker>,
+    /// Asks madsim's timer for the router's wake-ups.
+    alarm: crate::alarm::WakeUps,
 }
 
 impl<M> InFlight<M> {
@@ -46,6 +48,7 @@ impl<M> InFlight<M> {
             next_flight: 0,
             wakeups: BinaryHeap::new(),
             router_waker: None,
+            alarm: crate::alarm::WakeUps::default(),
         }
     }
 
@@ -92,7 +95,8 @@ impl<M> InFlight<M> {
         let Some(waker) = &self.router_waker else {
             return;
         };
-        crate::alarm::wake_after(Duration::from_nanos(due - now), waker);
+        self.alarm
+            .wake_after(Duration::from_nanos(due - now), waker);
         self.wakeups.push(Reverse(due));
     }
 
@@ -125,5 +129,6 @@ impl<M> InFlight<M> {
         self.free_slots.clear();
         self.due.clear();
         self.router_waker = None;
+        self.alarm = crate::alarm::WakeUps::default();
     }
 }
