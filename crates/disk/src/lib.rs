@@ -106,7 +106,9 @@ pub trait Disk {
 }
 
 pub(crate) fn check_name(file: &str) -> Result<(), DiskError> {
-    if file.is_empty() || file.contains('/') || file.contains('\\') || file == "." || file == ".." {
+    // One pass over the bytes (every disk operation checks its name).
+    let separator = file.bytes().any(|b| b == b'/' || b == b'\\');
+    if file.is_empty() || separator || file == "." || file == ".." {
         return Err(DiskError::InvalidName {
             file: file.to_string(),
         });
