@@ -73,20 +73,19 @@ impl History {
 /// What a client saw: each key's last value and modification revision, and the highest
 /// store revision any answer reported.
 #[derive(Clone, Debug, Default)]
-struct Seen2 {
-    keys: Vec<Seen>,
+struct Seen {
+    keys: Vec<KeySeen>,
     revision: u64,
 }
 
-/// What a client last saw of each key: its value and modification revision.
+/// What a client last saw of one key: its value and modification revision.
 #[derive(Clone, Debug, Default)]
-struct Seen {
+struct KeySeen {
     value: Option<String>,
     mod_revision: u64,
 }
 
-fn draw_op(rng: &mut ChaCha8Rng, w: &Workload, client: NodeId, seq: u64, seen: &Seen2) -> Op {
-    let (seen, top) = (&seen.keys[..], seen.revision);
+fn draw_op(rng: &mut ChaCha8Rng, w: &Workload, client: NodeId, seq: u64, seen: &Seen) -> Op {
     let key_index = rng.gen_range(0..w.keys.max(1)) as usize;
     let key = format!("k{key_index}");
     // Every written value is unique, so a read names the write it saw.
@@ -105,14 +104,13 @@ fn draw_op(rng: &mut ChaCha8Rng, w: &Workload, client: NodeId, seq: u64, seen: &
         pick = pick.saturating_sub(*w);
         hit
     });
-    let seen_all = seen;
-    let seen = seen.get(key_index);
+    let this_key = seen.keys.get(key_index);
     match kind {
         Some(0) => Op::Put { key, value },
         Some(1) => Op::Get { key },
         Some(2) => Op::Delete { key },
         Some(3) => Op::Cas {
-            compare: Compare::Value(seen.and_then(|s| s.value.clone())),
+            compare: Compare::Value(this_key.and_then(|s| s.value.clone())),
             key,
             value,
         },
@@ -120,10 +118,10 @@ fn draw_op(rng: &mut ChaCha8Rng, w: &Workload, client: NodeId, seq: u64, seen: &
             let draw = crate::multi_ops::Draw {
                 keys: w.keys.max(1),
                 value,
-                revision: top,
+                revision: seen.revision,
             };
             crate::multi_ops::draw(rng, k, &draw, |i| {
-                let s = seen_all.get(i as usize);
+                let s = seen.keys.get(i as usize);
                 (
                     s.and_then(|s| s.value.clone()),
                     s.map_or(0, |s| s.mod_revision),
@@ -131,7 +129,7 @@ fn draw_op(rng: &mut ChaCha8Rng, w: &Workload, client: NodeId, seq: u64, seen: &
             })
         }
         _ => Op::Cas {
-            compare: Compare::ModRevision(seen.map_or(0, |s| s.mod_revision)),
+            compare: Compare::ModRevision(this_key.map_or(0, |s| s.mod_revision)),
             key,
             value,
         },
@@ -139,10 +137,10 @@ fn draw_op(rng: &mut ChaCha8Rng, w: &Workload, client: NodeId, seq: u64, seen: &
 }
 
 /// Updates what the client saw of the key after `op` succeeded with `result`.
-fn remember(seen: &mut Seen, op: &Op, result: &OpResult) {
+fn remember(seen: &mut KeySeen, op: &Op, result: &OpResult) {
     match (op, result) {
         (Op::Put { value, .. }, OpResult::Put { revision }) => {
-            *seen = Seen {
+            *seen = KeySeen {
                 value: Some(value.clone()),
                 mod_revision: *revision,
             }
@@ -154,12 +152,12 @@ fn remember(seen: &mut Seen, op: &Op, result: &OpResult) {
                 mod_revision,
             },
         ) => {
-            *seen = Seen {
+            *seen = KeySeen {
                 value: value.clone(),
                 mod_revision: *mod_revision,
             }
         }
-        (Op::Delete { .. }, _) => *seen = Seen::default(),
+        (Op::Delete { .. }, _) => *seen = KeySeen::default(),
         (
             Op::Cas { value, .. },
             OpResult::Cas {
@@ -167,7 +165,7 @@ fn remember(seen: &mut Seen, op: &Op, result: &OpResult) {
                 revision,
             },
         ) => {
-            *seen = Seen {
+            *seen = KeySeen {
                 value: Some(value.clone()),
                 mod_revision: *revision,
             }
@@ -186,8 +184,8 @@ pub async fn client_actor(
     let id = ep.id();
     let mut rng = stream(ep.seed(), "workload", id);
     let mut target = *members.get().choose(&mut rng).expect("at least one member");
-    let mut seen = Seen2 {
-        keys: vec![Seen::default(); workload.keys.max(1) as usize],
+    let mut seen = Seen {
+        keys: vec![KeySeen::default(); workload.keys.max(1) as usize],
         revision: 0,
     };
     let start_ns = workload.start_ms * 1_000_000;
